@@ -1,0 +1,238 @@
+"""The one spec grammar shared by kernels, pooling and layer chains.
+
+A spec is ``name[:key=value,...]``: ``gaussian:sigma=2``, ``max:size=2,stride=1``,
+``conv:k=7,s=2,p=3``.  Names and keys are case-insensitive; values are kept as
+text for the owner of the spec to convert (with :func:`spec_int` and friends so
+that every error reads the same).
+
+Examples
+--------
+>>> parse_spec("gaussian:sigma=2,radius=6")
+Spec(name='gaussian', params={'sigma': '2', 'radius': '6'}, text='gaussian:sigma=2,radius=6')
+>>> parse_spec("max")
+Spec(name='max', params={}, text='max')
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from .errors import ParameterError
+
+__all__ = ["Spec", "closest", "parse_spec", "spec_bool", "spec_float", "spec_int", "spec_int_pair"]
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A parsed ``name[:key=value,...]`` spec.
+
+    Attributes
+    ----------
+    name : str
+        Lower-cased name before the colon.
+    params : dict of str to str
+        The ``key=value`` pairs in order, keys lower-cased, values as written.
+    text : str
+        The spec as it was given, for error messages.
+    """
+
+    name: str
+    params: dict[str, str] = field(default_factory=dict)
+    text: str = ""
+
+    def check_keys(self, allowed: Iterable[str], *, what: str = "spec") -> None:
+        """Raise a :class:`ParameterError` listing the valid keys if an unknown key is present.
+
+        Examples
+        --------
+        >>> parse_spec("box:size=3").check_keys(["size"])
+        >>> parse_spec("box:sise=3").check_keys(["size"], what="kernel 'box'")
+        Traceback (most recent call last):
+        ...
+        convcli.errors.ParameterError: kernel 'box' has no parameter 'sise' (in 'box:sise=3'); did you mean 'size'? valid: size
+        """
+        allowed = list(allowed)
+        for key in self.params:
+            if key not in allowed:
+                hint = closest(key, allowed)
+                did_you_mean = f"; did you mean {hint!r}?" if hint else ";"
+                valid = ", ".join(allowed) if allowed else "none"
+                raise ParameterError(
+                    f"{what} has no parameter {key!r} (in {self.text!r}){did_you_mean} valid: {valid}"
+                )
+
+
+def parse_spec(text: str, *, what: str = "spec") -> Spec:
+    """Parse ``name[:key=value,...]``.
+
+    Parameters
+    ----------
+    text : str
+        The spec.
+    what : str, optional
+        What the spec is for (``"kernel"``, ``"pooling"``), for error messages.
+
+    Returns
+    -------
+    Spec
+
+    Raises
+    ------
+    ParameterError
+        If the name is empty, a pair lacks ``=``, or a key repeats.
+
+    Examples
+    --------
+    >>> parse_spec("Sobel:Axis=y").params
+    {'axis': 'y'}
+    >>> parse_spec("box:size")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: spec 'box:size': 'size' is not key=value; write it like 'box:size=3'
+    """
+    raw = text.strip()
+    name, _, rest = raw.partition(":")
+    name = name.strip().lower()
+    if not name:
+        raise ParameterError(f"{what} {text!r} has no name; write it as name[:key=value,...], e.g. 'box:size=3'")
+    params: dict[str, str] = {}
+    if rest.strip():
+        for item in rest.split(","):
+            key, eq, value = item.partition("=")
+            key = key.strip().lower()
+            if not eq or not key or not value.strip():
+                raise ParameterError(
+                    f"{what} {text!r}: {item.strip()!r} is not key=value; write it like "
+                    f"'{name}:{key or 'key'}=3'"
+                )
+            if key in params:
+                raise ParameterError(f"{what} {text!r} gives {key!r} twice; give each parameter once")
+            params[key] = value.strip()
+    return Spec(name=name, params=params, text=raw)
+
+
+def closest(word: str, choices: Iterable[str]) -> str | None:
+    """The choice closest to ``word``, or ``None`` when nothing is close.
+
+    Examples
+    --------
+    >>> closest("gausian", ["box", "gaussian", "sobel"])
+    'gaussian'
+    """
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
+
+
+def spec_float(spec: Spec, key: str, default: float | None = None, *, minimum: float | None = None,
+               exclusive: bool = False) -> float:
+    """A finite float parameter of ``spec``, checked against a lower bound.
+
+    Examples
+    --------
+    >>> spec_float(parse_spec("gaussian:sigma=2.5"), "sigma", minimum=0, exclusive=True)
+    2.5
+    >>> spec_float(parse_spec("gaussian:sigma=0"), "sigma", minimum=0, exclusive=True)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: sigma must be a number > 0 in 'gaussian:sigma=0', got '0'
+    """
+    bound = "" if minimum is None else f" {'>' if exclusive else '>='} {minimum:g}"
+    if key not in spec.params:
+        if default is None:
+            raise ParameterError(f"{spec.text!r} needs {key}=<number{bound}>")
+        return default
+    value = spec.params[key]
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    bad = not math.isfinite(number) or (
+        minimum is not None and (number <= minimum if exclusive else number < minimum)
+    )
+    if bad:
+        raise ParameterError(f"{key} must be a number{bound} in {spec.text!r}, got {value!r}")
+    return number
+
+
+def spec_int(spec: Spec, key: str, default: int | None = None, *, minimum: int | None = None,
+             maximum: int | None = None) -> int:
+    """An integer parameter of ``spec`` within ``[minimum, maximum]``.
+
+    Examples
+    --------
+    >>> spec_int(parse_spec("box:size=5"), "size", minimum=1)
+    5
+    >>> spec_int(parse_spec("box:size=2.5"), "size", minimum=1)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: size must be an integer >= 1 in 'box:size=2.5', got '2.5'
+    """
+    parts = []
+    if minimum is not None:
+        parts.append(f">= {minimum}")
+    if maximum is not None:
+        parts.append(f"<= {maximum}")
+    bound = (" " + " and ".join(parts)) if parts else ""
+    if key not in spec.params:
+        if default is None:
+            raise ParameterError(f"{spec.text!r} needs {key}=<integer{bound}>")
+        return default
+    value = spec.params[key]
+    try:
+        number = int(value)
+    except ValueError:
+        raise ParameterError(f"{key} must be an integer{bound} in {spec.text!r}, got {value!r}") from None
+    if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
+        raise ParameterError(f"{key} must be an integer{bound} in {spec.text!r}, got {value!r}")
+    return number
+
+
+def spec_int_pair(spec: Spec, key: str, default: tuple[int, int] | None = None, *,
+                  minimum: int = 1, maximum: int | None = None) -> tuple[int, int]:
+    """An ``N`` or ``HxW`` parameter as a pair of integers.
+
+    Examples
+    --------
+    >>> spec_int_pair(parse_spec("box:size=3x5"), "size")
+    (3, 5)
+    >>> spec_int_pair(parse_spec("box:size=4"), "size")
+    (4, 4)
+    """
+    if key not in spec.params:
+        if default is None:
+            raise ParameterError(f"{spec.text!r} needs {key}=<N or HxW>")
+        return default
+    value = spec.params[key]
+    pieces = value.lower().split("x")
+    bound = f">= {minimum}" + (f" and <= {maximum}" if maximum is not None else "")
+    message = f"{key} must be N or HxW with integers {bound} in {spec.text!r}, got {value!r}"
+    if len(pieces) not in (1, 2):
+        raise ParameterError(message)
+    try:
+        numbers = [int(p) for p in pieces]
+    except ValueError:
+        raise ParameterError(message) from None
+    if any(n < minimum or (maximum is not None and n > maximum) for n in numbers):
+        raise ParameterError(message)
+    return (numbers[0], numbers[-1])
+
+
+def spec_bool(spec: Spec, key: str, default: bool = False) -> bool:
+    """A boolean parameter (``true/false/yes/no/1/0``).
+
+    Examples
+    --------
+    >>> spec_bool(parse_spec("max:size=2,ceil=true"), "ceil")
+    True
+    """
+    if key not in spec.params:
+        return default
+    value = spec.params[key].lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ParameterError(f"{key} must be true or false in {spec.text!r}, got {spec.params[key]!r}")
