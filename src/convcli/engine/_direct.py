@@ -1,0 +1,129 @@
+"""Direct evaluation: shift-and-add over the kernel's non-zero taps.
+
+The output is computed in row bands sized to stay in cache; each band gathers
+its rows of the padded image once (converting to the work dtype), then adds
+one shifted, strided view per tap with in-place ufuncs.  Taps that share a
+weight are summed first and multiplied once (symmetric kernels pair up, a box
+multiplies once), and weights of +1/-1 need no multiply at all.  Bands run on
+the shared thread pool.  Memory is the output plus a few band buffers, never
+K² times the image.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ._plan import Plan
+from ._threads import run_parallel, thread_count
+
+#: elements of one band's work buffer; tuned by benchmarks/fit_cost_model.py
+BAND_ELEMENTS = 1 << 18
+
+
+def weight_groups(weights: np.ndarray) -> list[tuple[float, list[tuple[int, ...]]]]:
+    """Non-zero taps grouped by equal weight, biggest groups first.
+
+    Examples
+    --------
+    >>> weight_groups(np.array([[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]]))
+    [(1.0, [(0, 1), (1, 0), (1, 2), (2, 1)]), (-4.0, [(1, 1)])]
+    """
+    groups: dict[float, list[tuple[int, ...]]] = {}
+    for index in zip(*np.nonzero(weights)):
+        groups.setdefault(float(weights[index]), []).append(tuple(int(i) for i in index))
+    return sorted(groups.items(), key=lambda item: -len(item[1]))
+
+
+def pass_count(weights: np.ndarray) -> int:
+    """Memory passes the shift-and-add makes for these weights (for the cost model).
+
+    Examples
+    --------
+    >>> pass_count(np.array([[1., 2., 1.]]))
+    4
+    """
+    passes = 0
+    for w, taps in weight_groups(weights):
+        passes += len(taps) + (0 if abs(w) == 1.0 else 1)
+    return max(passes, 1)
+
+
+def accumulate(out: np.ndarray, views: Sequence[tuple[float, Sequence[np.ndarray]]], tmp: np.ndarray) -> None:
+    """``out = sum(w * sum(group))`` over groups of equally weighted views, in place.
+
+    ``tmp`` is scratch of ``out``'s shape.  An empty list of groups gives zeros.
+    """
+    if not views:
+        out[...] = 0
+        return
+    first = True
+    for w, group in views:
+        target = out if first else tmp
+        if len(group) == 1:
+            if w == 1.0:
+                np.copyto(target, group[0])
+            elif w == -1.0 and not first:
+                np.subtract(out, group[0], out=out)
+                continue
+            else:
+                np.multiply(group[0], w, out=target)
+        else:
+            np.add(group[0], group[1], out=target)
+            for view in group[2:]:
+                np.add(target, view, out=target)
+            if w == -1.0 and not first:
+                np.subtract(out, target, out=out)
+                continue
+            if w != 1.0:
+                np.multiply(target, w, out=target)
+        if not first:
+            np.add(out, tmp, out=out)
+        first = False
+
+
+def band_rows(plan: Plan, width: int, rows_total: int) -> int:
+    """Output rows per band: about BAND_ELEMENTS work elements, and enough bands for the threads."""
+    per_row = max(1, width * plan.channels * max(plan.stride[0], 1))
+    rows = max(1, BAND_ELEMENTS // per_row)
+    threads = thread_count()
+    if threads > 1 and rows_total >= 2 * threads:
+        rows = min(rows, max(1, rows_total // (2 * threads)))
+    return min(rows, rows_total)
+
+
+def run(plan: Plan) -> np.ndarray:
+    """Correlate by shift-and-add (see module docstring)."""
+    out = plan.new_output()
+    ho, wo = plan.out_hw
+    sh, sw = plan.stride
+    dh, dw = plan.dilation
+    kh, _ = plan.kernel.shape
+    _, need_w = plan.needed
+    groups = weight_groups(plan.kernel)
+    step = band_rows(plan, need_w, ho)
+    bands = [(i0, min(i0 + step, ho)) for i0 in range(0, ho, step)]
+
+    def do_band(band: tuple[int, int]) -> None:
+        i0, i1 = band
+        nb = i1 - i0
+        r0 = i0 * sh
+        r1 = (i1 - 1) * sh + (kh - 1) * dh + 1
+        buf = np.empty((r1 - r0, need_w, plan.channels), dtype=plan.dtype)
+        plan.gather(r0, r1, 0, need_w, buf)
+        views = [
+            (
+                w,
+                [
+                    buf[a * dh : a * dh + (nb - 1) * sh + 1 : sh, b * dw : b * dw + (wo - 1) * sw + 1 : sw]
+                    for a, b in taps
+                ],
+            )
+            for w, taps in groups
+        ]
+        target = out[i0:i1]
+        accumulate(target, views, np.empty_like(target))
+
+    run_parallel(do_band, bands)
+    return plan.finish(out)

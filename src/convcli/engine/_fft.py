@@ -1,0 +1,163 @@
+"""FFT evaluation: real FFTs over overlap-save tiles.
+
+The output is cut into tiles; each tile's block of the (virtual) padded image is
+transformed with a real 2-D FFT of a 5-smooth size, multiplied by the conjugate
+spectrum of the dilated kernel (correlation, so no flip is needed and the valid
+part starts at index 0), and transformed back.  The kernel's spectrum is
+computed once per call and reused for every tile and every channel.  One tile
+covering the whole image is the single-big-transform case; smaller tiles
+(overlap-save blocks) win when the kernel is much smaller than the image, and
+also keep memory bounded and let tiles run on the thread pool.  A strided
+result keeps every s-th sample of each tile, tiles being aligned to the
+stride.  float64 images use float64 transforms; float32 work uses float32
+transforms except for integer images wider than 8 bits, which use float64 so
+that rounding back to 16-bit stays exact.
+"""
+
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+
+from ._plan import Plan
+from ._threads import run_parallel
+
+
+@lru_cache(maxsize=4096)
+def next_fast_len(n: int) -> int:
+    """The smallest 5-smooth integer (2^a 3^b 5^c) >= n.
+
+    Examples
+    --------
+    >>> [next_fast_len(n) for n in (1, 7, 11, 97, 1001)]
+    [1, 8, 12, 100, 1024]
+    """
+    if n <= 6:
+        return max(n, 1)
+    best = 1 << (n - 1).bit_length()
+    p5 = 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            # smallest power of two times p35 that reaches n
+            quotient = -(-n // p35)
+            p2 = 1 << (quotient - 1).bit_length()
+            best = min(best, p2 * p35)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def fast_sizes(lo: int, hi: int, limit: int = 24) -> list[int]:
+    """Up to ``limit`` 5-smooth sizes between ``lo`` and ``next_fast_len(hi)``, spread geometrically."""
+    top = next_fast_len(max(hi, lo))
+    sizes = {next_fast_len(lo), top}
+    if top > lo:
+        ratio = (top / lo) ** (1 / limit)
+        x = float(lo)
+        while x < top:
+            sizes.add(next_fast_len(int(x)))
+            x *= max(ratio, 1.05)
+    return sorted(s for s in sizes if s <= top)
+
+
+def _axis_tiles(needed_out: int, span: int, stride: int, fft_len: int) -> tuple[int, int] | None:
+    """(stride-1 outputs per tile, number of tiles) along one axis; None if the length cannot work.
+
+    A tile of ``fft_len`` points yields ``fft_len - span + 1`` stride-1 outputs; with
+    several tiles that count is rounded down to a multiple of the stride so
+    every tile starts on a kept sample.
+    """
+    fit = fft_len - span + 1
+    if fit >= needed_out:
+        return math.ceil(needed_out / stride) * stride, 1
+    per_tile = fit // stride * stride
+    if per_tile < 1:
+        return None
+    return per_tile, math.ceil(needed_out / per_tile)
+
+
+#: fixed cost of one tile (gathering, Python calls), in the same units as a point-log
+TILE_OVERHEAD_UNITS = 40_000.0
+
+
+def _tile_cost(fh: int, fw: int, channels: int) -> float:
+    n = fh * fw
+    return n * channels * (math.log2(max(n, 2)) + 4.0) + TILE_OVERHEAD_UNITS
+
+
+def choose_tiles(plan_out: tuple[int, int], span: tuple[int, int], stride: tuple[int, int],
+                 channels: int) -> tuple[tuple[int, int], float]:
+    """FFT tile size minimising the modelled cost, and that cost (in point-log units).
+
+    Examples
+    --------
+    >>> (fh, fw), cost = choose_tiles((3000, 4000), (61, 61), (1, 1), 1)
+    >>> fh >= 61 and fw >= 61 and fh <= 3060
+    True
+    """
+    (ho, wo), (eh, ew), (sh, sw) = plan_out, span, stride
+    need_h, need_w = (ho - 1) * sh + 1, (wo - 1) * sw + 1
+    lo_h, lo_w = max(2 * eh, 64), max(2 * ew, 64)
+    best: tuple[float, tuple[int, int]] | None = None
+    for fh in fast_sizes(min(lo_h, need_h + eh - 1), need_h + eh - 1):
+        rows = _axis_tiles(need_h, eh, sh, fh)
+        if rows is None:
+            continue
+        nth = rows[1]
+        for fw in fast_sizes(min(lo_w, need_w + ew - 1), need_w + ew - 1):
+            cols = _axis_tiles(need_w, ew, sw, fw)
+            if cols is None:
+                continue
+            ntw = cols[1]
+            cost = nth * ntw * _tile_cost(fh, fw, channels)
+            if best is None or cost < best[0]:
+                best = (cost, (fh, fw))
+    assert best is not None
+    return best[1], best[0]
+
+
+def transform_dtype(plan: Plan) -> np.dtype:
+    """Precision of the transforms (see module docstring)."""
+    if plan.dtype == np.float64 or plan.image.dtype.kind in "iu" and plan.image.dtype.itemsize > 1:
+        return np.dtype(np.float64)
+    return np.dtype(np.float32)
+
+
+def run(plan: Plan, tiles: tuple[int, int] | None = None) -> np.ndarray:
+    """Correlate with overlap-save FFT tiles (see module docstring)."""
+    out = plan.new_output()
+    ho, wo = plan.out_hw
+    sh, sw = plan.stride
+    dh, dw = plan.dilation
+    eh, ew = plan.span
+    c = plan.channels
+    if tiles is None:
+        tiles, _ = choose_tiles(plan.out_hw, plan.span, plan.stride, c)
+    fh, fw = tiles
+    need_h, need_w = (ho - 1) * sh + 1, (wo - 1) * sw + 1
+    rows, cols = _axis_tiles(need_h, eh, sh, fh), _axis_tiles(need_w, ew, sw, fw)
+    if rows is None or cols is None:
+        raise ValueError(f"FFT tiles {tiles} are too small for a {eh}x{ew} kernel span at stride {plan.stride}")
+    (th, nth), (tw, ntw) = rows, cols
+    tdtype = transform_dtype(plan)
+    dilated = np.zeros((eh, ew), dtype=tdtype)
+    dilated[::dh, ::dw] = plan.kernel
+    spectrum = np.conj(np.fft.rfft2(dilated, s=(fh, fw)))[:, :, None]
+    pad_h, pad_w = plan.needed
+
+    def do_tile(index: tuple[int, int]) -> None:
+        ti, tj = index
+        y0, x0 = ti * th, tj * tw  # first stride-1 output of this tile (= first padded row/col)
+        y1, x1 = min(y0 + th + eh - 1, pad_h), min(x0 + tw + ew - 1, pad_w)
+        block = np.zeros((fh, fw, c), dtype=tdtype)
+        plan.gather(y0, y1, x0, x1, block)
+        result = np.fft.irfft2(np.fft.rfft2(block, axes=(0, 1)) * spectrum, s=(fh, fw), axes=(0, 1))
+        o0, p0 = y0 // sh, x0 // sw
+        o1, p1 = min(o0 + th // sh, ho), min(p0 + tw // sw, wo)
+        out[o0:o1, p0:p1] = result[: (o1 - o0) * sh : sh, : (p1 - p0) * sw : sw]
+
+    run_parallel(do_tile, [(i, j) for i in range(nth) for j in range(ntw)])
+    return plan.finish(out)
