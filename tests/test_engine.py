@@ -531,3 +531,42 @@ def test_errors_are_convcli_errors_and_value_errors():
         correlate(np.zeros((3, 3)), np.ones((3, 3)), stride=0)
     with pytest.raises(ValueError, match="stride"):
         correlate(np.zeros((3, 3)), np.ones((3, 3)), stride=0)
+
+
+# --- the banded-Toeplitz (BLAS) 1-D passes -------------------------------------------------------
+
+@pytest.mark.parametrize("gemm", ["0", "1"])
+@pytest.mark.parametrize("kshape", [(15, 15), (1, 9), (9, 1), (4, 6)], ids=str)
+@pytest.mark.parametrize("stride", [1, (2, 3)], ids=str)
+@pytest.mark.parametrize("dilation", [1, (2, 1)], ids=str)
+@pytest.mark.parametrize("channels", [None, 3])
+def test_separable_passes_match_reference(gemm, kshape, stride, dilation, channels, monkeypatch, rng):
+    from convcli.engine import _separable
+
+    monkeypatch.setenv("CONVCLI_GEMM", gemm)
+    monkeypatch.setattr(_separable, "GEMM_BLOCK_ROWS", 8)  # several blocks, and a ragged last one
+    monkeypatch.setattr(_separable, "GEMM_BLOCK_COLS", 16)
+    shape = (70, 45) if channels is None else (70, 45, channels)
+    image = rng.normal(size=shape).astype(np.float32)
+    col, row = rng.normal(size=kshape[0]), rng.normal(size=kshape[1])
+    kernel = np.outer(col, row)
+    if kshape == (4, 6):  # rank 2: two separable terms
+        kernel = kernel + np.outer(rng.normal(size=4), rng.normal(size=6))
+    got = correlate(image, kernel, method="separable", stride=stride, dilation=dilation, border="reflect")
+    want = ref_correlate(image, kernel, stride=stride, dilation=dilation, border="reflect")
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(kernel).sum())
+
+
+def test_gemm_is_used_only_when_allowed(monkeypatch):
+    from convcli.engine import _separable
+
+    taps = np.ones(31)
+    monkeypatch.setenv("CONVCLI_GEMM", "1")
+    assert _separable.pass_plan(taps, 1, 1, 32, _separable.gemm_allowed()) == "gemm"
+    monkeypatch.setenv("CONVCLI_GEMM", "0")
+    assert not _separable.gemm_allowed()
+    monkeypatch.delenv("CONVCLI_GEMM")
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
+    assert _separable.gemm_allowed()
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
+    assert not _separable.gemm_allowed()

@@ -61,11 +61,19 @@ def estimate(
     gather = gathered * K.GATHER
     costs["direct"] = K.OVERHEAD + (gather + n_out * pass_count(kernel) * K.PASS) / par
     if terms is not None:
-        work = 0.0
+        from ._separable import GEMM_BLOCK_COLS, GEMM_BLOCK_ROWS, gemm_allowed, gemm_flops
+
+        use_gemm = gemm_allowed()
+        seconds = 0.0
         for col, row in terms:
-            work += ho * need_w * channels * pass_count(col[:, None]) + n_out * pass_count(row[None, :])
-            work += n_out  # adding the term in
-        costs["separable"] = K.OVERHEAD + (gather + work * K.PASS) / par
+            for taps, n, s_, block in ((col, ho * need_w * channels, stride[0], GEMM_BLOCK_ROWS),
+                                       (row, n_out, stride[1], GEMM_BLOCK_COLS)):
+                shift = pass_count(taps[:, None]) * K.PASS
+                dil = max(1, (span[0] - 1) // max(len(taps) - 1, 1)) if len(taps) > 1 else 1
+                gemm = gemm_flops(len(taps), s_, dil, block) * K.GEMM_FLOP if use_gemm else shift
+                seconds += n * min(shift, gemm)
+            seconds += n_out * K.PASS  # adding the term in
+        costs["separable"] = K.OVERHEAD + (gather + seconds) / par
     (fh, fw), units = choose_tiles(out_hw, span, stride, channels)
     tiles_gather = gathered * 1.2
     costs["fft"] = K.OVERHEAD + K.FFT_OVERHEAD + (tiles_gather * K.GATHER + units * K.FFT) / par

@@ -15,3 +15,5 @@ OVERHEAD = 2.0e-5
 FFT_OVERHEAD = 2.0e-4
 #: speed-up per extra thread (1.0 would be perfect scaling)
 PARALLEL_EFFICIENCY = 0.85
+#: one floating-point operation of a single-threaded BLAS product (banded-Toeplitz 1-D passes)
+GEMM_FLOP = 2.5e-11

@@ -11,9 +11,12 @@ the thread pool, each doing both passes on data in cache.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
-from ._direct import accumulate, band_rows, weight_groups
+from . import _cost_constants as K
+from ._direct import accumulate, band_rows, pass_count, weight_groups
 from ._plan import Plan
 from ._threads import run_parallel
 
@@ -76,6 +79,74 @@ def decompose(kernel: np.ndarray, *, tol: float = 1e-13, max_side: int | None = 
     return terms
 
 
+#: output rows (vertical) and columns (horizontal) per banded-Toeplitz GEMM block
+GEMM_BLOCK_ROWS = 32
+GEMM_BLOCK_COLS = 64
+
+
+def gemm_allowed() -> bool:
+    """Whether 1-D passes may use BLAS matrix products.
+
+    Small products are fast on a single-threaded BLAS but can be very slow when
+    OpenBLAS wakes its own threads for every call, so they are used only when
+    the process runs BLAS single-threaded (``OPENBLAS_NUM_THREADS=1``, which
+    the ``convcli`` command sets before NumPy loads) or when
+    ``CONVCLI_GEMM=1`` says so; ``CONVCLI_GEMM=0`` turns them off.
+    """
+    flag = os.environ.get("CONVCLI_GEMM", "").strip()
+    if flag in ("0", "1"):
+        return flag == "1"
+    return os.environ.get("OPENBLAS_NUM_THREADS", "").strip() == "1"
+
+
+def gemm_flops(taps: int, stride: int, dilation: int, block: int) -> float:
+    """Multiply-adds (x2) per output of the banded-Toeplitz product."""
+    span = dilation * (taps - 1) + 1
+    return 2.0 * ((block - 1) * stride + span)
+
+
+def toeplitz(taps: np.ndarray, n_out: int, stride: int, dilation: int, dtype: np.dtype) -> np.ndarray:
+    """Banded matrix T with ``(T @ x)[j] = sum_a taps[a] * x[j*stride + a*dilation]``.
+
+    Examples
+    --------
+    >>> toeplitz(np.array([1., 2.]), 2, 1, 1, np.dtype(np.float64))
+    array([[1., 2., 0.],
+           [0., 1., 2.]])
+    """
+    span = dilation * (len(taps) - 1) + 1
+    t = np.zeros((n_out, (n_out - 1) * stride + span), dtype=dtype)
+    rows = np.arange(n_out)
+    for a, w in enumerate(taps):
+        t[rows, rows * stride + a * dilation] = w
+    return t
+
+
+def _vertical_gemm(buf: np.ndarray, t: np.ndarray, nb: int, stride: int, span: int, out: np.ndarray) -> None:
+    block = t.shape[0]
+    for j0 in range(0, nb, block):
+        m = min(block, nb - j0)
+        tm = t if m == block else t[:m, : (m - 1) * stride + span]
+        np.matmul(tm, buf[j0 * stride : j0 * stride + tm.shape[1]], out=out[j0 : j0 + m])
+
+
+def _horizontal_gemm(v: np.ndarray, th: np.ndarray, wo: int, stride: int, span: int, out: np.ndarray) -> None:
+    block = th.shape[1]
+    for j0 in range(0, wo, block):
+        m = min(block, wo - j0)
+        tm = th if m == block else th[: (m - 1) * stride + span, :m]
+        np.matmul(v[:, j0 * stride : j0 * stride + tm.shape[0]], tm, out=out[:, j0 : j0 + m])
+
+
+def pass_plan(taps: np.ndarray, stride: int, dilation: int, block: int, use_gemm: bool) -> str:
+    """``"gemm"`` or ``"shift"`` for one 1-D pass, whichever the cost model prefers."""
+    if not use_gemm:
+        return "shift"
+    shift = pass_count(taps[:, None]) * K.PASS
+    gemm = gemm_flops(len(taps), stride, dilation, block) * K.GEMM_FLOP
+    return "gemm" if gemm < shift else "shift"
+
+
 def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
     """Correlate as a sum of separable terms (see module docstring)."""
     if terms is None:
@@ -84,12 +155,26 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
     ho, wo = plan.out_hw
     sh, sw = plan.stride
     dh, dw = plan.dilation
-    kh, _ = plan.kernel.shape
+    kh, kw = plan.kernel.shape
+    eh, ew = plan.span
     _, need_w = plan.needed
     c = plan.channels
+    use_gemm = gemm_allowed()
+    vplans = [pass_plan(col, sh, dh, GEMM_BLOCK_ROWS, use_gemm) for col, _ in terms]
+    hplans = [pass_plan(row, sw, dw, GEMM_BLOCK_COLS, use_gemm) for _, row in terms]
     col_groups = [weight_groups(col) for col, _ in terms]
     row_groups = [weight_groups(row) for _, row in terms]
+    vmats = [
+        toeplitz(col, GEMM_BLOCK_ROWS, sh, dh, plan.dtype) if vp == "gemm" else None
+        for (col, _), vp in zip(terms, vplans)
+    ]
+    hmats = [
+        toeplitz(row, GEMM_BLOCK_COLS, sw, dw, plan.dtype).T.copy() if hp == "gemm" else None
+        for (_, row), hp in zip(terms, hplans)
+    ]
     step = band_rows(plan, need_w, ho)
+    if use_gemm:
+        step = max(step, min(ho, 4 * GEMM_BLOCK_ROWS))
     bands = [(i0, min(i0 + step, ho)) for i0 in range(0, ho, step)]
 
     def do_band(band: tuple[int, int]) -> None:
@@ -100,18 +185,39 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
         buf = np.empty((r1 - r0, need_w, c), dtype=plan.dtype)
         plan.gather(r0, r1, 0, need_w, buf)
         vert = np.empty((nb, need_w, c), dtype=plan.dtype)
-        vtmp = np.empty_like(vert)
+        vtmp: np.ndarray | None = None
         target = out[i0:i1]
-        htmp = np.empty_like(target)
+        htmp: np.ndarray | None = None
         term_out = np.empty_like(target) if len(terms) > 1 else target
-        for t, (cg, rg) in enumerate(zip(col_groups, row_groups)):
-            vviews = [
-                (w, [buf[a * dh : a * dh + (nb - 1) * sh + 1 : sh] for (a,) in taps]) for w, taps in cg
-            ]
-            accumulate(vert, vviews, vtmp)
-            hviews = [(w, [vert[:, b * dw : b * dw + (wo - 1) * sw + 1 : sw] for (b,) in taps]) for w, taps in rg]
+        for t in range(len(terms)):
+            vmat, hmat = vmats[t], hmats[t]
+            if vmat is not None:
+                _vertical_gemm(buf.reshape(r1 - r0, -1), vmat, nb, sh, eh, vert.reshape(nb, -1))
+            else:
+                vviews = [
+                    (w, [buf[a * dh : a * dh + (nb - 1) * sh + 1 : sh] for (a,) in taps])
+                    for w, taps in col_groups[t]
+                ]
+                if vtmp is None:
+                    vtmp = np.empty_like(vert)
+                accumulate(vert, vviews, vtmp)
             dest = target if t == 0 else term_out
-            accumulate(dest, hviews, htmp)
+            if hmat is not None:
+                if c == 1:
+                    _horizontal_gemm(vert.reshape(nb, need_w), hmat, wo, sw, ew, dest.reshape(nb, wo))
+                else:
+                    rows = np.ascontiguousarray(vert.transpose(0, 2, 1)).reshape(nb * c, need_w)
+                    res = np.empty((nb * c, wo), dtype=plan.dtype)
+                    _horizontal_gemm(rows, hmat, wo, sw, ew, res)
+                    dest[...] = res.reshape(nb, c, wo).transpose(0, 2, 1)
+            else:
+                hviews = [
+                    (w, [vert[:, b * dw : b * dw + (wo - 1) * sw + 1 : sw] for (b,) in taps])
+                    for w, taps in row_groups[t]
+                ]
+                if htmp is None:
+                    htmp = np.empty_like(target)
+                accumulate(dest, hviews, htmp)
             if t > 0:
                 np.add(target, dest, out=target)
         if not terms:
