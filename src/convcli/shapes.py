@@ -166,7 +166,7 @@ def conv_output_length(
     >>> conv_output_length(3, 5)
     Traceback (most recent call last):
     ...
-    convcli.errors.ShapeError: nothing is left along rows: (3 + 0 - 5) // 1 + 1 = -1; a 5-tap kernel needs at least 5 rows after padding (use more padding, e.g. pad='same', or a smaller kernel)
+    convcli.errors.ShapeError: nothing is left along rows: (3 + 0 - 5) // 1 + 1 = -1; ...
     """
     span = effective_size(kernel, dilation)
     out = (size + pad_total - span) // stride + 1
@@ -344,7 +344,7 @@ def resolve_pool_pad(pad: object, size_hw: tuple[int, int]) -> tuple[int, int]:
     >>> resolve_pool_pad(2, (3, 3))
     Traceback (most recent call last):
     ...
-    convcli.errors.ParameterError: pooling pad must be at most half the window (pad <= size // 2, as PyTorch), got pad=2 for a 3-row window
+    convcli.errors.ParameterError: pooling pad must be at most half the window ... got pad=2 for a 3-row window
     """
     ph, pw = as_pair(pad, "pooling pad", minimum=0)
     for p, k, axis in ((ph, size_hw[0], "row"), (pw, size_hw[1], "column")):

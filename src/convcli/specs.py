@@ -52,7 +52,7 @@ class Spec:
         >>> parse_spec("box:sise=3").check_keys(["size"], what="kernel 'box'")
         Traceback (most recent call last):
         ...
-        convcli.errors.ParameterError: kernel 'box' has no parameter 'sise' (in 'box:sise=3'); did you mean 'size'? valid: size
+        convcli.errors.ParameterError: kernel 'box' has no parameter 'sise' ...; did you mean 'size'? valid: size
         """
         allowed = list(allowed)
         for key in self.params:

@@ -79,7 +79,7 @@ def normalize_border(border: str) -> str:
     >>> normalize_border("mirror")
     Traceback (most recent call last):
     ...
-    convcli.errors.ParameterError: border 'mirror' is ambiguous: in SciPy it means 'reflect' (dcb|abcd, the edge pixel not repeated) and in ImageMagick 'symmetric' (cba|abc, the edge pixel repeated); pass 'reflect' or 'symmetric'
+    convcli.errors.ParameterError: border 'mirror' is ambiguous: ... pass 'reflect' or 'symmetric'
     """
     if not isinstance(border, str):
         raise ParameterError(f"border must be a name such as 'reflect', got {border!r}")

@@ -74,7 +74,7 @@ def estimate(
                 seconds += n * min(shift, gemm)
             seconds += n_out * K.PASS  # adding the term in
         costs["separable"] = K.OVERHEAD + (gather + seconds) / par
-    (fh, fw), units = choose_tiles(out_hw, span, stride, channels)
+    _, units = choose_tiles(out_hw, span, stride, channels)
     tiles_gather = gathered * 1.2
     costs["fft"] = K.OVERHEAD + K.FFT_OVERHEAD + (tiles_gather * K.GATHER + units * K.FFT) / par
     return costs

@@ -30,10 +30,17 @@ def weight_groups(weights: np.ndarray) -> list[tuple[float, list[tuple[int, ...]
     >>> weight_groups(np.array([[0., 1., 0.], [1., -4., 1.], [0., 1., 0.]]))
     [(1.0, [(0, 1), (1, 0), (1, 2), (2, 1)]), (-4.0, [(1, 1)])]
     """
-    groups: dict[float, list[tuple[int, ...]]] = {}
-    for index in zip(*np.nonzero(weights)):
-        groups.setdefault(float(weights[index]), []).append(tuple(int(i) for i in index))
-    return sorted(groups.items(), key=lambda item: -len(item[1]))
+    index = np.argwhere(weights != 0)
+    if index.size == 0:
+        return []
+    values = weights[tuple(index.T)]
+    unique, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    order = sorted(range(len(unique)), key=lambda g: (-int(counts[g]), g))
+    taps = [tuple(int(i) for i in row) for row in index]
+    members: list[list[tuple[int, ...]]] = [[] for _ in unique]
+    for tap, group in zip(taps, inverse.ravel(), strict=True):
+        members[group].append(tap)
+    return [(float(unique[g]), members[g]) for g in order]
 
 
 def pass_count(weights: np.ndarray) -> int:
@@ -44,10 +51,11 @@ def pass_count(weights: np.ndarray) -> int:
     >>> pass_count(np.array([[1., 2., 1.]]))
     4
     """
-    passes = 0
-    for w, taps in weight_groups(weights):
-        passes += len(taps) + (0 if abs(w) == 1.0 else 1)
-    return max(passes, 1)
+    values = weights[weights != 0]
+    if values.size == 0:
+        return 1
+    unique = np.unique(values)
+    return int(values.size + np.count_nonzero(np.abs(unique) != 1.0))
 
 
 def accumulate(out: np.ndarray, views: Sequence[tuple[float, Sequence[np.ndarray]]], tmp: np.ndarray) -> None:

@@ -121,7 +121,7 @@ def choose_tiles(plan_out: tuple[int, int], span: tuple[int, int], stride: tuple
 
 def transform_dtype(plan: Plan) -> np.dtype:
     """Precision of the transforms (see module docstring)."""
-    if plan.dtype == np.float64 or plan.image.dtype.kind in "iu" and plan.image.dtype.itemsize > 1:
+    if plan.dtype == np.float64 or (plan.image.dtype.kind in "iu" and plan.image.dtype.itemsize > 1):
         return np.dtype(np.float64)
     return np.dtype(np.float32)
 

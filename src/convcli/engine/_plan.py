@@ -195,7 +195,7 @@ def make_plan(
     k = check_kernel(kernel)
     mode = normalize_border(border)
     try:
-        value = float(border_value)  # type: ignore[arg-type]
+        value = float(border_value)
     except (TypeError, ValueError):
         raise ParameterError(f"border_value must be a number, got {border_value!r}") from None
     if math.isnan(value) and mode == "constant":

@@ -66,16 +66,20 @@ def decompose(kernel: np.ndarray, *, tol: float = 1e-13, max_side: int | None = 
     if max_side is not None and min(kernel.shape) > max_side:
         return None  # not rank 1, and too large to factor cheaply
     u, s, vt = np.linalg.svd(kernel, full_matrices=False)
+    # the residual after r terms is the root of the sum of the squared singular values left out
+    tail = np.sqrt(np.maximum(np.cumsum((s**2)[::-1])[::-1], 0.0))
+    rank = len(s)
+    for r in range(1, len(s) + 1):
+        left = tail[r] if r < len(s) else 0.0
+        if left <= tol * norm:
+            rank = r
+            break
     terms: list[Term] = []
-    approx = np.zeros_like(kernel)
-    for r in range(len(s)):
+    for r in range(rank):
         if s[r] <= 0:
             break
         scale = np.sqrt(s[r])
         terms.append((u[:, r] * scale, vt[r] * scale))
-        approx += np.outer(terms[-1][0], terms[-1][1])
-        if np.linalg.norm(approx - kernel) <= tol * norm:
-            break
     return terms
 
 
@@ -155,7 +159,7 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
     ho, wo = plan.out_hw
     sh, sw = plan.stride
     dh, dw = plan.dilation
-    kh, kw = plan.kernel.shape
+    kh = plan.kernel.shape[0]
     eh, ew = plan.span
     _, need_w = plan.needed
     c = plan.channels
@@ -166,11 +170,11 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
     row_groups = [weight_groups(row) for _, row in terms]
     vmats = [
         toeplitz(col, GEMM_BLOCK_ROWS, sh, dh, plan.dtype) if vp == "gemm" else None
-        for (col, _), vp in zip(terms, vplans)
+        for (col, _), vp in zip(terms, vplans, strict=True)
     ]
     hmats = [
         toeplitz(row, GEMM_BLOCK_COLS, sw, dw, plan.dtype).T.copy() if hp == "gemm" else None
-        for (_, row), hp in zip(terms, hplans)
+        for (_, row), hp in zip(terms, hplans, strict=True)
     ]
     step = band_rows(plan, need_w, ho)
     if use_gemm:
