@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
         ParameterError,
         ShapeError,
     )
+    from .kernel_files import load_kernel_file, save_kernel_file
+    from .kernels import Kernel, kernel, named_kernels
     from .pooling import pool
     from .shapes import output_size, pool_output_size
 
@@ -37,6 +39,7 @@ __all__ = [
     "ConvcliError",
     "ImageReadError",
     "ImageWriteError",
+    "Kernel",
     "KernelError",
     "KernelFileError",
     "MethodChoice",
@@ -46,9 +49,13 @@ __all__ = [
     "choose_method",
     "convolve",
     "correlate",
+    "kernel",
+    "load_kernel_file",
+    "named_kernels",
     "output_size",
     "pool",
     "pool_output_size",
+    "save_kernel_file",
 ]
 
 # name -> submodule that defines it; other issues add their public names here.
@@ -67,6 +74,11 @@ _LAZY: dict[str, str] = {
     "KernelFileError": "errors",
     "ParameterError": "errors",
     "ShapeError": "errors",
+    "kernel": "kernels",
+    "Kernel": "kernels",
+    "named_kernels": "kernels",
+    "load_kernel_file": "kernel_files",
+    "save_kernel_file": "kernel_files",
 }
 
 
