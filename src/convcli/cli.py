@@ -596,7 +596,16 @@ def outsize(
 
 
 def main() -> None:
-    """Entry point of the ``convcli`` console script."""
+    """Entry point of the ``convcli`` console script.
+
+    Runs BLAS single-threaded (unless the user chose otherwise): the engine
+    spreads work over the cores itself, and its many small matrix products are
+    much slower when OpenBLAS wakes its own threads for each.
+    """
+    import os
+
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
     app(prog_name="convcli")
 
 
