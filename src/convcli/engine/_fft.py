@@ -79,13 +79,19 @@ def _axis_tiles(needed_out: int, span: int, stride: int, fft_len: int) -> tuple[
     return per_tile, math.ceil(needed_out / per_tile)
 
 
-#: fixed cost of one tile (gathering, Python calls), in the same units as a point-log
-TILE_OVERHEAD_UNITS = 40_000.0
+#: fixed cost of one tile (allocation, gathering, Python calls), in point-log units;
+#: measured at about 0.4 ms a tile by benchmarks/fit_cost_model.py
+TILE_OVERHEAD_UNITS = 950_000.0
+#: transforms above this many points fall out of cache and cost more per point
+CACHE_POINTS = 1 << 20
 
 
 def _tile_cost(fh: int, fw: int, channels: int) -> float:
     n = fh * fw
-    return n * channels * (math.log2(max(n, 2)) + 4.0) + TILE_OVERHEAD_UNITS
+    units = n * channels * (math.log2(max(n, 2)) + 4.0)
+    if n > CACHE_POINTS:
+        units *= (n / CACHE_POINTS) ** 0.75
+    return units + TILE_OVERHEAD_UNITS
 
 
 def choose_tiles(plan_out: tuple[int, int], span: tuple[int, int], stride: tuple[int, int],
