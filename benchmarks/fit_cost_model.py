@@ -21,12 +21,11 @@ os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import environment, interleaved  # noqa: E402
-
-import convcli  # noqa: E402
-from convcli.engine import _cost_constants as K  # noqa: E402
-from convcli.engine import _direct, _fft, _separable  # noqa: E402
-from convcli.engine._threads import thread_count  # noqa: E402
+import convcli
+from common import environment, interleaved
+from convcli.engine import _cost_constants as K
+from convcli.engine import _direct, _fft, _separable
+from convcli.engine._threads import thread_count
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "src" / "convcli" / "engine" / "_cost_constants.py"
