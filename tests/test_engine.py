@@ -570,3 +570,18 @@ def test_gemm_is_used_only_when_allowed(monkeypatch):
     assert _separable.gemm_allowed()
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
     assert not _separable.gemm_allowed()
+
+
+@pytest.mark.parametrize("gemm", ["0", "1"])
+@pytest.mark.parametrize("method", ALL_METHODS)
+def test_results_are_bitwise_independent_of_threads(gemm, method, monkeypatch, rng):
+    image = rng.random((517, 301, 3), dtype=np.float32)
+    g = np.exp(-np.arange(-7, 8) ** 2 / 12.5)
+    kernel = np.outer(g, g) / g.sum() ** 2
+    monkeypatch.setenv("CONVCLI_GEMM", gemm)
+    results = []
+    for threads in ("1", "2", "3"):
+        monkeypatch.setenv("CONVCLI_THREADS", threads)
+        results.append(correlate(image, kernel, method=method))
+    np.testing.assert_array_equal(results[0], results[1])
+    np.testing.assert_array_equal(results[0], results[2])

@@ -16,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._plan import Plan
-from ._threads import run_parallel, thread_count
+from ._threads import run_parallel
 
 #: elements of one band's work buffer; tuned by benchmarks/fit_cost_model.py
 BAND_ELEMENTS = 1 << 18
@@ -91,13 +91,19 @@ def accumulate(out: np.ndarray, views: Sequence[tuple[float, Sequence[np.ndarray
         first = False
 
 
-def band_rows(plan: Plan, width: int, rows_total: int) -> int:
-    """Output rows per band: about BAND_ELEMENTS work elements, and enough bands for the threads."""
+def band_rows(plan: Plan, width: int, rows_total: int, *, multiple: int = 1) -> int:
+    """Output rows per band: about BAND_ELEMENTS work elements, and at least 8 bands on big images.
+
+    The result depends only on the problem, never on the thread count, so a
+    result is bit-for-bit the same whatever ``CONVCLI_THREADS`` is.  ``multiple``
+    rounds the band to whole blocks of a blocked method.
+    """
     per_row = max(1, width * plan.channels * max(plan.stride[0], 1))
     rows = max(1, BAND_ELEMENTS // per_row)
-    threads = thread_count()
-    if threads > 1 and rows_total >= 2 * threads:
-        rows = min(rows, max(1, rows_total // (2 * threads)))
+    if rows_total >= 16 * multiple:
+        rows = min(rows, max(1, rows_total // 8))
+    if multiple > 1:
+        rows = max(multiple, rows // multiple * multiple)
     return min(rows, rows_total)
 
 

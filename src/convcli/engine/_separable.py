@@ -176,9 +176,7 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
         toeplitz(row, GEMM_BLOCK_COLS, sw, dw, plan.dtype).T.copy() if hp == "gemm" else None
         for (_, row), hp in zip(terms, hplans, strict=True)
     ]
-    step = band_rows(plan, need_w, ho)
-    if use_gemm:
-        step = max(step, min(ho, 4 * GEMM_BLOCK_ROWS))
+    step = band_rows(plan, need_w, ho, multiple=GEMM_BLOCK_ROWS if use_gemm else 1)
     bands = [(i0, min(i0 + step, ho)) for i0 in range(0, ho, step)]
 
     def do_band(band: tuple[int, int]) -> None:

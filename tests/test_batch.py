@@ -1,0 +1,302 @@
+"""Expanding inputs, naming outputs, running workers and per-file results (batch.py)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path, PurePath
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from convcli.batch import (
+    FileResult,
+    Naming,
+    OutputConflict,
+    Recipe,
+    Source,
+    default_jobs,
+    dry_run,
+    expand_inputs,
+    plan_outputs,
+    process_task,
+    read_path_list,
+    run_batch,
+)
+from convcli.errors import ParameterError
+from convcli.imageio import read_image, write_image
+from convcli.kernels import kernel
+from convcli.pipeline import Activate, Convolve, Pool
+
+
+def png(path: Path, value: int = 100, shape=(8, 8)) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(np.full(shape, value, np.uint8)).save(path)
+    return path
+
+
+def names(sources):
+    return [(Path(s.path).name, s.rel.as_posix(), s.error) for s in sources]
+
+
+# --- inputs -------------------------------------------------------------------------
+
+
+def test_files_folders_and_globs(tmp_path):
+    for rel in ("a.png", "b.jpg", "sub/c.png", "sub/deep/d.tif", ".hidden.png", "notes.txt", ".git/e.png"):
+        png(tmp_path / rel) if not rel.endswith(".txt") else (tmp_path / rel).write_text("x")
+    walked = expand_inputs([str(tmp_path)], recursive=True)
+    assert [s.rel.as_posix() for s in walked] == ["a.png", "b.jpg", "sub/c.png", "sub/deep/d.tif"]
+    globbed = expand_inputs([str(tmp_path / "**" / "*.png")])
+    assert [s.rel.as_posix() for s in globbed] == ["a.png", "sub/c.png"]
+    top = expand_inputs([str(tmp_path / "*")])  # folders a glob matches are skipped without -r
+    assert sorted(s.rel.as_posix() for s in top) == ["a.png", "b.jpg", "notes.txt"]
+    assert all(s.error is None for s in top)
+
+
+def test_a_folder_without_recursive_and_missing_inputs_are_failed_sources(tmp_path):
+    (tmp_path / "empty").mkdir()
+    sources = expand_inputs([str(tmp_path), str(tmp_path / "nope.png"), str(tmp_path / "zz*.png")])
+    assert [s.error for s in sources] == [
+        f"{tmp_path} is a folder; pass --recursive (-r) to filter the images inside",
+        f"{tmp_path / 'nope.png'}: no such file or folder; check the path",
+        f"{tmp_path / 'zz*.png'}: no file matches this pattern; check it (quote it so that convcli expands it)",
+    ]
+    empty = expand_inputs([str(tmp_path / "empty")], recursive=True)
+    assert empty[0].error.endswith("the folder holds no image files (.png, .jpg, .tif, .npy, …)")
+
+
+def test_each_file_once_and_the_output_folder_skipped(tmp_path):
+    a = png(tmp_path / "a.png")
+    png(tmp_path / "out" / "a.png")
+    sources = expand_inputs([str(a), str(tmp_path / "*.png"), str(tmp_path)], recursive=True,
+                            skip_dirs=[tmp_path / "out"])
+    assert [s.path for s in sources] == [str(a)]
+
+
+def test_listed_paths_are_literal_and_names_with_glob_characters_work(tmp_path):
+    odd = png(tmp_path / "[x] a b.png")
+    sources = expand_inputs([str(odd)], listed=[str(odd), str(tmp_path / "*.png")])
+    assert sources[0].path == str(odd) and sources[0].error is None
+    assert sources[1].error.endswith("no such file or folder; check the path")
+    assert read_path_list("a.png\n\n  b c.png\r\n") == ["a.png", "  b c.png"]
+
+
+def test_stdin_is_a_source():
+    sources = expand_inputs(["-", "-"], stdin_data=b"data")
+    assert len(sources) == 1 and sources[0].data == b"data" and sources[0].rel == PurePath("stdin")
+    with pytest.raises(ParameterError, match=r"'-' reads an image from stdin"):
+        expand_inputs(["-"])
+
+
+# --- naming -------------------------------------------------------------------------
+
+
+def _sources(*paths: str) -> list[Source]:
+    return [Source(p, PurePath(Path(p).name)) for p in paths]
+
+
+def test_outdir_keeps_names_and_relative_folders(tmp_path):
+    src = [Source("in/a.png", PurePath("a.png")), Source("in/sub/b.jpg", PurePath("sub/b.jpg"))]
+    tasks = plan_outputs(src, Naming(outdir=str(tmp_path / "out")))
+    assert [t.output for t in tasks] == [str(tmp_path / "out" / "a.png"), str(tmp_path / "out" / "sub" / "b.jpg")]
+    assert [t.fmt for t in tasks] == ["PNG", "JPEG"] and all(t.make_folder for t in tasks)
+
+
+def test_suffix_format_and_template(tmp_path):
+    src = _sources(str(tmp_path / "x.png"), str(tmp_path / "y.tif"))
+    beside = plan_outputs(src, Naming(suffix="_blur"))
+    assert [Path(t.output).name for t in beside] == ["x_blur.png", "y_blur.tif"]
+    assert not beside[0].make_folder and Path(beside[0].output).parent == tmp_path
+    fmt = plan_outputs(src, Naming(outdir="o", format="JPG"))
+    assert [Path(t.output).name for t in fmt] == ["x.jpg", "y.jpg"] and fmt[0].fmt == "JPEG"
+    named = plan_outputs(src, Naming(outdir="o", template="{index}-{parent}-{stem}{suffix}.{ext}", suffix="_s"))
+    assert [Path(t.output).name for t in named] == [f"1-{tmp_path.name}-x_s.png", f"2-{tmp_path.name}-y_s.tif"]
+
+
+@pytest.mark.parametrize(
+    ("naming", "message"),
+    [
+        ({}, "say where the outputs go: -o FILE"),
+        ({"output": "a.png", "outdir": "o"}, "-o names the one output; it cannot be combined with --outdir"),
+        ({"outdir": "o", "format": "xyz"}, "--format 'xyz' is not a format convcli writes"),
+        ({"outdir": "o", "template": "{stem}_{size}.png"}, r"unknown field \{size\}; valid: \{stem\}, \{ext\}"),
+        ({"outdir": "o", "template": "{stem"}, "is not a valid template"),
+        ({"outdir": "o", "template": "fixed.png"}, "gives every input the same name"),
+        ({"outdir": "o", "template": "../{stem}.png"}, "must be a relative name"),
+    ],
+)
+def test_naming_is_checked(naming, message):
+    with pytest.raises(OutputConflict, match=message) as info:
+        Naming(**naming)
+    assert info.value.exit_code == 2
+
+
+def test_one_output_for_several_inputs_is_a_usage_error():
+    with pytest.raises(OutputConflict, match=r"-o out.png names one output, but there are 2 inputs"):
+        plan_outputs(_sources("a.png", "b.png"), Naming(output="out.png"))
+    with pytest.raises(OutputConflict, match=r"-o out.xyz: cannot tell the format"):
+        plan_outputs(_sources("a.png"), Naming(output="out.xyz"))
+    assert plan_outputs(_sources("a.png"), Naming(output="out.xyz", format="png"))[0].fmt == "PNG"
+    assert plan_outputs(_sources("a.png"), Naming(output="-"))[0].fmt == "PNG"
+
+
+def test_collisions_are_reported_before_anything_is_written(tmp_path):
+    src = [Source("a/x.png", PurePath("x.png")), Source("b/x.png", PurePath("x.png"))]
+    with pytest.raises(OutputConflict, match=r"2 inputs would write the same file: a/x.png and b/x.png -> "
+                                             r".*x.png; use --name with \{parent\}"):
+        plan_outputs(src, Naming(outdir=str(tmp_path)))
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_equal_to_its_input_needs_force(tmp_path):
+    a = png(tmp_path / "a.png")
+    with pytest.raises(OutputConflict, match=r"a.png would replace its own input; pass --force"):
+        plan_outputs(_sources(str(a)), Naming(outdir=str(tmp_path)))
+    task = plan_outputs(_sources(str(a)), Naming(outdir=str(tmp_path)), force=True)[0]
+    assert task.output == str(a) and task.error is None
+
+
+def test_an_output_that_is_another_input_is_refused_even_with_force(tmp_path):
+    a, a_blur = png(tmp_path / "a.png"), png(tmp_path / "a_blur.png")
+    with pytest.raises(OutputConflict, match=r"a.png -> .*a_blur.png would replace another input of the batch"):
+        plan_outputs(_sources(str(a), str(a_blur)), Naming(suffix="_blur"), force=True)
+
+
+def test_existing_outputs_fail_skip_or_are_replaced(tmp_path):
+    a = png(tmp_path / "a.png")
+    png(tmp_path / "o" / "a.png")
+    naming = Naming(outdir=str(tmp_path / "o"))
+    assert "exists already; pass --force" in plan_outputs(_sources(str(a)), naming)[0].error
+    assert plan_outputs(_sources(str(a)), naming, skip_existing=True)[0].skip
+    assert plan_outputs(_sources(str(a)), naming, force=True)[0].error is None
+    with pytest.raises(OutputConflict, match=r"--force replaces existing outputs and --skip-existing keeps them"):
+        plan_outputs(_sources(str(a)), naming, force=True, skip_existing=True)
+
+
+def test_stdin_needs_a_named_output():
+    src = [Source("-", PurePath("stdin"), data=b"")]
+    assert plan_outputs(src, Naming(outdir="o"))[0].output == os.path.join("o", "stdin.png")
+    assert "stdin has no folder to write beside" in plan_outputs(src, Naming(suffix="_x"))[0].error
+
+
+# --- running ------------------------------------------------------------------------
+
+
+RECIPE = Recipe(operations=(Convolve(kernel("gaussian:sigma=1.5")), Activate("relu")))
+
+
+def _batch(tmp_path, count=4, shape=(24, 20, 3)):
+    rng = np.random.default_rng(3)
+    paths = []
+    for i in range(count):
+        arr = rng.integers(0, 256, shape).astype(np.uint8)
+        path = tmp_path / "in" / f"img{i}.png"
+        path.parent.mkdir(exist_ok=True)
+        write_image(path, arr)
+        paths.append(str(path))
+    return paths
+
+
+def test_run_batch_writes_every_file_and_reports_in_order(tmp_path):
+    paths = _batch(tmp_path)
+    (tmp_path / "in" / "img1.png").write_bytes(b"broken")
+    tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / "out")))
+    seen: list[FileResult] = []
+    results = run_batch(tasks, RECIPE, jobs=1, on_result=seen.append)
+    assert [r.status for r in results] == ["written", "failed", "written", "written"]
+    assert results[1].error.startswith(f"{paths[1]}: not an image Pillow can read")
+    assert sorted(r.index for r in seen) == [0, 1, 2, 3]
+    assert sorted(os.listdir(tmp_path / "out")) == ["img0.png", "img2.png", "img3.png"]
+    out, _ = read_image(tmp_path / "out" / "img0.png")
+    assert out.shape == (24, 20, 3) and results[0].depth == "8" and results[0].output_shape == (24, 20, 3)
+
+
+def test_fail_fast_stops_starting_new_files(tmp_path):
+    paths = _batch(tmp_path)
+    (tmp_path / "in" / "img0.png").write_bytes(b"broken")
+    tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / "out")))
+    results = run_batch(tasks, RECIPE, jobs=1, fail_fast=True)
+    assert [r.status for r in results] == ["failed", "skipped", "skipped", "skipped"]
+    assert results[1].error == "not started: --fail-fast stopped the batch"
+    assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
+
+
+@pytest.mark.slow
+def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path):
+    paths = _batch(tmp_path, count=5, shape=(300, 260, 3))
+    recipe = Recipe(operations=(Convolve(kernel("gaussian:sigma=4")), Convolve(kernel("sobel:axis=both")),
+                                Pool("max", 2)), range_mode="normalize")
+    for jobs in (1, 3):
+        tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / f"j{jobs}")))
+        assert all(r.status == "written" for r in run_batch(tasks, recipe, jobs=jobs))
+    for name in os.listdir(tmp_path / "j1"):
+        assert (tmp_path / "j1" / name).read_bytes() == (tmp_path / "j3" / name).read_bytes()
+
+
+def test_process_task_turns_errors_into_results(tmp_path):
+    tasks = plan_outputs(expand_inputs([str(tmp_path / "missing.png")]), Naming(outdir=str(tmp_path)))
+    result = process_task(tasks[0], RECIPE)
+    assert result.status == "failed" and result.error.endswith("missing.png: no such file or folder; check the path")
+    path = png(tmp_path / "small.png", shape=(2, 2))
+    task = plan_outputs(expand_inputs([str(path)]), Naming(outdir=str(tmp_path / "o")))[0]
+    result = process_task(task, Recipe(operations=(Convolve(kernel("box:size=5"), pad="valid"),)))
+    assert result.status == "failed" and "nothing is left along rows" in result.error
+
+
+def test_output_depth_follows_the_input_and_falls_back(tmp_path):
+    write_image(tmp_path / "f.npy", np.linspace(0, 1, 12, dtype=np.float32).reshape(3, 4))
+    sources = expand_inputs([str(tmp_path / "f.npy")])
+    task = plan_outputs(sources, Naming(outdir=str(tmp_path / "o"), format="png"))[0]
+    task = task.__class__(**{**task.__dict__, "make_folder": True})
+    (tmp_path / "o").mkdir()
+    result = process_task(task, Recipe())
+    assert result.depth == "16" and any("PNG cannot hold float data here; wrote 16-bit" in w for w in result.warnings)
+    arr, _ = read_image(tmp_path / "o" / "f.png")
+    assert arr.dtype == np.uint16 and arr[-1, -1] == 65535
+    strict = process_task(plan_outputs(sources, Naming(outdir=str(tmp_path / "o"), format="jpg"))[0],
+                          Recipe(depth="16"))
+    assert "JPEG cannot hold 16-bit gray data" in strict.error
+
+
+def test_stdout_payload(tmp_path):
+    path = png(tmp_path / "a.png")
+    task = plan_outputs(expand_inputs([str(path)]), Naming(output="-", format="npy"))[0]
+    result = process_task(task, RECIPE)
+    assert result.payload is not None and result.payload[:6] == b"\x93NUMPY" and result.format == "NPY"
+
+
+def test_dry_run_plans_without_writing(tmp_path):
+    paths = _batch(tmp_path, count=2)
+    tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / "out")))
+    recipe = Recipe(operations=(Convolve(kernel("box:size=3"), stride=2), Pool("mean", 2)))
+    planned = dry_run(tasks, recipe)
+    assert [r.status for r in planned] == ["planned", "planned"]
+    assert planned[0].output_shape == (6, 5, 3) and [s.output for s in planned[0].steps] == [(12, 10, 3), (6, 5, 3)]
+    assert planned[0].steps[0].method in ("direct", "separable", "fft")
+    assert not (tmp_path / "out").exists()
+    ran = run_batch(tasks, recipe)
+    assert ran[0].output_shape == planned[0].output_shape
+
+
+def test_an_interrupted_batch_leaves_complete_outputs_only(tmp_path, monkeypatch):
+    paths = _batch(tmp_path, count=3)
+    tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / "out")))
+    real_fsync = os.fsync
+    calls = []
+
+    def fsync_then_interrupt(fd):
+        calls.append(fd)
+        if len(calls) == 2:  # the second file, half written
+            raise KeyboardInterrupt
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync_then_interrupt)
+    with pytest.raises(KeyboardInterrupt):
+        run_batch(tasks, RECIPE, jobs=1)
+    assert sorted(os.listdir(tmp_path / "out")) == ["img0.png"]
+    read_image(tmp_path / "out" / "img0.png")
+
+
+def test_default_jobs_is_the_number_of_usable_cores():
+    assert default_jobs() == len(os.sched_getaffinity(0))
