@@ -81,6 +81,38 @@ _LAZY: dict[str, str] = {
     "save_kernel_file": "kernel_files",
 }
 
+# issue 4 (convcli apply): one image through the operations, and image files in and out
+_APPLY_NAMES = {
+    "filter_image": "pipeline", "to_depth": "pipeline", "Convolve": "pipeline", "Activate": "pipeline",
+    "Pool": "pipeline", "read_image": "imageio", "write_image": "imageio", "ImageInfo": "imageio",
+}
+_LAZY.update(_APPLY_NAMES)
+__all__ += sorted(_APPLY_NAMES)
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from .imageio import ImageInfo as ImageInfo
+    from .imageio import read_image as read_image
+    from .imageio import write_image as write_image
+    from .pipeline import Activate as Activate
+    from .pipeline import Convolve as Convolve
+    from .pipeline import Pool as Pool
+    from .pipeline import filter_image as filter_image
+    from .pipeline import to_depth as to_depth
+
+# issue 8 (explain, seq, multiply): step-by-step explanations, 1-D sequences, exact multiplication, gradients
+_LEARN_NAMES = {
+    "explain": "explanation", "Explanation": "explanation", "convolve1d": "sequences", "multiply": "sequences",
+    "correlate_backward": "gradients", "pool_backward": "gradients",
+}
+_LAZY.update(_LEARN_NAMES)
+__all__ += sorted(_LEARN_NAMES)
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from .explanation import Explanation as Explanation
+    from .explanation import explain as explain
+    from .gradients import correlate_backward as correlate_backward
+    from .gradients import pool_backward as pool_backward
+    from .sequences import convolve1d as convolve1d
+    from .sequences import multiply as multiply
+
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
