@@ -43,7 +43,19 @@ def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
     return float(a), float(b)
 
 
+class _Tee:
+    """Print to stdout and keep a copy, so --write can save the fit's report beside the constants."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def __call__(self, text: str = "") -> None:
+        print(text)
+        self.lines.append(text)
+
+
 def main() -> None:
+    out = _Tee()
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--size", type=int, default=2000)
     parser.add_argument("--repeats", type=int, default=5)
@@ -61,7 +73,7 @@ def main() -> None:
     xs = [_direct.pass_count(k) * n * n / p for k in kernels.values()]
     gather_time, pass_cost = fit(xs, [med[name] for name in kernels])
     gather_cost = max(gather_time, 1e-6) * p / (n * n)
-    print(f"direct: PASS = {pass_cost:.3g} s/element-pass, GATHER = {gather_cost:.3g} s/element")
+    out(f"direct: PASS = {pass_cost:.3g} s/element-pass, GATHER = {gather_cost:.3g} s/element")
 
     # separable through BLAS: time = gather + flops * n^2 * GEMM_FLOP / par
     os.environ["CONVCLI_GEMM"] = "1"
@@ -73,7 +85,7 @@ def main() -> None:
               + _separable.gemm_flops(t, 1, 1, _separable.GEMM_BLOCK_COLS)) * n * n / p for t in taps]
     _, gemm_cost = fit(flops, [med[t] for t in taps])
     del os.environ["CONVCLI_GEMM"]
-    print(f"separable (BLAS): GEMM_FLOP = {gemm_cost:.3g} s/flop")
+    out(f"separable (BLAS): GEMM_FLOP = {gemm_cost:.3g} s/flop")
 
     # fft: time = overhead + units * FFT / par
     sizes = [15, 31, 61, 101]
@@ -84,7 +96,7 @@ def main() -> None:
     # the units already hold the per-tile overhead and the cache penalty: fit through the origin
     fft_cost = float(np.median([med[s] / u for s, u in zip(sizes, units, strict=True)]))
     fft_overhead = K.FFT_OVERHEAD
-    print(f"fft: FFT = {fft_cost:.3g} s/unit (per-size: "
+    out(f"fft: FFT = {fft_cost:.3g} s/unit (per-size: "
           + ", ".join(f"{s}: {med[s] / u:.3g}" for s, u in zip(sizes, units, strict=True)) + ")")
 
     constants = {
@@ -101,14 +113,14 @@ def main() -> None:
     # crossovers implied by the (possibly new) constants, 4000x3000 float32, one channel
     for var, value in constants.items():
         setattr(K, var, value)
-    print("\ncrossovers on a 4000x3000 float32 plane (auto's choice by kernel size):")
+    out("\ncrossovers on a 4000x3000 float32 plane (auto's choice by kernel size):")
     for kind in ("random (full rank)", "gaussian (rank 1)"):
         picks = []
         for k in (3, 5, 7, 9, 11, 15, 21, 31, 41, 61, 101):
             kernel = rng.normal(size=(k, k)) if kind.startswith("random") else np.outer(np.hanning(k + 2)[1:-1],
                                                                                        np.hanning(k + 2)[1:-1])
             picks.append(f"{k}:{convcli.choose_method((3000, 4000), kernel).method}")
-        print(f"  {kind}: " + ", ".join(picks))
+        out(f"  {kind}: " + ", ".join(picks))
     if args.write:
         body = '"""Fitted constants of the cost model (seconds per unit).\n\n'
         body += "Written by ``python benchmarks/fit_cost_model.py --write`` on: " + environment() + '\n"""\n\n'
@@ -124,7 +136,10 @@ def main() -> None:
         for var, value in constants.items():
             body += f"#: {notes[var]}\n{var} = {value:.4g}\n"
         TARGET.write_text(body)
-        print(f"\nwrote {TARGET}")
+        out(f"\nwrote {TARGET}")
+        report = ROOT / "benchmarks" / "results" / "cost_model.txt"
+        report.parent.mkdir(parents=True, exist_ok=True)
+        report.write_text(environment() + "\n\n" + "\n".join(out.lines) + "\n")
 
 
 if __name__ == "__main__":

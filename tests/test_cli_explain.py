@@ -158,7 +158,7 @@ def test_explain_backward_text():
     assert "backward pass (seed 003)" in out
     assert "full convolution of δ with the kernel" in out
     assert "δ with stride - 1 zeros between its terms" in out
-    assert "kernel gradient: ∇w[a, b] = Σ δ[m, n] · x_padded[a·1 + m·2, b·1 + n·2]" in out
+    assert "kernel gradient: ∇w[a, b] = Σ δ[m, n] · x_padded[a + m·2, b + n·2]" in out
     lines = out.splitlines()
     start = lines.index("∇w (3x3)")
     assert [line.split() for line in lines[start + 1 : start + 4]] == [["8", "15", "8"], ["14", "24", "14"],

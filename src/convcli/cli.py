@@ -1065,14 +1065,17 @@ def _explain_render(console: Any, result: Any, *, step: Optional[int]) -> None:
         kind = "convolution" if conv.operation == "convolve" else "correlation"
         pads = (f"pad {top}" if len(set(conv.pad)) == 1
                 else f"pad top {top}, bottom {bottom}, left {left}, right {right}")
+        if not any(conv.pad):
+            pads = "no padding"
         border = f"constant {_explain_num(conv.border_value)}" if conv.border == "constant" else conv.border
         extras = ""
         if conv.stride != (1, 1):
             extras += f", stride {conv.stride[0] if conv.stride[0] == conv.stride[1] else conv.stride}"
         if conv.dilation != (1, 1):
             extras += f", dilation {conv.dilation[0] if conv.dilation[0] == conv.dilation[1] else conv.dilation}"
+        border_text = f" ({escape(border)})" if any(conv.pad) else ""
         console.print(
-            f"[bold]{kind}[/bold] of a {hw(x)} input with a {hw(conv.kernel)} kernel, {pads} ({escape(border)})"
+            f"[bold]{kind}[/bold] of a {hw(x)} input with a {hw(conv.kernel)} kernel, {pads}{border_text}"
             f"{escape(extras)} -> {hw(conv.output)} output"
         )
         console.print()
@@ -1219,8 +1222,13 @@ def _explain_render_backward(console: Any, result: Any, back: Any) -> None:
     show(f"   = δ on the padded input ({hw(conv.grad_padded)})", conv.grad_padded)
     fold = ("drop the zero border" if forward.border == "constant"
             else f"add each {forward.border} border cell's share to the pixel it copied")
+    if not any(forward.pad):
+        fold = "there is no padding, so this is it"
     show(f"{number + 2}. back to the input: {fold} -> δ_in ({hw(conv.grad_input)})", conv.grad_input)
-    formula = f"∇w[a, b] = Σ δ[m, n] · x_padded[a·{dh} + m·{sh}, b·{dw} + n·{sw}]"
+    def term(tap: str, d: int, index: str, s: int) -> str:
+        return f"{tap if d == 1 else f'{tap}·{d}'} + {index if s == 1 else f'{index}·{s}'}"
+
+    formula = f"∇w[a, b] = Σ δ[m, n] · x_padded[{term('a', dh, 'm', sh)}, {term('b', dw, 'n', sw)}]"
     console.print(f"\n[bold]kernel gradient[/bold]: {escape(formula)} (the correlation of the padded input with δ)")
     for s in conv.kernel_steps:
         a, b = s.position
