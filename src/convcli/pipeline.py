@@ -694,11 +694,33 @@ def to_depth(
         raise ParameterError(f"source_max must be positive, got {source_max!r}")
     arr = np.asarray(result)
     dtype = _work_dtype(arr.dtype)
-    x = arr.astype(dtype, copy=True)
     top = _TOP[depth]
-    if source_max != top:
-        x *= dtype(top / source_max)
-    has_alpha = alpha and x.ndim == 3 and x.shape[2] >= 2
+    has_alpha = alpha and arr.ndim == 3 and arr.shape[2] >= 2
+    scale = dtype(top / source_max)
+    stretch: tuple[float, float] | None = None
+    if range_mode == "normalize":
+        colour_all = arr[..., :-1] if has_alpha else arr
+        stretch = _stretch_bounds(colour_all, gain * scale, offset, top)
+    if depth == "float":
+        x = arr.astype(dtype, copy=True)
+        _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch, top, integer=False)
+        return x if arr.dtype == np.float64 else x.astype(np.float32)
+    # integer outputs: row bands, so the float working copy stays small and in cache
+    out = np.empty(arr.shape, dtype=np.uint8 if depth == "8" else np.uint16)
+    rows = max(1, (1 << 16) // max(1, arr[0].size)) if arr.ndim >= 2 else arr.shape[0]
+    for r0 in range(0, arr.shape[0], rows):
+        x = arr[r0 : r0 + rows].astype(dtype, copy=True)
+        _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch, top, integer=True)
+        out[r0 : r0 + rows] = x
+    return out
+
+
+def _finish_band(x: np.ndarray, has_alpha: bool, scale: float, gain: float, offset: float, range_mode: str,
+                 stretch: tuple[float, float] | None, top: float, *, integer: bool) -> None:
+    """Scale, gain/offset, range policy and (for integers) NaN/inf handling, rounding and clipping, in place."""
+    dtype = x.dtype.type
+    if scale != 1.0:
+        x *= dtype(scale)
     colour = x[..., :-1] if has_alpha else x
     if gain != 1.0:
         colour *= dtype(gain)
@@ -706,14 +728,28 @@ def to_depth(
         colour += dtype(offset)
     if range_mode == "abs":
         np.abs(colour, out=colour)
-    elif range_mode == "normalize":
-        colour[...] = _stretch(colour, top)
-    if depth == "float":
-        return x if arr.dtype == np.float64 else x.astype(np.float32)
-    np.nan_to_num(x, copy=False, nan=0.0, posinf=top, neginf=0.0)
-    np.rint(x, out=x)
-    np.clip(x, 0, top, out=x)
-    return x.astype(np.uint8 if depth == "8" else np.uint16)
+    elif stretch is not None:
+        lo, factor = stretch
+        colour -= dtype(lo)
+        colour *= dtype(factor)
+    if integer:
+        np.fmax(x, 0, out=x)  # NaN and -inf become 0
+        np.fmin(x, top, out=x)  # +inf becomes full scale
+        np.rint(x, out=x)
+
+
+def _stretch_bounds(colour: np.ndarray, factor: float, offset: float, top: float) -> tuple[float, float]:
+    """``(lo, scale)`` mapping the finite min..max of ``factor*x + offset`` onto 0..top."""
+    with np.errstate(invalid="ignore"):
+        lo, hi = float(np.nanmin(colour)) if colour.size else 0.0, float(np.nanmax(colour)) if colour.size else 0.0
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        finite = colour[np.isfinite(colour)]
+        if finite.size == 0:
+            return (0.0, 0.0)
+        lo, hi = float(finite.min()), float(finite.max())
+    a, b = factor * lo + offset, factor * hi + offset
+    lo, hi = min(a, b), max(a, b)
+    return (lo, 0.0) if hi == lo else (lo, top / (hi - lo))
 
 
 def _stretch(x: np.ndarray, top: float) -> np.ndarray:

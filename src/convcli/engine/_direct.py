@@ -16,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ._plan import Plan
+from ._scratch import scratch
 from ._threads import run_parallel
 
 #: elements of one band's work buffer; tuned by benchmarks/fit_cost_model.py
@@ -124,7 +125,7 @@ def run(plan: Plan) -> np.ndarray:
         nb = i1 - i0
         r0 = i0 * sh
         r1 = (i1 - 1) * sh + (kh - 1) * dh + 1
-        buf = np.empty((r1 - r0, need_w, plan.channels), dtype=plan.dtype)
+        buf = scratch("direct.buf", (r1 - r0, need_w, plan.channels), plan.dtype)
         plan.gather(r0, r1, 0, need_w, buf)
         views = [
             (
@@ -137,7 +138,7 @@ def run(plan: Plan) -> np.ndarray:
             for w, taps in groups
         ]
         target = out[i0:i1]
-        accumulate(target, views, np.empty_like(target))
+        accumulate(target, views, scratch("direct.tmp", target.shape, plan.dtype))
 
     run_parallel(do_band, bands)
     return plan.finish(out)

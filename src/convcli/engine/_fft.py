@@ -22,6 +22,7 @@ from functools import lru_cache
 import numpy as np
 
 from ._plan import Plan
+from ._scratch import scratch
 from ._threads import run_parallel
 
 
@@ -158,7 +159,8 @@ def run(plan: Plan, tiles: tuple[int, int] | None = None) -> np.ndarray:
         ti, tj = index
         y0, x0 = ti * th, tj * tw  # first stride-1 output of this tile (= first padded row/col)
         y1, x1 = min(y0 + th + eh - 1, pad_h), min(x0 + tw + ew - 1, pad_w)
-        block = np.zeros((fh, fw, c), dtype=tdtype)
+        block = scratch("fft.block", (fh, fw, c), tdtype)
+        block.fill(0)
         plan.gather(y0, y1, x0, x1, block)
         result = np.fft.irfft2(np.fft.rfft2(block, axes=(0, 1)) * spectrum, s=(fh, fw), axes=(0, 1))
         o0, p0 = y0 // sh, x0 // sw

@@ -18,6 +18,7 @@ import numpy as np
 from . import _cost_constants as K
 from ._direct import accumulate, band_rows, pass_count, weight_groups
 from ._plan import Plan
+from ._scratch import scratch
 from ._threads import run_parallel
 
 Term = tuple[np.ndarray, np.ndarray]
@@ -184,13 +185,13 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
         nb = i1 - i0
         r0 = i0 * sh
         r1 = (i1 - 1) * sh + (kh - 1) * dh + 1
-        buf = np.empty((r1 - r0, need_w, c), dtype=plan.dtype)
+        buf = scratch("sep.buf", (r1 - r0, need_w, c), plan.dtype)
         plan.gather(r0, r1, 0, need_w, buf)
-        vert = np.empty((nb, need_w, c), dtype=plan.dtype)
+        vert = scratch("sep.vert", (nb, need_w, c), plan.dtype)
         vtmp: np.ndarray | None = None
         target = out[i0:i1]
         htmp: np.ndarray | None = None
-        term_out = np.empty_like(target) if len(terms) > 1 else target
+        term_out = scratch("sep.term", target.shape, plan.dtype) if len(terms) > 1 else target
         for t in range(len(terms)):
             vmat, hmat = vmats[t], hmats[t]
             if vmat is not None:
@@ -201,7 +202,7 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
                     for w, taps in col_groups[t]
                 ]
                 if vtmp is None:
-                    vtmp = np.empty_like(vert)
+                    vtmp = scratch("sep.vtmp", vert.shape, plan.dtype)
                 accumulate(vert, vviews, vtmp)
             dest = target if t == 0 else term_out
             if hmat is not None:
@@ -209,7 +210,7 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
                     _horizontal_gemm(vert.reshape(nb, need_w), hmat, wo, sw, ew, dest.reshape(nb, wo))
                 else:
                     rows = np.ascontiguousarray(vert.transpose(0, 2, 1)).reshape(nb * c, need_w)
-                    res = np.empty((nb * c, wo), dtype=plan.dtype)
+                    res = scratch("sep.res", (nb * c, wo), plan.dtype)
                     _horizontal_gemm(rows, hmat, wo, sw, ew, res)
                     dest[...] = res.reshape(nb, c, wo).transpose(0, 2, 1)
             else:
@@ -218,7 +219,7 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
                     for w, taps in row_groups[t]
                 ]
                 if htmp is None:
-                    htmp = np.empty_like(target)
+                    htmp = scratch("sep.htmp", target.shape, plan.dtype)
                 accumulate(dest, hviews, htmp)
             if t > 0:
                 np.add(target, dest, out=target)
