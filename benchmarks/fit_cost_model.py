@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import textwrap
 from pathlib import Path
 
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
@@ -123,7 +124,8 @@ def main() -> None:
         out(f"  {kind}: " + ", ".join(picks))
     if args.write:
         body = '"""Fitted constants of the cost model (seconds per unit).\n\n'
-        body += "Written by ``python benchmarks/fit_cost_model.py --write`` on: " + environment() + '\n"""\n\n'
+        body += "Written by ``python benchmarks/fit_cost_model.py --write`` on:\n"
+        body += "\n".join(textwrap.wrap(environment(), 100)) + '\n"""\n\n'
         notes = {
             "PASS": "one shift-and-add pass over one float32 element, in cache",
             "GATHER": "gathering (copy + convert) one element of the padded input",

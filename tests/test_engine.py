@@ -585,3 +585,27 @@ def test_results_are_bitwise_independent_of_threads(gemm, method, monkeypatch, r
         results.append(correlate(image, kernel, method=method))
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], results[2])
+
+
+# --- strips ------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("gemm", ["0", "1"])
+@pytest.mark.parametrize("method", ALL_METHODS)
+@pytest.mark.parametrize("flip", [False, True])
+@pytest.mark.parametrize("kshape", [(3, 3), (15, 15), (25, 1)], ids=str)
+def test_strips_stack_to_the_full_result_bit_for_bit(gemm, method, flip, kshape, monkeypatch, rng):
+    from convcli.engine import _fft, correlate_strips
+
+    monkeypatch.setenv("CONVCLI_GEMM", gemm)
+    monkeypatch.setattr(_fft, "TILE_OVERHEAD_UNITS", 0.0)  # small tiles, so strips cut across tile rows
+    image = rng.random((1100, 61, 3), dtype=np.float32)
+    g = np.hanning(kshape[0] + 2)[1:-1]
+    kernel = np.outer(g, np.hanning(kshape[1] + 2)[1:-1]) if kshape[1] > 1 else g[:, None]
+    kernel = kernel + (rng.normal(size=kshape) if method == "fft" else 0)
+    kwargs = {"border": "symmetric", "stride": (2, 1), "method": method}
+    full = (convolve if flip else correlate)(image, kernel, **kwargs)
+    strips = list(correlate_strips(image, kernel, flip=flip, strip_elements=20000, **kwargs))
+    assert len(strips) >= 2
+    assert [first for first, _ in strips] == sorted({first for first, _ in strips})
+    np.testing.assert_array_equal(np.concatenate([s for _, s in strips]), full)
+    assert strips[0][1].base is None or not np.shares_memory(strips[0][1], strips[1][1])

@@ -21,6 +21,8 @@ Conventions (see the README for the tables):
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable, Iterator
 from typing import Literal, TypeAlias
 
 import numpy as np
@@ -43,6 +45,7 @@ __all__ = [
     "choose_method",
     "convolve",
     "correlate",
+    "correlate_strips",
     "normalize_border",
 ]
 
@@ -177,19 +180,28 @@ def _fft_is_safe(plan: Plan) -> str | None:
     return None
 
 
+def _resolve(plan: Plan, method: str) -> tuple[str, Callable[..., np.ndarray], Callable[[Plan], int]]:
+    """The method to run (auto resolved, with its precision fallbacks), its runner and its strip granularity."""
+    if method == "auto":
+        choice, terms = _choose(
+            plan.out_hw, plan.needed, plan.channels, plan.kernel, plan.span, plan.stride, plan.dtype
+        )
+        method = choice.method
+        if method == "fft" and _fft_is_safe(plan) is not None:
+            others = {m: c for m, c in choice.costs.items() if m != "fft"}
+            method = min(others, key=lambda m: others[m])
+        if method == "separable":
+            return method, functools.partial(_separable.run, terms=terms), _separable.granularity
+    runner = _METHODS[method]
+    granularity = {"direct": _direct.granularity, "separable": _separable.granularity, "fft": _fft.granularity}
+    return method, runner, granularity[method]
+
+
 def _run(plan: Plan, method: str) -> np.ndarray:
     if method != "auto":
         return _METHODS[method](plan)
-    choice, terms = _choose(
-        plan.out_hw, plan.needed, plan.channels, plan.kernel, plan.span, plan.stride, plan.dtype
-    )
-    method = choice.method
-    if method == "fft" and _fft_is_safe(plan) is not None:
-        others = {m: c for m, c in choice.costs.items() if m != "fft"}
-        method = min(others, key=lambda m: others[m])
-    if method == "separable":
-        return _separable.run(plan, terms)
-    return _METHODS[method](plan)
+    _, runner, _ = _resolve(plan, method)
+    return runner(plan)
 
 
 def correlate(
@@ -303,3 +315,53 @@ def convolve(
         pad=pad, stride=stride, dilation=dilation, anchor=anchor,
     )
     return _run(plan, _check_method(method))
+
+
+#: aim for strips of about this many output elements (float32: 16 MiB)
+STRIP_ELEMENTS = 1 << 22
+
+
+def correlate_strips(
+    image: np.ndarray,
+    kernel: np.ndarray,
+    *,
+    flip: bool = False,
+    border: str = "reflect",
+    border_value: float = 0.0,
+    pad: object = "same",
+    stride: object = 1,
+    dilation: object = 1,
+    method: Method = "auto",
+    anchor: tuple[int, int] | None = None,
+    strip_elements: int = STRIP_ELEMENTS,
+) -> Iterator[tuple[int, np.ndarray]]:
+    """The result of :func:`correlate` (or :func:`convolve` with ``flip``) in strips of output rows.
+
+    Yields ``(first_row, strip)`` pairs, ``strip`` being ``rows x W_out`` (or
+    ``rows x W_out x C``), top to bottom.  Stacked, the strips equal the full
+    result bit for bit; only one strip is held at a time, so a caller that
+    converts each strip (to 8-bit, say) never holds the float result of the
+    whole image.  Each strip is a fresh array the caller may keep.
+
+    Examples
+    --------
+    >>> image = np.arange(4096, dtype=np.float32).reshape(64, 64)
+    >>> strips = list(correlate_strips(image, np.ones((3, 3)), strip_elements=256))
+    >>> np.array_equal(np.vstack([s for _, s in strips]), correlate(image, np.ones((3, 3))))
+    True
+    >>> [first for first, _ in strips][:3]
+    [0, 8, 16]
+    """
+    plan = make_plan(
+        image, kernel, flip=flip, border=border, border_value=border_value,
+        pad=pad, stride=stride, dilation=dilation, anchor=anchor,
+    )
+    _, runner, granularity = _resolve(plan, _check_method(method))
+    ho, wo = plan.out_hw
+    unit = max(1, granularity(plan))
+    per_row = max(1, wo * plan.channels)
+    step = max(unit, (max(1, strip_elements // per_row) // unit) * unit)
+    for i0 in range(0, ho, step):
+        i1 = min(i0 + step, ho)
+        strip = runner(plan, rows=(i0, i1))
+        yield i0, (strip.reshape(i1 - i0, wo) if plan.squeeze else strip)

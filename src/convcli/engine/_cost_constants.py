@@ -1,6 +1,9 @@
 """Fitted constants of the cost model (seconds per unit).
 
-Written by ``python benchmarks/fit_cost_model.py --write`` on: 2026-11-22; AMD EPYC (2 cores usable); Python 3.11.7; NumPy 2.4.6; OpenCV 5.0.0; Scipy 1.17.1; Pillow 13.0.0; OPENBLAS_NUM_THREADS=1
+Written by ``python benchmarks/fit_cost_model.py --write`` on:
+2026-11-22; AMD EPYC (2 cores
+usable); Python 3.11.7; NumPy 2.4.6; OpenCV 5.0.0; Scipy 1.17.1; Pillow 13.0.0;
+OPENBLAS_NUM_THREADS=1
 """
 
 #: one shift-and-add pass over one float32 element, in cache

@@ -108,17 +108,33 @@ def band_rows(plan: Plan, width: int, rows_total: int, *, multiple: int = 1) -> 
     return min(rows, rows_total)
 
 
-def run(plan: Plan) -> np.ndarray:
-    """Correlate by shift-and-add (see module docstring)."""
-    out = plan.new_output()
+def granularity(plan: Plan) -> int:
+    """Output rows per band: strips that are multiples of it give bit-identical results."""
+    return band_rows(plan, plan.needed[1], plan.out_hw[0])
+
+
+def run(plan: Plan, *, rows: tuple[int, int] | None = None, out: np.ndarray | None = None) -> np.ndarray:
+    """Correlate by shift-and-add (see module docstring).
+
+    With ``rows=(i0, i1)`` only those output rows are computed, into ``out``
+    (shape ``(i1 - i0, W_out, C)``, allocated when not given), and the strip
+    is returned as (i1 - i0, W_out, C).
+    """
     ho, wo = plan.out_hw
+    i_first, i_last = rows if rows is not None else (0, ho)
+    if out is None:
+        out = np.empty((i_last - i_first, wo, plan.channels), dtype=plan.dtype)
     sh, sw = plan.stride
     dh, dw = plan.dilation
     kh, _ = plan.kernel.shape
     _, need_w = plan.needed
     groups = weight_groups(plan.kernel)
     step = band_rows(plan, need_w, ho)
-    bands = [(i0, min(i0 + step, ho)) for i0 in range(0, ho, step)]
+    bands = [
+        (max(i0, i_first), min(i0 + step, ho, i_last))
+        for i0 in range(0, ho, step)
+        if i0 < i_last and i0 + step > i_first
+    ]
 
     def do_band(band: tuple[int, int]) -> None:
         i0, i1 = band
@@ -137,8 +153,8 @@ def run(plan: Plan) -> np.ndarray:
             )
             for w, taps in groups
         ]
-        target = out[i0:i1]
+        target = out[i0 - i_first : i1 - i_first]
         accumulate(target, views, scratch("direct.tmp", target.shape, plan.dtype))
 
     run_parallel(do_band, bands)
-    return plan.finish(out)
+    return out if rows is not None else plan.finish(out)

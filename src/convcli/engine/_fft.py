@@ -133,10 +133,27 @@ def transform_dtype(plan: Plan) -> np.dtype:
     return np.dtype(np.float32)
 
 
-def run(plan: Plan, tiles: tuple[int, int] | None = None) -> np.ndarray:
-    """Correlate with overlap-save FFT tiles (see module docstring)."""
-    out = plan.new_output()
+def granularity(plan: Plan, tiles: tuple[int, int] | None = None) -> int:
+    """Output rows per tile row: strips that are multiples of it compute every tile once."""
+    if tiles is None:
+        tiles, _ = choose_tiles(plan.out_hw, plan.span, plan.stride, plan.channels)
+    ho = plan.out_hw[0]
+    sh = plan.stride[0]
+    rows = _axis_tiles((ho - 1) * sh + 1, plan.span[0], sh, tiles[0])
+    return ho if rows is None else max(1, rows[0] // sh)
+
+
+def run(plan: Plan, tiles: tuple[int, int] | None = None, *, rows: tuple[int, int] | None = None,
+        out: np.ndarray | None = None) -> np.ndarray:
+    """Correlate with overlap-save FFT tiles (see module docstring).
+
+    ``rows`` and ``out`` work as in :func:`convcli.engine._direct.run`; tiles
+    that only partly overlap the rows are computed whole and clipped.
+    """
     ho, wo = plan.out_hw
+    i_first, i_last = rows if rows is not None else (0, ho)
+    if out is None:
+        out = np.empty((i_last - i_first, wo, plan.channels), dtype=plan.dtype)
     sh, sw = plan.stride
     dh, dw = plan.dilation
     eh, ew = plan.span
@@ -145,10 +162,10 @@ def run(plan: Plan, tiles: tuple[int, int] | None = None) -> np.ndarray:
         tiles, _ = choose_tiles(plan.out_hw, plan.span, plan.stride, c)
     fh, fw = tiles
     need_h, need_w = (ho - 1) * sh + 1, (wo - 1) * sw + 1
-    rows, cols = _axis_tiles(need_h, eh, sh, fh), _axis_tiles(need_w, ew, sw, fw)
-    if rows is None or cols is None:
+    tile_rows, tile_cols = _axis_tiles(need_h, eh, sh, fh), _axis_tiles(need_w, ew, sw, fw)
+    if tile_rows is None or tile_cols is None:
         raise ValueError(f"FFT tiles {tiles} are too small for a {eh}x{ew} kernel span at stride {plan.stride}")
-    (th, nth), (tw, ntw) = rows, cols
+    (th, nth), (tw, ntw) = tile_rows, tile_cols
     tdtype = transform_dtype(plan)
     dilated = np.zeros((eh, ew), dtype=tdtype)
     dilated[::dh, ::dw] = plan.kernel
@@ -165,7 +182,10 @@ def run(plan: Plan, tiles: tuple[int, int] | None = None) -> np.ndarray:
         result = np.fft.irfft2(np.fft.rfft2(block, axes=(0, 1)) * spectrum, s=(fh, fw), axes=(0, 1))
         o0, p0 = y0 // sh, x0 // sw
         o1, p1 = min(o0 + th // sh, ho), min(p0 + tw // sw, wo)
-        out[o0:o1, p0:p1] = result[: (o1 - o0) * sh : sh, : (p1 - p0) * sw : sw]
+        a0, a1 = max(o0, i_first), min(o1, i_last)
+        out[a0 - i_first : a1 - i_first, p0:p1] = result[(a0 - o0) * sh : (a1 - o0) * sh : sh, : (p1 - p0) * sw : sw]
 
-    run_parallel(do_tile, [(i, j) for i in range(nth) for j in range(ntw)])
-    return plan.finish(out)
+    per = th // sh
+    wanted = [i for i in range(nth) if i * per < i_last and min((i + 1) * per, ho) > i_first]
+    run_parallel(do_tile, [(i, j) for i in wanted for j in range(ntw)])
+    return out if rows is not None else plan.finish(out)

@@ -152,12 +152,23 @@ def pass_plan(taps: np.ndarray, stride: int, dilation: int, block: int, use_gemm
     return "gemm" if gemm < shift else "shift"
 
 
-def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
-    """Correlate as a sum of separable terms (see module docstring)."""
+def granularity(plan: Plan) -> int:
+    """Output rows per band: strips that are multiples of it give bit-identical results."""
+    return band_rows(plan, plan.needed[1], plan.out_hw[0], multiple=GEMM_BLOCK_ROWS if gemm_allowed() else 1)
+
+
+def run(plan: Plan, terms: list[Term] | None = None, *, rows: tuple[int, int] | None = None,
+        out: np.ndarray | None = None) -> np.ndarray:
+    """Correlate as a sum of separable terms (see module docstring).
+
+    ``rows`` and ``out`` work as in :func:`convcli.engine._direct.run`.
+    """
     if terms is None:
         terms = decompose(plan.kernel, tol=rank_tolerance(plan.dtype)) or []
-    out = plan.new_output()
     ho, wo = plan.out_hw
+    i_first, i_last = rows if rows is not None else (0, ho)
+    if out is None:
+        out = np.empty((i_last - i_first, wo, plan.channels), dtype=plan.dtype)
     sh, sw = plan.stride
     dh, dw = plan.dilation
     kh = plan.kernel.shape[0]
@@ -178,7 +189,11 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
         for (_, row), hp in zip(terms, hplans, strict=True)
     ]
     step = band_rows(plan, need_w, ho, multiple=GEMM_BLOCK_ROWS if use_gemm else 1)
-    bands = [(i0, min(i0 + step, ho)) for i0 in range(0, ho, step)]
+    bands = [
+        (max(i0, i_first), min(i0 + step, ho, i_last))
+        for i0 in range(0, ho, step)
+        if i0 < i_last and i0 + step > i_first
+    ]
 
     def do_band(band: tuple[int, int]) -> None:
         i0, i1 = band
@@ -189,7 +204,7 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
         plan.gather(r0, r1, 0, need_w, buf)
         vert = scratch("sep.vert", (nb, need_w, c), plan.dtype)
         vtmp: np.ndarray | None = None
-        target = out[i0:i1]
+        target = out[i0 - i_first : i1 - i_first]
         htmp: np.ndarray | None = None
         term_out = scratch("sep.term", target.shape, plan.dtype) if len(terms) > 1 else target
         for t in range(len(terms)):
@@ -209,9 +224,9 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
                 if c == 1:
                     _horizontal_gemm(vert.reshape(nb, need_w), hmat, wo, sw, ew, dest.reshape(nb, wo))
                 else:
-                    rows = np.ascontiguousarray(vert.transpose(0, 2, 1)).reshape(nb * c, need_w)
+                    planes = np.ascontiguousarray(vert.transpose(0, 2, 1)).reshape(nb * c, need_w)
                     res = scratch("sep.res", (nb * c, wo), plan.dtype)
-                    _horizontal_gemm(rows, hmat, wo, sw, ew, res)
+                    _horizontal_gemm(planes, hmat, wo, sw, ew, res)
                     dest[...] = res.reshape(nb, c, wo).transpose(0, 2, 1)
             else:
                 hviews = [
@@ -227,4 +242,4 @@ def run(plan: Plan, terms: list[Term] | None = None) -> np.ndarray:
             target[...] = 0
 
     run_parallel(do_band, bands)
-    return plan.finish(out)
+    return out if rows is not None else plan.finish(out)
