@@ -65,10 +65,12 @@ def estimate(
 
         use_gemm = gemm_allowed()
         seconds = 0.0
-        for col, row in terms:
+        for index, (col, row) in enumerate(terms):
             for taps, n, s_, block in ((col, ho * need_w * channels, stride[0], GEMM_BLOCK_ROWS),
                                        (row, n_out, stride[1], GEMM_BLOCK_COLS)):
-                shift = pass_count(taps[:, None]) * K.PASS
+                # exact pass counts for the first terms; SVD terms beyond have distinct weights: ~2 per tap
+                passes = pass_count(taps[:, None]) if index < 4 else 2 * int(np.count_nonzero(taps))
+                shift = max(passes, 1) * K.PASS
                 dil = max(1, (span[0] - 1) // max(len(taps) - 1, 1)) if len(taps) > 1 else 1
                 gemm = gemm_flops(len(taps), s_, dil, block) * K.GEMM_FLOP if use_gemm else shift
                 seconds += n * min(shift, gemm)

@@ -51,7 +51,7 @@ def next_fast_len(n: int) -> int:
     return best
 
 
-def fast_sizes(lo: int, hi: int, limit: int = 24) -> list[int]:
+def fast_sizes(lo: int, hi: int, limit: int = 12) -> list[int]:
     """Up to ``limit`` 5-smooth sizes between ``lo`` and ``next_fast_len(hi)``, spread geometrically."""
     top = next_fast_len(max(hi, lo))
     sizes = {next_fast_len(lo), top}
