@@ -760,3 +760,84 @@ def _stretch(x: np.ndarray, top: float) -> np.ndarray:
     if hi == lo:
         return np.zeros_like(x)
     return ((x - x.dtype.type(lo)) * x.dtype.type(top / (hi - lo))).astype(x.dtype)
+
+
+def _streamable(image: np.ndarray, operations: Sequence[Operation], *, channels: str, alpha: bool,
+                depth: str, range_mode: str) -> bool:
+    """Whether :func:`filter_to_depth` can stream: one linear convolution, then activations only."""
+    if alpha or channels != "each" or depth not in ("8", "16") or range_mode not in ("clip", "abs"):
+        return False
+    if not operations or not isinstance(operations[0], Convolve) or operations[0].kernel.is_operator:
+        return False
+    return all(isinstance(op, Activate) for op in operations[1:])
+
+
+def filter_to_depth(
+    image: np.ndarray,
+    operations: Sequence[Operation],
+    *,
+    depth: Depth,
+    channels: Channels = "each",
+    alpha: bool = False,
+    keep_alpha: bool = False,
+    range_mode: RangeMode = "clip",
+    gain: float = 1.0,
+    offset: float = 0.0,
+    out_alpha: bool = False,
+) -> np.ndarray:
+    """:func:`filter_image` then :func:`to_depth`, in strips of rows when the chain allows.
+
+    For the common case (one linear convolution, optionally followed by
+    activations, no alpha, ``channels="each"``, an integer depth and the
+    ``clip``/``abs`` range) the convolution runs in strips of output rows
+    (:func:`convcli.engine.correlate_strips`) and each strip is converted to
+    the output depth at once, so the float result of the whole image never
+    exists: peak memory follows the 8-bit size of the image.  The bytes are
+    the same as those of the unstreamed path.  Other chains run unstreamed.
+
+    Examples
+    --------
+    >>> from convcli.kernels import kernel
+    >>> image = (np.arange(10000) % 251).astype(np.uint8).reshape(100, 100)
+    >>> ops = [Convolve(kernel("gaussian:sigma=2"))]
+    >>> streamed = filter_to_depth(image, ops, depth="8")
+    >>> whole = to_depth(filter_image(image, ops), "8", source_max=255)
+    >>> np.array_equal(streamed, whole)
+    True
+    """
+    from .engine import correlate_strips
+
+    source_max = nominal_max(np.asarray(image).dtype)
+    if not _streamable(image, operations, channels=channels, alpha=alpha, depth=depth, range_mode=range_mode):
+        result = filter_image(image, operations, channels=channels, alpha=alpha, keep_alpha=keep_alpha)
+        return to_depth(result, depth, source_max=source_max, range_mode=range_mode, gain=gain, offset=offset,
+                        alpha=out_alpha)
+    _check_operations(operations)
+    conv = operations[0]
+    assert isinstance(conv, Convolve)
+    strips = correlate_strips(image, conv.kernel.matrix, flip=conv.flip, border=conv.border,
+                              border_value=float(conv.border_value), pad=conv.pad, stride=conv.stride,
+                              dilation=conv.dilation, method=conv.method, anchor=conv._anchor())  # type: ignore[arg-type]
+    out: np.ndarray | None = None
+    for first, strip in strips:
+        if conv.kernel.offset:
+            strip += strip.dtype.type(conv.kernel.offset)
+        for op in operations[1:]:
+            strip = op.run(strip, scale=source_max)  # type: ignore[call-arg]
+        samples = to_depth(strip, depth, source_max=source_max, range_mode=range_mode, gain=gain, offset=offset)
+        if out is None:  # the output's height comes from the plan: allocate once
+            out = np.empty((_stream_height(image, conv), *samples.shape[1:]), dtype=samples.dtype)
+        out[first : first + samples.shape[0]] = samples
+    assert out is not None
+    return out
+
+
+def _stream_height(image: np.ndarray, conv: Convolve) -> int:
+    from .shapes import output_size
+
+    kh, kw = conv.kernel.shape
+    anchor = conv._anchor()
+    if conv.flip and anchor is not None:
+        anchor = (kh - 1 - anchor[0], kw - 1 - anchor[1])
+    return output_size(image.shape[:2], (kh, kw), pad=conv.pad, stride=conv.stride, dilation=conv.dilation,
+                       anchor=anchor)[0]

@@ -333,7 +333,7 @@ def correlate_strips(
     dilation: object = 1,
     method: Method = "auto",
     anchor: tuple[int, int] | None = None,
-    strip_elements: int = STRIP_ELEMENTS,
+    strip_elements: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """The result of :func:`correlate` (or :func:`convolve` with ``flip``) in strips of output rows.
 
@@ -360,7 +360,8 @@ def correlate_strips(
     ho, wo = plan.out_hw
     unit = max(1, granularity(plan))
     per_row = max(1, wo * plan.channels)
-    step = max(unit, (max(1, strip_elements // per_row) // unit) * unit)
+    budget = STRIP_ELEMENTS if strip_elements is None else strip_elements
+    step = max(unit, (max(1, budget // per_row) // unit) * unit)
     for i0 in range(0, ho, step):
         i1 = min(i0 + step, ho)
         strip = runner(plan, rows=(i0, i1))
