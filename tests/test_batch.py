@@ -114,6 +114,27 @@ def test_suffix_format_and_template(tmp_path):
     assert [Path(t.output).name for t in named] == [f"1-{tmp_path.name}-x_s.png", f"2-{tmp_path.name}-y_s.tif"]
 
 
+def test_frames_all_gives_each_frame_a_numbered_output(tmp_path):
+    frames = [Image.fromarray(np.full((4, 5), v, np.uint8)) for v in range(12)]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    png(tmp_path / "still.png")
+    sources = expand_inputs([str(tmp_path / "anim.gif"), str(tmp_path / "still.png")], frames="all")
+    assert [(s.label, s.frame, s.frames) for s in sources][:2] == [
+        (f"{tmp_path / 'anim.gif'}[0]", 0, 12), (f"{tmp_path / 'anim.gif'}[1]", 1, 12)]
+    assert sources[-1].frame is None and len(sources) == 13
+    outputs = [Path(t.output).name for t in plan_outputs(sources, Naming(outdir="o", format="png"))]
+    assert outputs[:2] == ["anim_00.png", "anim_01.png"] and outputs[-2:] == ["anim_11.png", "still.png"]
+    named = plan_outputs(sources, Naming(outdir="o", template="{frame}-{stem}.{ext}"))
+    assert [Path(t.output).name for t in named][-2:] == ["11-anim.gif", "0-still.png"]
+    one = plan_outputs(sources[:12], Naming(output=str(tmp_path / "out.tif")))
+    assert [Path(t.output).name for t in one][:2] == ["out_00.tif", "out_01.tif"]
+    with pytest.raises(OutputConflict, match=r"-o - writes one image to stdout, but .*anim.gif has 12 frames"):
+        plan_outputs(sources[:12], Naming(output="-"))
+    assert len(expand_inputs([str(tmp_path / "anim.gif")])) == 1  # --frames first (the default)
+    with pytest.raises(ParameterError, match=r"frames must be one of first, all, got 'every'"):
+        expand_inputs([str(tmp_path / "anim.gif")], frames="every")  # type: ignore[arg-type]
+
+
 @pytest.mark.parametrize(
     ("naming", "message"),
     [

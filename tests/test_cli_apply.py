@@ -627,4 +627,5 @@ def test_help_lists_every_option_with_an_example():
             if opt.startswith("-"):
                 assert opt in result.stdout, opt
     assert "convcli apply photo.png -k gaussian:sigma=3 -o blurred.png" in result.stdout
-    assert "Exit codes: 0 all done, 1 some file failed, 2 usage error, 130 Ctrl-C, 143 SIGTERM." in result.stdout
+    assert ("Exit codes: 0 all done, 1 some file failed, 2 usage error, 130 Ctrl-C, 141 stdout closed early, "
+            "143 SIGTERM.") in result.stdout

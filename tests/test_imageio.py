@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import os
 import struct
@@ -16,6 +17,7 @@ from PIL import Image
 from convcli.errors import ImageReadError, ImageWriteError
 from convcli.imageio import (
     TEMP_SUFFIX,
+    count_frames,
     depth_possible,
     encode_image,
     fit_depth,
@@ -335,7 +337,8 @@ def test_a_failed_write_leaves_nothing_behind(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "replace", broken_replace)
-    with pytest.raises(ImageWriteError, match=r"full.png: cannot write .No space left on device.; check the folder"):
+    with pytest.raises(ImageWriteError, match=r"full.png: cannot write .No space left on device.; free some space on "
+                                              r"the disk holding .*; nothing was written"):
         write_image(tmp_path / "full.png", np.zeros((2, 2), np.uint8))
     assert list(tmp_path.iterdir()) == []
 
@@ -370,3 +373,41 @@ def test_leftover_temp_files_finds_only_ours(tmp_path):
 def test_encode_npy_keeps_dtype():
     data = encode_image(np.arange(6, dtype=np.int16).reshape(2, 3), "NPY")
     assert np.load(io.BytesIO(data)).dtype == np.int16
+
+
+def test_frames_are_counted_and_read_one_by_one(tmp_path):
+    pages = [Image.new("L", (3, 2), v) for v in (10, 20, 30)]
+    pages[0].save(tmp_path / "p.tif", save_all=True, append_images=pages[1:])
+    assert count_frames(tmp_path / "p.tif") == 3
+    assert [int(read_image(tmp_path / "p.tif", frame=i)[0][0, 0]) for i in range(3)] == [10, 20, 30]
+    shape, _, info = probe_image(tmp_path / "p.tif", frame=2)
+    assert shape == (2, 3) and info.notes == []  # no "only the first" note once a frame is asked for
+    with pytest.raises(ImageReadError, match=r"p.tif: has 3 frames \(0-2\); frame 3 does not exist"):
+        read_image(tmp_path / "p.tif", frame=3)
+    write_image(tmp_path / "one.png", np.zeros((2, 2), np.uint8))
+    assert count_frames(tmp_path / "one.png") == 1
+
+
+def test_a_device_is_refused_before_reading():
+    with pytest.raises(ImageReadError, match=r"/dev/zero: is a device, not an image file; give a file, or -"):
+        read_image("/dev/zero")
+
+
+@pytest.mark.parametrize(
+    ("code", "fix"),
+    [
+        (errno.ENOSPC, r"free some space on the disk holding .*; nothing was written"),
+        (errno.EFBIG, r"the file is larger than this disk or a size limit \(ulimit -f\) allows; nothing was written"),
+        (errno.EROFS, r".* is on a read-only filesystem; write elsewhere \(-o or --outdir\)"),
+        (errno.EACCES, r"you may not write into .*; check its permissions or write elsewhere"),
+        (errno.EIO, r"check the folder's permissions and free space"),
+    ],
+)
+def test_a_failed_write_names_the_path_and_the_fix(tmp_path, monkeypatch, code, fix):
+    def failing(fd):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(os, "fsync", failing)  # flushing the temporary file to the disk fails
+    with pytest.raises(ImageWriteError, match=rf"x.png: cannot write \({os.strerror(code)}\); {fix}"):
+        write_bytes_atomic(tmp_path / "x.png", b"payload" * 1000)
+    assert list(tmp_path.iterdir()) == []

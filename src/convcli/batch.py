@@ -27,9 +27,18 @@ relative folder is the file's place below the folder (or the glob's fixed
 leading folder) it was found in, and ``<name>`` is the template, by default
 ``{stem}{suffix}.{ext}``.  Template fields: ``{stem}`` (input name without
 extension), ``{ext}`` (``--format`` or the input's extension), ``{suffix}``,
-``{name}`` (the input's file name), ``{parent}`` (the input's folder name) and
-``{index}`` (1-based position in the batch).  Without ``--outdir``, a suffix or
-template writes beside each input.
+``{name}`` (the input's file name), ``{parent}`` (the input's folder name),
+``{index}`` (1-based position in the batch) and ``{frame}``.  Without
+``--outdir``, a suffix or template writes beside each input.
+
+Frames: by default an animated GIF or multi-page TIFF gives its first frame
+(with a warning).  With ``--frames all`` each frame is an input of its own,
+read with :func:`convcli.imageio.read_image`'s ``frame`` and named in messages
+``anim.gif[2]``; its output is ``{stem}_{frame}{suffix}.{ext}``, the frame
+number from 0, zero-padded to the width of the last one (``anim_0.png`` …
+``anim_2.png``; ``-o out.png`` gives ``out_0.png`` …).  A template that uses
+``{frame}`` places it itself (single-frame files give ``0``).  Several frames
+cannot go to stdout.
 
 Examples
 --------
@@ -83,10 +92,12 @@ __all__ = [
 ]
 
 Status: TypeAlias = Literal["written", "skipped", "failed", "planned", "interrupted"]
+Frames: TypeAlias = Literal["first", "all"]
+FRAMES: tuple[str, ...] = ("first", "all")
 
 #: the template used with --outdir/--suffix when no --name is given
 DEFAULT_TEMPLATE = "{stem}{suffix}.{ext}"
-TEMPLATE_FIELDS = ("stem", "ext", "suffix", "name", "parent", "index")
+TEMPLATE_FIELDS = ("stem", "ext", "suffix", "name", "parent", "index", "frame")
 _MAGIC = frozenset("*?[")
 
 
@@ -127,12 +138,24 @@ class Source:
         Why this input cannot be used (missing, a folder without
         ``--recursive``, a pattern matching nothing); it is reported as a
         failed file.
+    frame : int or None
+        With ``--frames all``: which frame (animation) or page (TIFF) of the
+        file, from 0; None for the first frame of a file used as one image.
+    frames : int
+        How many frames the file has (with ``--frames all``; else 1).
     """
 
     path: str
     rel: PurePath
     data: bytes | None = field(default=None, repr=False)
     error: str | None = None
+    frame: int | None = None
+    frames: int = 1
+
+    @property
+    def label(self) -> str:
+        """How messages name this input: the path, or ``path[frame]`` for one frame of several."""
+        return self.path if self.frame is None else f"{self.path}[{self.frame}]"
 
 
 def read_path_list(text: str) -> list[str]:
@@ -191,6 +214,8 @@ def expand_inputs(
     recursive: bool = False,
     stdin_data: bytes | None = None,
     skip_dirs: Sequence[str | os.PathLike[str]] = (),
+    frames: Frames = "first",
+    max_pixels: int | None = None,
 ) -> list[Source]:
     """Every input of a batch, in order, each file once.
 
@@ -210,6 +235,14 @@ def expand_inputs(
     skip_dirs : sequence of path, optional
         Folders never walked (the output folder, so a re-run does not filter
         its own outputs).
+    frames : {"first", "all"}, optional
+        ``first`` uses the first frame of an animation or multi-page TIFF (a
+        note says there are more); ``all`` makes each frame an input of its
+        own (their outputs are named ``{stem}_{frame}``; see the module notes).
+        Counting frames reads each file's headers.
+    max_pixels : int or None, optional
+        The pixel limit, for counting frames (a file over it is left to fail
+        when it is read).
 
     Returns
     -------
@@ -280,7 +313,30 @@ def expand_inputs(
                     add(file, PurePath(Path(os.path.relpath(folder, base)).as_posix()) / rel)
     for item in listed:
         add_literal(item)
+    if frames not in FRAMES:
+        raise ParameterError(f"frames must be one of {', '.join(FRAMES)}, got {frames!r}")
+    if frames == "all":
+        sources = _each_frame(sources, max_pixels=max_pixels)
     return sources
+
+
+def _each_frame(sources: Sequence[Source], *, max_pixels: int | None) -> list[Source]:
+    """Every frame of a multi-frame file as a source of its own (``--frames all``)."""
+    from .imageio import count_frames
+
+    out: list[Source] = []
+    for source in sources:
+        count = 1
+        if source.error is None:
+            try:
+                count = count_frames(source.path, data=source.data, max_pixels=max_pixels)
+            except ConvcliError:
+                count = 1  # reading it will report what is wrong
+        if count == 1:
+            out.append(source)
+        else:
+            out.extend(replace(source, frame=i, frames=count) for i in range(count))
+    return out
 
 
 # --- 2. outputs -------------------------------------------------------------
@@ -429,17 +485,25 @@ def plan_outputs(
     if force and skip_existing:
         raise OutputConflict("--force replaces existing outputs and --skip-existing keeps them; choose one")
     forced_ext = ("." + naming.format.lower().lstrip(".")) if naming.format else None
-    if naming.output is not None and len(sources) > 1:
-        names = ", ".join(s.path for s in sources[:3]) + (", …" if len(sources) > 3 else "")
+    files = list(dict.fromkeys(s.path for s in sources))  # the frames of one file count once
+    if naming.output is not None and len(files) > 1:
+        names = ", ".join(files[:3]) + (", …" if len(files) > 3 else "")
         raise OutputConflict(
-            f"-o {naming.output} names one output, but there are {len(sources)} inputs ({names}); "
+            f"-o {naming.output} names one output, but there are {len(files)} inputs ({names}); "
             "use --outdir DIR (and --suffix/--name) for several"
         )
+    if naming.output == "-" and len(sources) > 1:
+        raise OutputConflict(
+            f"-o - writes one image to stdout, but {sources[0].path} has {sources[0].frames} frames "
+            "(--frames all); use -o FILE or --outdir DIR for them, or --frames first"
+        )
+    uses_frame = naming.template is not None and "{frame" in naming.template
     tasks: list[Task] = []
     for index, source in enumerate(sources):
         if source.error is not None:
             tasks.append(Task(index, source, None, None, error=source.error))
             continue
+        frame = _frame_text(source)
         if naming.output == "-":
             fmt = FORMATS[forced_ext] if forced_ext else "PNG"
             tasks.append(Task(index, source, "-", fmt))
@@ -449,16 +513,22 @@ def plan_outputs(
                 fmt = FORMATS[forced_ext] if forced_ext else format_for(naming.output)
             except ConvcliError as err:
                 raise OutputConflict(f"-o {naming.output}: {err}; or give --format") from None
-            tasks.append(Task(index, source, naming.output, fmt))
+            out_path = naming.output
+            if source.frame is not None:
+                named = Path(naming.output)
+                out_path = str(named.with_name(f"{named.stem}_{frame}{named.suffix}"))
+            tasks.append(Task(index, source, out_path, fmt))
             continue
         in_path = Path(source.rel.as_posix()) if source.path == "-" else Path(source.path)
         stem, in_ext = in_path.stem, in_path.suffix
+        if source.frame is not None and not uses_frame:
+            stem = f"{stem}_{frame}"
         ext = forced_ext or (in_ext if source.path != "-" else ".png")
         out_fmt = FORMATS.get(ext.lower())
         name = (naming.template or DEFAULT_TEMPLATE).format(
             stem=stem, ext=ext.lstrip("."), suffix=naming.suffix, name=in_path.name,
             parent=Path(os.path.abspath(source.path)).parent.name if source.path != "-" else "stdin",
-            index=index + 1,
+            index=index + 1, frame=frame,
         )
         if naming.outdir is not None:
             out = Path(naming.outdir) / Path(source.rel.as_posix()).parent / name
@@ -469,13 +539,26 @@ def plan_outputs(
         else:
             out = in_path.parent / name
         if out_fmt is None:
-            tasks.append(Task(index, source, str(out), None, error=(
-                f"{source.path}: cannot write {ext or 'files without an extension'}; choose an output format "
-                f"with --format (e.g. --format png)")))
+            from .imageio import image_extensions
+
+            if ext and ext.lower() not in image_extensions():
+                problem = (f"{source.path}: {ext} is not an image format convcli reads; convert it to PNG, JPEG or "
+                           "TIFF, or give a .npy array (or, if Pillow reads it anyway, choose --format png)")
+            else:
+                problem = (f"{source.path}: cannot write {ext or 'files without an extension'}; choose an output "
+                           "format with --format (e.g. --format png)")
+            tasks.append(Task(index, source, str(out), None, error=problem))
             continue
         tasks.append(Task(index, source, str(out), out_fmt, make_folder=naming.outdir is not None))
     _check_conflicts(tasks, force=force)
     return [_existing(t, force=force, skip_existing=skip_existing) for t in tasks]
+
+
+def _frame_text(source: Source) -> str:
+    """The frame number as written in output names: from 0, padded to the width of the last one."""
+    if source.frame is None:
+        return "0"
+    return str(source.frame).zfill(len(str(source.frames - 1)))
 
 
 def _check_conflicts(tasks: Sequence[Task], *, force: bool) -> None:
@@ -503,7 +586,7 @@ def _check_conflicts(tasks: Sequence[Task], *, force: bool) -> None:
             )
     for group in by_output.values():
         if len(group) > 1:
-            names = " and ".join(t.source.path for t in group[:3]) + (" and more" if len(group) > 3 else "")
+            names = " and ".join(t.source.label for t in group[:3]) + (" and more" if len(group) > 3 else "")
             problems.append(
                 f"{len(group)} inputs would write the same file: {names} -> {group[0].output}; "
                 "use --name with {parent} or {index}, or separate --outdir runs"
@@ -585,6 +668,8 @@ class FileResult:
     seconds : float
     payload : bytes or None
         The encoded image for stdout.
+    frame : int or None
+        The frame of ``input`` (``--frames all``), else None.
     """
 
     index: int
@@ -600,11 +685,18 @@ class FileResult:
     steps: list[Any] = field(default_factory=list)
     seconds: float = 0.0
     payload: bytes | None = field(default=None, repr=False)
+    frame: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The input as messages name it: ``photo.png``, or ``anim.gif[2]`` for one frame."""
+        return self.input if self.frame is None else f"{self.input}[{self.frame}]"
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dictionary (without the payload)."""
         return {
             "input": self.input,
+            "frame": self.frame,
             "output": self.output,
             "status": self.status,
             "error": self.error,
@@ -620,6 +712,11 @@ class FileResult:
             ],
             "seconds": round(self.seconds, 4),
         }
+
+
+def _result(task: Task, status: Status, **details: Any) -> FileResult:
+    """A :class:`FileResult` for ``task``."""
+    return FileResult(task.index, task.source.path, task.output, status, frame=task.source.frame, **details)
 
 
 def _named(path: str, message: str) -> str:
@@ -658,20 +755,20 @@ def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> File
     FileResult
         ``written`` (with ``payload`` for stdout), ``skipped`` or ``failed``.
     """
-    name = task.source.path
+    name = task.source.label
     if task.error is not None:
-        return FileResult(task.index, name, task.output, "failed", error=_named(name, task.error))
+        return _result(task, "failed", error=_named(name, task.error))
     if task.skip:
-        return FileResult(task.index, name, task.output, "skipped")
+        return _result(task, "skipped")
     assert task.output is not None and task.fmt is not None
     start = time.perf_counter()
     try:
         return _process(task, recipe, overwrite=overwrite, start=start)
     except ConvcliError as err:
-        return FileResult(task.index, name, task.output, "failed", error=_named(name, str(err)),
+        return _result(task, "failed", error=_named(name, str(err)),
                           seconds=time.perf_counter() - start)
     except MemoryError:
-        return FileResult(task.index, name, task.output, "failed", seconds=time.perf_counter() - start,
+        return _result(task, "failed", seconds=time.perf_counter() - start,
                           error=f"{name}: not enough memory to filter this image; use fewer --jobs or a smaller image")
 
 
@@ -680,7 +777,8 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool, start: float) -> Fi
     from .pipeline import filter_image, nominal_max, to_depth
 
     assert task.output is not None and task.fmt is not None
-    array, info = read_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data)
+    array, info = read_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
+                             frame=task.source.frame)
     result = filter_image(array, recipe.operations, channels=recipe.channels,  # type: ignore[arg-type]
                           alpha=info.alpha, keep_alpha=recipe.keep_alpha)
     channels = 1 if result.ndim == 2 else int(result.shape[2])
@@ -691,7 +789,7 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool, start: float) -> Fi
                        alpha=out_alpha)
     if depth == "float" and task.fmt != "NPY":
         samples = samples.astype("float32")
-    found = FileResult(task.index, task.source.path, task.output, "written", warnings=[*info.notes, *notes],
+    found = _result(task, "written", warnings=[*info.notes, *notes],
                        input_shape=tuple(array.shape), output_shape=tuple(samples.shape), depth=depth,
                        format=task.fmt)
     if task.output == "-":
@@ -713,26 +811,27 @@ def dry_run(tasks: Sequence[Task], recipe: Recipe) -> list[FileResult]:
 
     results = []
     for task in tasks:
-        name = task.source.path
+        name = task.source.label
         if task.error is not None:
-            results.append(FileResult(task.index, name, task.output, "failed", error=_named(name, task.error)))
+            results.append(_result(task, "failed", error=_named(name, task.error)))
             continue
         if task.skip:
-            results.append(FileResult(task.index, name, task.output, "skipped"))
+            results.append(_result(task, "skipped"))
             continue
         assert task.output is not None and task.fmt is not None
         try:
-            shape, dtype, info = probe_image(name, max_pixels=recipe.max_pixels, data=task.source.data)
+            shape, dtype, info = probe_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
+                                             frame=task.source.frame)
             steps = plan_steps(shape, recipe.operations, dtype=dtype, channels=recipe.channels,  # type: ignore[arg-type]
                                alpha=info.alpha)
             c_in = 1 if len(shape) == 2 else shape[2]
             channels = output_channels(c_in, channels=recipe.channels, alpha=info.alpha)  # type: ignore[arg-type]
             depth, notes = _output_depth(recipe, dtype, task.fmt, channels, task.output)
         except ConvcliError as err:
-            results.append(FileResult(task.index, name, task.output, "failed", error=_named(name, str(err))))
+            results.append(_result(task, "failed", error=_named(name, str(err))))
             continue
         out_shape = steps[-1].output if steps else shape
-        results.append(FileResult(task.index, name, task.output, "planned", warnings=[*info.notes, *notes],
+        results.append(_result(task, "planned", warnings=[*info.notes, *notes],
                                   input_shape=tuple(shape), output_shape=tuple(out_shape), depth=depth,
                                   format=task.fmt, steps=steps))
     return results
@@ -846,8 +945,8 @@ def _guarded(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     try:
         return process_task(task, recipe, overwrite=overwrite)
     except Exception as err:  # a bug: report it on this file, keep the batch going
-        return FileResult(task.index, task.source.path, task.output, "failed",
-                          error=f"{task.source.path}: unexpected {type(err).__name__}: {err} "
+        return _result(task, "failed",
+                          error=f"{task.source.label}: unexpected {type(err).__name__}: {err} "
                                 "(a bug in convcli; please report it)")
 
 
@@ -944,7 +1043,7 @@ def run_batch(
                 except OSError as err:
                     error = ImageWriteError(f"{task.output}: cannot create the folder {folder!r} "
                                             f"({err.strerror or err}); check the permissions")
-                    return FileResult(task.index, task.source.path, task.output, "failed", error=str(error))
+                    return _result(task, "failed", error=str(error))
                 folders_made.add(folder)
         return None
 
@@ -967,7 +1066,7 @@ def run_batch(
         raise
     for task in tasks:
         if task.index not in results:
-            results[task.index] = FileResult(task.index, task.source.path, task.output, "skipped",
+            results[task.index] = _result(task, "skipped",
                                              error="not started: --fail-fast stopped the batch")
     return [results[t.index] for t in tasks]
 
@@ -1007,14 +1106,14 @@ def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,
                     record(future.result())
                 except BrokenProcessPool:
                     broken = True
-                    record(FileResult(task.index, task.source.path, task.output, "failed",
-                                      error=f"{task.source.path}: the worker process died while filtering it "
+                    record(_result(task, "failed",
+                                      error=f"{task.source.label}: the worker process died while filtering it "
                                             "(out of memory?); try --jobs 1"))
             if broken:
                 for future, task in list(running.items()):
                     running.pop(future)
-                    record(FileResult(task.index, task.source.path, task.output, "failed",
-                                      error=f"{task.source.path}: the worker process pool broke while filtering "
+                    record(_result(task, "failed",
+                                      error=f"{task.source.label}: the worker process pool broke while filtering "
                                             "it (out of memory?); try --jobs 1"))
                 executor.shutdown(wait=True, cancel_futures=True)
                 _remove_temp_files(work)

@@ -182,6 +182,12 @@ def apply(
         typer.Option("--recursive", "-r", help="Filter the image files inside folders, at any depth. "
                      "E.g. -r photos/", rich_help_panel=_APPLY_PANELS[0]),
     ] = False,
+    frames: Annotated[
+        str,
+        typer.Option("--frames", help="Animated GIFs and multi-page TIFFs: first (the first frame, with a "
+                     "warning) or all (each frame filtered and written as {stem}_{frame}, from 0). "
+                     "E.g. --frames all", rich_help_panel=_APPLY_PANELS[0]),
+    ] = "first",
     from_file: Annotated[
         Optional[str],
         typer.Option("--from-file", metavar="LIST", help="Also read input paths from LIST, one per line "
@@ -370,7 +376,7 @@ def apply(
 
     Writes are atomic and never overwrite without --force. A file that fails is reported and the others are done.
 
-    Exit codes: 0 all done, 1 some file failed, 2 usage error, 130 Ctrl-C, 143 SIGTERM.
+    Exit codes: 0 all done, 1 some file failed, 2 usage error, 130 Ctrl-C, 141 stdout closed early, 143 SIGTERM.
 
     Examples:
 
@@ -413,6 +419,7 @@ def apply(
                                "write the image to a file or drop --json")
         if force and skip_existing:
             raise _apply_usage("--force replaces existing outputs and --skip-existing keeps them; choose one")
+        frames = _apply_choice(frames, "--frames", batch.FRAMES)
         channels = _apply_choice(channels, "--channels", CHANNELS)
         alpha = _apply_choice(alpha, "--alpha", ("filter", "keep"))
         range_mode = _apply_choice(range_mode, "--range", RANGES)
@@ -439,21 +446,22 @@ def apply(
         if anchor is not None:
             numbers = _apply_ints(anchor, "--anchor", counts=(2,), minimum=0, example="R,C (e.g. 1,1)")
             anchor_value = (numbers[0], numbers[1])
+        from .kernels import kernel as load_kernel
+
+        # a bad kernel (name, key, value, file) is an error (exit 1), as in `convcli kernels show`
+        loaded = [load_kernel(spec, normalize=normalize) for spec in kernels or []]
         try:
             from .engine import normalize_border
             from .pipeline import Activate, Convolve
 
             border_name = normalize_border(border)
             operations: list[Any] = []
-            if kernels:
-                from .kernels import kernel as load_kernel
-
-                for spec in kernels:
-                    operations.append(Convolve(
-                        load_kernel(spec, normalize=normalize), flip=flip, border=border_name,
-                        border_value=border_value or 0.0, pad=pad_value, stride=stride_value,
-                        dilation=dilation_value, method=method, anchor=anchor_value,
-                    ))
+            for matrix in loaded:
+                operations.append(Convolve(
+                    matrix, flip=flip, border=border_name,
+                    border_value=border_value or 0.0, pad=pad_value, stride=stride_value,
+                    dilation=dilation_value, method=method, anchor=anchor_value,
+                ))
             if activation != "none":
                 operations.append(Activate(activation))
             if pool is not None:
@@ -479,7 +487,8 @@ def apply(
             if not listed and not inputs:
                 raise _apply_usage(f"--from-file {from_file}: the list holds no paths")
         sources = batch.expand_inputs(inputs, listed=listed, recursive=recursive, stdin_data=stdin_data,
-                                      skip_dirs=[outdir] if outdir else [])
+                                      skip_dirs=[outdir] if outdir else [], frames=frames,  # type: ignore[arg-type]
+                                      max_pixels=recipe.max_pixels)
         tasks = batch.plan_outputs(sources, naming, force=force, skip_existing=skip_existing)
 
         # --- run -----------------------------------------------------------------------------
@@ -597,12 +606,12 @@ def _apply_report(results: Any, *, started: float, as_json: bool, dry_run: bool,
         for r in results:
             if r.status == "failed":
                 typer.echo(f"Error: {r.error}", err=True)
-                lines.append(f"{r.input}: would fail (see the error above)")
+                lines.append(f"{r.label}: would fail (see the error above)")
                 continue
             if r.status == "skipped":
-                lines.append(f"{r.input} -> {r.output}: skipped (exists)")
+                lines.append(f"{r.label} -> {r.output}: skipped (exists)")
                 continue
-            lines.append(f"{r.input} -> {r.output}  ({_apply_shape(r.input_shape)} in, "
+            lines.append(f"{r.label} -> {r.output}  ({_apply_shape(r.input_shape)} in, "
                          f"{_apply_shape(r.output_shape)} {r.depth if r.depth == 'float' else r.depth + '-bit'} "
                          f"{r.format} out)")
             for step in r.steps:
@@ -1813,10 +1822,39 @@ def main() -> None:
     much slower when OpenBLAS wakes its own threads for each.
     """
     import os
+    import sys
 
     for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
-    app(prog_name="convcli")
+    try:
+        code = app(prog_name="convcli", standalone_mode=False)
+    except Exception as err:
+        message = _usage_error_line(err)
+        if message is None:
+            raise  # a bug: Typer shows the traceback
+        if message:  # (empty when the help was shown instead, as for a bare `convcli`)
+            typer.echo(f"Error: {message}", err=True)
+        sys.exit(int(getattr(err, "exit_code", 2)))
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _usage_error_line(err: BaseException) -> str | None:
+    """Click's own usage errors (a bad INTEGER, an unknown option) as one line, like every other error.
+
+    Click would draw a box over several lines; scripts read one ``Error: …``
+    line.  None for anything that is not a Click error.
+    """
+    from .errors import one_line
+
+    if type(err).__name__ == "Abort":
+        return "aborted"
+    if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
+        return None
+    text = " ".join(str(err.format_message()).split())
+    context = getattr(err, "ctx", None)
+    if text and context is not None:
+        text += f" (see '{context.command_path} --help')"
+    return one_line(text)
 
 
 if __name__ == "__main__":  # pragma: no cover

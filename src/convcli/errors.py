@@ -27,7 +27,27 @@ __all__ = [
     "KernelFileError",
     "ParameterError",
     "ShapeError",
+    "one_line",
 ]
+
+#: control characters (a newline in a file name, an escape sequence) shown escaped, as Python writes them
+_ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F)}
+
+
+def one_line(text: str) -> str:
+    """``text`` with newlines and other control characters escaped, so that it prints as one line.
+
+    A file name may hold a newline or a terminal escape sequence; messages
+    show it the way Python writes it in a string.
+
+    Examples
+    --------
+    >>> print(one_line("bad" + chr(10) + "name.png: no such file"))
+    bad\\nname.png: no such file
+    >>> print(one_line("red" + chr(27) + "[31m"))
+    red\\x1b[31m
+    """
+    return text.translate(_ESCAPES)
 
 
 class ConvcliError(Exception):
@@ -36,12 +56,15 @@ class ConvcliError(Exception):
     Parameters
     ----------
     message : str
-        One sentence naming the thing, the value and the fix.
+        One sentence naming the thing, the value and the fix; control
+        characters in it (a newline in a file name) are escaped by
+        :func:`one_line`, so that it always prints as one line.
     """
 
     exit_code: int = 1
 
     def __init__(self, message: str) -> None:
+        message = one_line(message)
         super().__init__(message)
         self.message = message
 

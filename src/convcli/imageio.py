@@ -18,8 +18,18 @@ bilevel (``1``)                        ``uint8`` gray, 0 and 255
 Pillow decodes 16-bit *colour* PNG and TIFF files to 8 bits per sample; when
 that happens :attr:`ImageInfo.notes` says so (save such data as ``.npy`` or as
 16-bit grayscale to keep every bit).  Animated GIFs and multi-page TIFFs give
-their first frame (also noted).  The JPEG EXIF orientation is applied, so the
+their first frame (also noted), or any frame with ``frame=`` (see
+:func:`count_frames`).  32-bit integer samples beyond 0..65535 are noted too,
+since 16-bit outputs clip them.  The EXIF orientation is applied, so the
 array is the picture as it is shown, and the orientation written back is 1.
+
+Bad files are refused with an :class:`~convcli.errors.ImageReadError` naming
+the file, what is wrong and the fix, never another exception: missing, a
+folder, a device (``/dev/zero`` would never end), empty, not an image,
+damaged or truncated (whatever Pillow's or numpy's parsers raise on damaged
+data; ``tests/fuzz_images.py`` fuzzes this), or larger than ``max_pixels``,
+which is checked from the header before any pixel is decoded (and, through
+Pillow's own guard, for each frame of an animation).
 
 What a format can hold (:func:`fit_depth` chooses within it):
 
@@ -40,7 +50,11 @@ NPY        any                                    any
 Writing is atomic: the data goes to a temporary file ``.NAME.<random>.convcli-tmp``
 in the destination folder that is renamed over the target only once complete
 (without overwriting, unless asked, an output that appeared meanwhile), so an
-interrupted run leaves complete outputs or none.
+interrupted run leaves complete outputs or none.  A failed write (a full disk,
+a read-only folder) removes the temporary file and raises an
+:class:`~convcli.errors.ImageWriteError` naming the path, the reason and the
+fix.  The destination folder must exist (``-o`` never creates folders;
+``--outdir`` does, in :mod:`convcli.batch`).
 """
 
 from __future__ import annotations
@@ -48,6 +62,7 @@ from __future__ import annotations
 import contextlib
 import io
 import os
+import stat
 import struct
 import tempfile
 import warnings
@@ -66,6 +81,7 @@ __all__ = [
     "TEMP_SUFFIX",
     "Depth",
     "ImageInfo",
+    "count_frames",
     "encode_image",
     "fit_depth",
     "format_for",
@@ -307,19 +323,44 @@ def _plan_mode(mode: str, info: Any, fmt: str | None = None) -> tuple[str | None
     return ("RGBA", u8, 4) if "A" in mode else ("RGB", u8, 3)
 
 
-def _orientation_swaps(image: Any) -> bool:
-    """Whether the EXIF orientation turns the picture by 90 degrees (5-8)."""
+#: EXIF orientation -> the Pillow transpose that turns the stored pixels upright (as ImageOps.exif_transpose)
+_UPRIGHT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270",
+            7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+def _orientation(image: Any) -> int:
+    """The EXIF orientation (1-8); 1 when there is none or it cannot be read.
+
+    Read before decoding, by :func:`probe_image` and :func:`read_image` alike,
+    so that both agree on whether the picture is turned.
+    """
     try:
-        return int(image.getexif().get(0x0112, 1)) in (5, 6, 7, 8)
-    except Exception:  # unreadable EXIF: exif_transpose will ignore it too
-        return False
+        value = int(image.getexif().get(0x0112, 1))
+    except Exception:  # damaged EXIF: the pixels are used as stored
+        return 1
+    return value if value in _UPRIGHT else 1
 
 
-def _source_notes(image: Any, data: bytes, name: str) -> list[str]:
+def _frame_count(image: Any) -> int:
+    """Frames (GIF, APNG, WebP) or pages (TIFF) in the file; 1 when Pillow cannot tell."""
+    try:
+        return max(1, int(getattr(image, "n_frames", 1) or 1))
+    except MemoryError:
+        raise
+    except Exception:  # a damaged later frame: the first may still decode, once Pillow is back on it
+        image.seek(0)  # (counting left Pillow half-way into the damaged frame; if this fails, the file is damaged)
+        return 1
+
+
+def _frame_name(name: str, frame: int | None) -> str:
+    """How messages name a frame: ``anim.gif[2]`` (ImageMagick's notation), or the file."""
+    return name if frame is None else f"{name}[{frame}]"
+
+
+def _source_notes(image: Any, data: bytes, name: str, frames: int, frame: int | None) -> list[str]:
     notes = []
-    frames = int(getattr(image, "n_frames", 1) or 1)
-    if frames > 1:
-        notes.append(f"{name}: has {frames} frames; only the first is filtered")
+    if frames > 1 and frame is None:
+        notes.append(f"{name}: has {frames} frames; only the first is filtered (--frames all filters each)")
     deep = False
     if image.format == "PNG" and len(data) > 26 and data[12:16] == b"IHDR":
         deep = data[24] == 16 and data[25] in (2, 4, 6)
@@ -336,12 +377,19 @@ def _source_notes(image: Any, data: bytes, name: str) -> list[str]:
     return notes
 
 
+def _damaged(name: str, err: BaseException) -> ImageReadError:
+    detail = str(err).strip() or type(err).__name__
+    if isinstance(err, (TypeError, IndexError, KeyError, AttributeError, ZeroDivisionError, RuntimeError)):
+        detail = f"{type(err).__name__}: {detail}"  # Pillow's own parsers tripping over the damage
+    return ImageReadError(f"{name}: the image is damaged or truncated ({detail[:200]}); re-export it")
+
+
 def _open(data: bytes, name: str, max_pixels: int | None) -> Any:
     """Open encoded bytes with Pillow (header only), checking the pixel limit."""
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with _no_pillow_bomb_check(), warnings.catch_warnings():
+        with _pillow_bomb_limit(None), warnings.catch_warnings():
             warnings.simplefilter("ignore")  # anything that matters shows again when the pixels are decoded
             image = Image.open(io.BytesIO(data))
     except UnidentifiedImageError:
@@ -349,11 +397,82 @@ def _open(data: bytes, name: str, max_pixels: int | None) -> Any:
             f"{name}: not an image Pillow can read (unknown or corrupt format); "
             "convert it to PNG, JPEG or TIFF, or give a .npy array"
         ) from None
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error) as err:
-        raise ImageReadError(f"{name}: the image is damaged or truncated ({err}); re-export it") from None
+    except MemoryError:
+        raise
+    except Exception as err:  # any other failure of Pillow's header parsers is damage in the file
+        raise _damaged(name, err) from None
     width, height = image.size
     _check_pixels(name, width, height, max_pixels)
     return image
+
+
+@contextlib.contextmanager
+def _pillow_errors(name: str, max_pixels: int | None = None) -> Any:
+    """Whatever Pillow raises while parsing or decoding a damaged file becomes an :class:`ImageReadError`.
+
+    Pillow's parsers fail on damaged data with many exception types (``OSError``,
+    ``SyntaxError``, ``TypeError``, ``IndexError``, ``struct.error``, …); the
+    fuzzer in ``tests/fuzz_images.py`` found them.  ``MemoryError`` passes.
+    """
+    from PIL import Image
+
+    try:
+        yield
+    except (ImageReadError, MemoryError):
+        raise
+    except Image.DecompressionBombError:
+        raise ImageReadError(
+            f"{name}: a frame declares more pixels than the limit of {max_pixels or 0:,} (a decompression bomb "
+            "guard); raise it with --max-pixels if the image is real"
+        ) from None
+    except Exception as err:
+        raise _damaged(name, err) from None
+
+
+def _seek(image: Any, name: str, frame: int, frames: int, max_pixels: int | None) -> None:
+    if not 0 <= frame < frames:
+        have = "1 frame" if frames == 1 else f"{frames} frames (0-{frames - 1})"
+        raise ImageReadError(f"{name}: has {have}; frame {frame} does not exist")
+    if frame:
+        image.seek(frame)
+        width, height = image.size  # TIFF pages may each have their own size
+        _check_pixels(_frame_name(name, frame), width, height, max_pixels)
+
+
+def count_frames(
+    path: str | os.PathLike[str],
+    *,
+    data: bytes | None = None,
+    max_pixels: int | None = DEFAULT_MAX_PIXELS,
+) -> int:
+    """How many frames (animations) or pages (multi-page TIFF) a file has; 1 for other images.
+
+    Only headers are read.  ``--frames all`` uses it to give each frame its own output.
+
+    Raises
+    ------
+    ImageReadError
+        As :func:`read_image` would, for a file that cannot be opened.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> import tempfile, os
+    >>> path = os.path.join(tempfile.mkdtemp(), "anim.gif")
+    >>> Image.new("L", (4, 4)).save(path, save_all=True, append_images=[Image.new("L", (4, 4), 255)])
+    >>> count_frames(path)
+    2
+    """
+    name = str(path)
+    if data is None:
+        if Path(path).suffix.lower() == ".npy" and Path(path).is_file():
+            return 1
+        data = _read_bytes(path)
+    if not data or data[:6] == b"\x93NUMPY":
+        return 1
+    image = _open(data, name, max_pixels)
+    with image, _pillow_bomb_limit(max_pixels), _pillow_errors(name, max_pixels):
+        return _frame_count(image)
 
 
 def _check_pixels(name: str, width: int, height: int, max_pixels: int | None) -> None:
@@ -365,12 +484,18 @@ def _check_pixels(name: str, width: int, height: int, max_pixels: int | None) ->
 
 
 @contextlib.contextmanager
-def _no_pillow_bomb_check() -> Any:
-    """Pillow's own bomb check off: convcli checks the size itself, with a message naming --max-pixels."""
+def _pillow_bomb_limit(max_pixels: int | None) -> Any:
+    """Pillow's own bomb check at convcli's limit, for what convcli cannot see in the header.
+
+    convcli checks the picture's size itself (with a message naming
+    ``--max-pixels``); Pillow's check then catches a frame of an animation
+    that declares a larger size than the picture (it raises past twice its
+    limit, which :func:`_pillow_errors` reports as the limit being exceeded).
+    """
     from PIL import Image
 
     previous = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
+    Image.MAX_IMAGE_PIXELS = max_pixels
     try:
         yield
     finally:
@@ -385,28 +510,60 @@ def _read_bytes(path: str | os.PathLike[str]) -> bytes:
     if not p.exists():
         raise ImageReadError(f"{name}: no such file; check the path")
     try:
+        if stat.S_ISCHR(p.stat().st_mode) or stat.S_ISBLK(p.stat().st_mode):  # /dev/zero would never end
+            raise ImageReadError(f"{name}: is a device, not an image file; give a file, or - to read stdin")
         return p.read_bytes()
     except OSError as err:
         raise ImageReadError(f"{name}: cannot read ({err.strerror or err}); check its permissions") from None
 
 
+def _npy_header(stream: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a .npy stream declares, reading only its header."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    return tuple(int(v) for v in shape), np.dtype(dtype)
+
+
 def _load_npy(source: str | os.PathLike[str] | bytes, name: str, max_pixels: int | None) -> np.ndarray:
+    """A .npy array, its declared size checked against ``max_pixels`` before the data is read."""
     try:
         if isinstance(source, bytes):
-            arr = np.load(io.BytesIO(source), allow_pickle=False)
+            stream: Any = io.BytesIO(source)
+            shape, dtype = _npy_header(stream)
         else:
-            header = np.load(source, mmap_mode="r", allow_pickle=False)
-            if header.ndim in (2, 3):
-                _check_pixels(name, int(header.shape[1]), int(header.shape[0]), max_pixels)
-            del header
-            arr = np.load(source, allow_pickle=False)
-    except ImageReadError:
+            with open(source, "rb") as handle:
+                shape, dtype = _npy_header(handle)
+        if len(shape) in (2, 3):
+            _check_pixels(name, shape[1], shape[0], max_pixels)
+        if dtype.hasobject:
+            raise ValueError("it holds Python objects, which convcli never unpickles")
+        arr = np.load(io.BytesIO(source) if isinstance(source, bytes) else source, allow_pickle=False)
+    except (ImageReadError, MemoryError):
         raise
-    except (OSError, ValueError, EOFError) as err:
-        raise ImageReadError(f"{name}: not a readable .npy array ({err}); write it with numpy.save") from None
+    except Exception as err:  # numpy's header parser fails in many ways on damaged files
+        detail = str(err).strip() or type(err).__name__
+        raise ImageReadError(f"{name}: not a readable .npy array ({detail[:200]}); write it with numpy.save") from None
+    if not isinstance(arr, np.ndarray):
+        raise ImageReadError(f"{name}: holds several arrays (.npz); save one image array with numpy.save")
     arr = _check_array(arr, name)
     _check_pixels(name, int(arr.shape[1]), int(arr.shape[0]), max_pixels)
     return arr
+
+
+def _range_notes(arr: np.ndarray, mode: str | None, name: str) -> list[str]:
+    """A note when 32-bit integer samples (mode ``I``) leave 0..65535, the range of 16-bit outputs."""
+    if arr.dtype != np.int32 or arr.size == 0:
+        return []
+    lo, hi = int(arr.min()), int(arr.max())
+    if lo >= 0 and hi <= 65535:
+        return []
+    return [f"{name}: 32-bit integer samples (mode {mode}) range {lo}..{hi}, beyond 0..65535; 16-bit outputs clip "
+            "them: use --range normalize, or --depth float with .tif or .npy, to keep them"]
 
 
 def read_image(
@@ -414,6 +571,7 @@ def read_image(
     *,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     data: bytes | None = None,
+    frame: int | None = None,
 ) -> tuple[np.ndarray, ImageInfo]:
     """Read an image (or a ``.npy`` array) into an array and its :class:`ImageInfo`.
 
@@ -426,6 +584,10 @@ def read_image(
         (decompression bombs); ``None`` for no limit.
     data : bytes, optional
         The encoded file, for example read from stdin.
+    frame : int, optional
+        The frame (animation) or page (TIFF) to read, from 0; messages then
+        name it ``path[frame]``.  Default: the first, with a note when there
+        are more (see :func:`count_frames`).
 
     Returns
     -------
@@ -435,7 +597,9 @@ def read_image(
     Raises
     ------
     ImageReadError
-        Naming the file, what is wrong with it and the fix.
+        Naming the file, what is wrong with it and the fix: missing, a
+        folder, empty, not an image, damaged or truncated (whatever Pillow's
+        parsers raised), over ``max_pixels``, no such frame.
 
     Examples
     --------
@@ -446,39 +610,48 @@ def read_image(
     >>> arr.dtype, arr.shape, info.mode
     (dtype('uint8'), (2, 3), 'L')
     """
-    from PIL import ImageOps
+    from PIL import Image
 
     name = str(path)
     if data is None:
-        if Path(path).suffix.lower() == ".npy" and Path(path).is_file():
+        if Path(path).suffix.lower() == ".npy" and Path(path).is_file() and frame in (None, 0):
             return _load_npy(path, name, max_pixels), ImageInfo(path=name, format="NPY")
         data = _read_bytes(path)
     if not data:
         raise ImageReadError(f"{name}: the file is empty (0 bytes); it holds no image")
-    if data[:6] == b"\x93NUMPY":
+    if data[:6] == b"\x93NUMPY" and frame in (None, 0):
         return _load_npy(data, name, max_pixels), ImageInfo(path=name, format="NPY")
     image = _open(data, name, max_pixels)
-    try:
-        with image, _no_pillow_bomb_check(), warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            notes = _source_notes(image, data, name)
-            source_mode = image.mode
-            icc, exif = image.info.get("icc_profile"), image.info.get("exif")
-            fmt = image.format
-            image.load()
-            try:
-                upright = ImageOps.exif_transpose(image) or image
-            except Exception:  # a damaged EXIF block: keep the pixels as stored
-                upright = image
-            target, dtype, channels = _plan_mode(upright.mode, upright.info, fmt)
-            if target is not None:
-                upright = upright.convert(target)
-            arr = np.array(upright, dtype=dtype)
-    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as err:
-        raise ImageReadError(f"{name}: the image is damaged or truncated ({err}); re-export it") from None
-    notes.extend(f"{name}: {w.message}" for w in caught)
+    shown = _frame_name(name, frame)
+    with (image, _pillow_bomb_limit(max_pixels), warnings.catch_warnings(record=True) as caught,
+          _pillow_errors(shown, max_pixels)):
+        warnings.simplefilter("always")
+        frames = _frame_count(image)
+        if frame is not None:
+            _seek(image, name, frame, frames, max_pixels)
+        orientation = _orientation(image)  # first, exactly as probe_image reads it: later reads may differ
+        notes = _source_notes(image, data, name, frames, frame)
+        source_mode = image.mode
+        icc, exif = image.info.get("icc_profile"), image.info.get("exif")
+        fmt = image.format
+        declared = image.size
+        image.load()
+        if image.size != declared:  # only damaged files seen so far (a TIFF whose tags disagree)
+            notes.append(f"{shown}: the header says {declared[0]}x{declared[1]} pixels but they decode to "
+                         f"{image.size[0]}x{image.size[1]}; the file may be damaged (--dry-run shows the header's)")
+        upright = image
+        if orientation != 1:
+            upright = image.transpose(getattr(Image.Transpose, _UPRIGHT[orientation]))
+        target, dtype, channels = _plan_mode(upright.mode, image.info, fmt)
+        if target is not None:
+            upright = upright.convert(target)
+        arr = np.array(upright, dtype=dtype)
+    notes.extend(f"{shown}: {w.message}" for w in caught)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
+    if arr.ndim not in (2, 3) or min(arr.shape) < 1:
+        raise ImageReadError(f"{shown}: decodes to an empty picture (shape {arr.shape}); re-export it")
+    notes.extend(_range_notes(arr, source_mode, shown))
     info = ImageInfo(
         path=name,
         format=fmt,
@@ -496,6 +669,7 @@ def probe_image(
     *,
     max_pixels: int | None = DEFAULT_MAX_PIXELS,
     data: bytes | None = None,
+    frame: int | None = None,
 ) -> tuple[tuple[int, ...], np.dtype, ImageInfo]:
     """The shape and dtype :func:`read_image` would give, from the header only.
 
@@ -517,27 +691,41 @@ def probe_image(
     name = str(path)
     if data is None:
         p = Path(path)
-        if p.suffix.lower() == ".npy" and p.is_file():
+        if p.suffix.lower() == ".npy" and p.is_file() and frame in (None, 0):
             try:
-                arr = np.load(p, mmap_mode="r", allow_pickle=False)
-            except (OSError, ValueError, EOFError) as err:
-                raise ImageReadError(f"{name}: not a readable .npy array ({err}); write it with numpy.save") from None
-            _check_array(arr, name)
-            return tuple(int(v) for v in arr.shape), arr.dtype, ImageInfo(path=name, format="NPY")
+                with open(p, "rb") as handle:
+                    shape, dtype = _npy_header(handle)
+            except MemoryError:
+                raise
+            except Exception as err:
+                detail = str(err).strip() or type(err).__name__
+                raise ImageReadError(f"{name}: not a readable .npy array ({detail[:200]}); "
+                                     "write it with numpy.save") from None
+            if len(shape) in (2, 3) and min(shape, default=0) >= 1 and dtype.kind in "biuf":
+                _check_pixels(name, shape[1], shape[0], max_pixels)
+                return shape, dtype, ImageInfo(path=name, format="NPY")
+            arr = _load_npy(path, name, max_pixels)  # raises, naming what is wrong
+            return arr.shape, arr.dtype, ImageInfo(path=name, format="NPY")  # pragma: no cover
         data = _read_bytes(path)
     if not data:
         raise ImageReadError(f"{name}: the file is empty (0 bytes); it holds no image")
-    if data[:6] == b"\x93NUMPY":
+    if data[:6] == b"\x93NUMPY" and frame in (None, 0):
         arr = _load_npy(data, name, max_pixels)
         return arr.shape, arr.dtype, ImageInfo(path=name, format="NPY")
     image = _open(data, name, max_pixels)
-    with image:
+    with image, _pillow_bomb_limit(max_pixels), _pillow_errors(_frame_name(name, frame), max_pixels):
+        frames = _frame_count(image)
+        if frame is not None:
+            _seek(image, name, frame, frames, max_pixels)
+        orientation = _orientation(image)  # first, as read_image does
+        if frame:
+            image.load()  # a later GIF frame learns its mode (L, P, RGB, RGBA) only when decoded
         width, height = image.size
-        if _orientation_swaps(image):
+        if orientation in (5, 6, 7, 8):
             width, height = height, width
         _, dtype, channels = _plan_mode(image.mode, image.info, image.format)
         info = ImageInfo(path=name, format=image.format, mode=image.mode, alpha=channels in (2, 4),
-                         notes=_source_notes(image, data, name))
+                         notes=_source_notes(image, data, name, frames, frame))
     shape = (height, width) if channels == 1 else (height, width, channels)
     return shape, dtype, info
 
@@ -743,7 +931,9 @@ def write_bytes_atomic(path: str | os.PathLike[str], payload: bytes, *, overwrit
     target = Path(path)
     folder = target.parent
     if not folder.is_dir():
-        raise ImageWriteError(f"{target}: the folder {str(folder)!r} does not exist; create it first")
+        what = "is not a folder" if folder.exists() else "does not exist"
+        raise ImageWriteError(f"{target}: the folder {str(folder)!r} {what}; create it first "
+                              "(-o never creates folders; --outdir does)")
     if target.is_dir():
         raise ImageWriteError(f"{target}: is a folder; give a file name")
     exists_message = f"{target}: exists already; pass --force to overwrite it or --skip-existing to keep it"
@@ -773,13 +963,26 @@ def write_bytes_atomic(path: str | os.PathLike[str], payload: bytes, *, overwrit
                 os.replace(tmp_name, target)
                 tmp_name = None
     except OSError as err:
-        raise ImageWriteError(
-            f"{target}: cannot write ({err.strerror or err}); check the folder's permissions and free space"
-        ) from None
+        raise ImageWriteError(f"{target}: cannot write ({err.strerror or err}); {_write_fix(err, folder)}") from None
     finally:
         if tmp_name is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp_name)
+
+
+def _write_fix(err: OSError, folder: Path) -> str:
+    """What to do about a failed write, from its errno."""
+    import errno
+
+    if err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"free some space on the disk holding {str(folder)!r}, or write elsewhere; nothing was written"
+    if err.errno == errno.EFBIG:
+        return "the file is larger than this disk or a size limit (ulimit -f) allows; nothing was written"
+    if err.errno == errno.EROFS:
+        return f"{str(folder)!r} is on a read-only filesystem; write elsewhere (-o or --outdir)"
+    if err.errno in (errno.EACCES, errno.EPERM):
+        return f"you may not write into {str(folder)!r}; check its permissions or write elsewhere"
+    return "check the folder's permissions and free space"
 
 
 _UMASK: int | None = None

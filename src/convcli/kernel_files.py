@@ -139,18 +139,26 @@ def load_kernel_file(
 
 
 def _read_bytes(path: str) -> bytes:
+    """The file's bytes, refusing folders, devices and anything over :data:`MAX_FILE_BYTES` before reading it."""
+    import stat
+
     real = os.path.expanduser(path)
+    too_big = (f"kernel files may be at most {MAX_FILE_BYTES // 2**20} MiB "
+               f"(kernels are at most {MAX_KERNEL_SIDE}x{MAX_KERNEL_SIDE})")
     try:
         if os.path.isdir(real):
             raise KernelFileError(path, "is a folder, not a kernel file")
+        mode = os.stat(real).st_mode
+        if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+            raise KernelFileError(path, "is a device, not a kernel file; give a text, CSV, JSON, .mat or .npy file")
         size = os.path.getsize(real)
         if size > MAX_FILE_BYTES:
-            raise KernelFileError(
-                path, f"is {size / 2**20:.0f} MiB; kernel files may be at most {MAX_FILE_BYTES // 2**20} MiB "
-                f"(kernels are at most {MAX_KERNEL_SIDE}x{MAX_KERNEL_SIDE})"
-            )
+            raise KernelFileError(path, f"is {size / 2**20:.0f} MiB; {too_big}")
         with open(real, "rb") as handle:
-            return handle.read()
+            data = handle.read(MAX_FILE_BYTES + 1)  # a pipe has no size to check first
+        if len(data) > MAX_FILE_BYTES:
+            raise KernelFileError(path, f"holds more than {MAX_FILE_BYTES // 2**20} MiB; {too_big}")
+        return data
     except FileNotFoundError:
         raise KernelFileError(path, "no such file; check the path") from None
     except PermissionError:
@@ -229,13 +237,21 @@ def _parse_npy(data: bytes, path: str) -> Any:
     import io
 
     try:
+        if data.startswith(b"\x93NUMPY"):  # (an .npz is a zip file: np.load tells it apart below)
+            stream = io.BytesIO(data)
+            version = np.lib.format.read_magic(stream)
+            reader = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, _ = reader(stream)
+            if len(shape) in (1, 2):  # refused before the data is read
+                _check_size((1, *shape) if len(shape) == 1 else tuple(shape), path)
         array = np.load(io.BytesIO(data), allow_pickle=False)
-    except ValueError as err:
+    except (KernelFileError, MemoryError):
+        raise
+    except Exception as err:  # numpy's header parser fails in many ways on a damaged file (ValueError, TokenError, …)
+        detail = str(err).strip() or type(err).__name__
         raise KernelFileError(
-            path, f"is not a readable .npy array ({err}); save a 2-D float array with numpy.save"
+            path, f"is not a readable .npy array ({detail[:200]}); save a 2-D float array with numpy.save"
         ) from None
-    except (OSError, EOFError) as err:
-        raise KernelFileError(path, f"is not a valid .npy file ({err}); save it with numpy.save") from None
     if not isinstance(array, np.ndarray):
         raise KernelFileError(path, "holds several arrays (.npz); save one 2-D array with numpy.save")
     if array.dtype.kind not in "biuf":
