@@ -774,23 +774,27 @@ def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> File
 
 def _process(task: Task, recipe: Recipe, *, overwrite: bool, start: float) -> FileResult:
     from .imageio import encode_image, read_image, write_image
-    from .pipeline import filter_image, nominal_max, to_depth
+    from .pipeline import filter_to_depth, output_channels
 
     assert task.output is not None and task.fmt is not None
     array, info = read_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
                              frame=task.source.frame)
-    result = filter_image(array, recipe.operations, channels=recipe.channels,  # type: ignore[arg-type]
-                          alpha=info.alpha, keep_alpha=recipe.keep_alpha)
-    channels = 1 if result.ndim == 2 else int(result.shape[2])
+    input_shape = tuple(array.shape)
+    channels = output_channels(1 if array.ndim == 2 else int(array.shape[2]),
+                               channels=recipe.channels, alpha=info.alpha)  # type: ignore[arg-type]
     out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
     depth, notes = _output_depth(recipe, array.dtype, task.fmt, channels, task.output)
-    samples = to_depth(result, depth, source_max=nominal_max(array.dtype),  # type: ignore[arg-type]
-                       range_mode=recipe.range_mode, gain=recipe.gain, offset=recipe.offset,  # type: ignore[arg-type]
-                       alpha=out_alpha)
+    # one convolution (+ activations) streams in strips straight to the output depth: the float result
+    # of the whole image is never held (same bytes as filter_image + to_depth)
+    samples = filter_to_depth(array, recipe.operations, depth=depth,  # type: ignore[arg-type]
+                              channels=recipe.channels, alpha=info.alpha,  # type: ignore[arg-type]
+                              keep_alpha=recipe.keep_alpha, range_mode=recipe.range_mode,  # type: ignore[arg-type]
+                              gain=recipe.gain, offset=recipe.offset, out_alpha=out_alpha)
+    del array
     if depth == "float" and task.fmt != "NPY":
         samples = samples.astype("float32")
     found = _result(task, "written", warnings=[*info.notes, *notes],
-                       input_shape=tuple(array.shape), output_shape=tuple(samples.shape), depth=depth,
+                       input_shape=input_shape, output_shape=tuple(samples.shape), depth=depth,
                        format=task.fmt)
     if task.output == "-":
         found.payload = encode_image(samples, task.fmt, info=info, name="-", quality=recipe.quality)
