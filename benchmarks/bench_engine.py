@@ -102,13 +102,15 @@ def main() -> None:
             k = case["kernel"]
             funcs = {}
             taps = int(np.count_nonzero(k))
-            methods = ["auto", "separable", "fft"] + (["direct"] if taps <= 64 else [])
+            rank = int(np.linalg.matrix_rank(k))
+            methods = ["auto", "fft"] + (["separable"] if rank <= 4 else []) + (["direct"] if taps <= 64 else [])
             for m in methods:
                 funcs[f"convcli {m}"] = lambda m=m, image=image, k=k: convcli.correlate(image, k, method=m)
             for name, func in case["peers"].items():
                 if not available(name):
                     continue
-                f = func if channels == 1 else per_channel(func)
+                # OpenCV filters interleaved channels natively; SciPy's filters run per plane
+                f = func if channels == 1 or name.startswith("cv2") else per_channel(func)
                 funcs[name] = lambda f=f, image=image: f(image)
             med = interleaved(funcs, args.repeats)
             auto = med["convcli auto"]

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Every benchmark, one after the other (about 15 minutes on a 2-core machine); results in benchmarks/results/.
+# Peers: pip install opencv-python-headless scipy; apt-get install imagemagick libvips-tools (missing ones are skipped).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+python benchmarks/bench_engine.py --out benchmarks/results/engine.md
+python benchmarks/bench_regret.py --out benchmarks/results/regret.md
+python benchmarks/bench_e2e.py --skip-magick-slow --out benchmarks/results/e2e.md
+python benchmarks/bench_multiply.py --out benchmarks/results/multiply.md
+python benchmarks/fit_cost_model.py   # prints the fit; add --write to update the chooser's constants
