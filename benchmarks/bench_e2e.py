@@ -143,6 +143,7 @@ def main() -> None:
                     rows.append([f"12 MP {fmt.upper()}", label, tool, f"{t:.2f}", f"{m:.0f}", ratio])
                 print(f"done {fmt} {label}", file=sys.stderr)
         sections.append(table(["input", "filter", "tool", "median s", "peak MiB", "convcli / tool"], rows))
+        print(sections[-1], flush=True)
         if not args.no_scaling:
             rows = []
             for mp in (1, 4, 12, 24, 48):
@@ -157,6 +158,7 @@ def main() -> None:
                 print(f"done scaling {mp}", file=sys.stderr)
             sections.append("Scaling, Gaussian σ=2.5 on random RGB PNGs:\n\n"
                             + table(["size", "median s", "ms per MP", "peak MiB"], rows))
+            print(sections[-1], flush=True)
             batch = tmp / "batch"
             batch.mkdir()
             rng = np.random.default_rng(7)
@@ -166,7 +168,7 @@ def main() -> None:
             for j in (1, 2):
                 out_dir = tmp / f"out{j}"
                 out_dir.mkdir()
-                jobs[f"--jobs {j}"] = [CONVCLI, "apply", str(batch), "-k", "gaussian:sigma=2", "--outdir",
+                jobs[f"--jobs {j}"] = [CONVCLI, "apply", "-r", str(batch), "-k", "gaussian:sigma=2", "--outdir",
                                        str(out_dir), "--jobs", str(j), "--force", "--quiet"]
             res = median_runs(jobs, args.repeats)
             speedup = res["--jobs 1"][0] / res["--jobs 2"][0]
