@@ -57,12 +57,12 @@ from .engine import convolve, normalize_border
 from .engine._borders import padded_index_map
 from .engine._plan import check_image, check_kernel
 from .errors import ParameterError, ShapeError
-from .shapes import as_pair, output_size, pool_output_size, resolve_pad, resolve_pool_pad
+from .pooling import pool_geometry
+from .shapes import as_pair, output_size, resolve_pad
 
 __all__ = ["PoolOp", "correlate_backward", "dilate_error", "pool_backward"]
 
 PoolOp: TypeAlias = Literal["max", "mean", "min"]
-_POOL_OPS = ("max", "mean", "min")
 
 
 def _result_dtype(*arrays: np.ndarray) -> np.dtype:
@@ -314,18 +314,9 @@ def pool_backward(
     array([[1., 0.],
            [0., 0.]])
     """
-    if op not in _POOL_OPS:
-        raise ParameterError(f"unknown pooling op {op!r}; use one of {', '.join(_POOL_OPS)}")
-    arr = np.asarray(image)
-    if arr.dtype.kind not in "biuf":
-        raise ParameterError(f"image must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim not in (2, 3) or min(arr.shape) < 1:
-        raise ParameterError(f"image must be a non-empty H x W or H x W x C array, got shape {arr.shape}")
-    kh, kw = as_pair(size, "pooling size")
-    sh, sw = as_pair(stride if stride is not None else (kh, kw), "pooling stride")
-    ph, pw = resolve_pool_pad(pad, (kh, kw))
+    arr, (kh, kw), (sh, sw), (ph, pw), (ho, wo) = pool_geometry(image, size, stride=stride, op=op, pad=pad,
+                                                                ceil_mode=ceil_mode)
     h, w = int(arr.shape[0]), int(arr.shape[1])
-    ho, wo = pool_output_size((h, w), (kh, kw), stride=(sh, sw), pad=(ph, pw), ceil_mode=ceil_mode)
     grad = _check_grad(grad_output, arr, (ho, wo), f"{op} pooling of a {h}x{w} image with a {kh}x{kw} window, "
                        f"stride {(sh, sw)}, pad {(ph, pw)}, ceil_mode={ceil_mode}")
     dtype = _result_dtype(arr, grad)

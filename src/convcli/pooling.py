@@ -14,19 +14,48 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 
+from .engine._plan import check_image
 from .errors import ParameterError
-from .shapes import as_pair, pool_output_size, resolve_pool_pad
+from .shapes import POOL_OPS, as_pair, pool_output_size, resolve_pool_pad
 
-__all__ = ["POOL_OPS", "PoolOp", "pool"]
+__all__ = ["POOL_OPS", "PoolOp", "pool", "pool_geometry"]
 
 PoolOp: TypeAlias = Literal["max", "mean", "min"]
-POOL_OPS: tuple[str, ...] = ("max", "mean", "min")
 
 
 def _window_counts(n: int, k: int, s: int, p: int, out: int) -> np.ndarray:
     """Per output position along one axis: how many window pixels lie inside the input."""
     start = np.arange(out) * s - p
     return (np.minimum(start + k, n) - np.maximum(start, 0)).astype(np.float64)
+
+
+def pool_geometry(
+    image: object,
+    size: object,
+    *,
+    stride: object = None,
+    op: str = "max",
+    pad: object = 0,
+    ceil_mode: bool = False,
+) -> tuple[np.ndarray, tuple[int, int], tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """Check a pooling call once, for :func:`pool` and its backward pass.
+
+    Returns ``(image, window, stride, pad, output_size)``, the sizes as pairs
+    and the output size from :func:`convcli.shapes.pool_output_size`.
+
+    Examples
+    --------
+    >>> pool_geometry(np.zeros((5, 5)), 2, ceil_mode=True)[1:]
+    ((2, 2), (2, 2), (0, 0), (3, 3))
+    """
+    if op not in POOL_OPS:
+        raise ParameterError(f"unknown pooling op {op!r}; use one of {', '.join(POOL_OPS)}")
+    arr = check_image(image)
+    kh, kw = as_pair(size, "pooling size")
+    sh, sw = as_pair(stride if stride is not None else (kh, kw), "pooling stride")
+    ph, pw = resolve_pool_pad(pad, (kh, kw))
+    out = pool_output_size(arr.shape[:2], (kh, kw), stride=(sh, sw), pad=(ph, pw), ceil_mode=ceil_mode)
+    return arr, (kh, kw), (sh, sw), (ph, pw), out
 
 
 def pool(
@@ -70,18 +99,9 @@ def pool(
     >>> pool(x, 2, stride=1, op="min", pad=1).shape
     (3, 5)
     """
-    if op not in POOL_OPS:
-        raise ParameterError(f"unknown pooling op {op!r}; use one of {', '.join(POOL_OPS)}")
-    arr = np.asarray(image)
-    if arr.dtype.kind not in "biuf":
-        raise ParameterError(f"image must hold real numbers, got dtype {arr.dtype}")
-    if arr.ndim not in (2, 3) or min(arr.shape) < 1:
-        raise ParameterError(f"image must be a non-empty H x W or H x W x C array, got shape {arr.shape}")
-    kh, kw = as_pair(size, "pooling size")
-    sh, sw = as_pair(stride if stride is not None else (kh, kw), "pooling stride")
-    ph, pw = resolve_pool_pad(pad, (kh, kw))
+    arr, (kh, kw), (sh, sw), (ph, pw), (ho, wo) = pool_geometry(image, size, stride=stride, op=op, pad=pad,
+                                                                ceil_mode=ceil_mode)
     h, w = arr.shape[:2]
-    ho, wo = pool_output_size((h, w), (kh, kw), stride=(sh, sw), pad=(ph, pw), ceil_mode=ceil_mode)
     dtype = np.float64 if arr.dtype == np.float64 else np.float32
     img = arr[:, :, None] if arr.ndim == 2 else arr
     # pad so that every window, including ceil_mode's last one, lies inside the buffer

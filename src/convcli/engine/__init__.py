@@ -192,14 +192,11 @@ def _resolve(plan: Plan, method: str) -> tuple[str, Callable[..., np.ndarray], C
             method = min(others, key=lambda m: others[m])
         if method == "separable":
             return method, functools.partial(_separable.run, terms=terms), _separable.granularity
-    runner = _METHODS[method]
     granularity = {"direct": _direct.granularity, "separable": _separable.granularity, "fft": _fft.granularity}
-    return method, runner, granularity[method]
+    return method, _METHODS[method], granularity[method]
 
 
 def _run(plan: Plan, method: str) -> np.ndarray:
-    if method != "auto":
-        return _METHODS[method](plan)
     _, runner, _ = _resolve(plan, method)
     return runner(plan)
 

@@ -108,6 +108,22 @@ def band_rows(plan: Plan, width: int, rows_total: int, *, multiple: int = 1) -> 
     return min(rows, rows_total)
 
 
+def band_ranges(rows_total: int, step: int, rows: tuple[int, int]) -> list[tuple[int, int]]:
+    """The bands of ``step`` output rows that meet ``rows``, clipped to it.
+
+    Examples
+    --------
+    >>> band_ranges(10, 4, (3, 10))
+    [(3, 4), (4, 8), (8, 10)]
+    """
+    first, last = rows
+    return [
+        (max(i0, first), min(i0 + step, rows_total, last))
+        for i0 in range(0, rows_total, step)
+        if i0 < last and i0 + step > first
+    ]
+
+
 def granularity(plan: Plan) -> int:
     """Output rows per band: strips that are multiples of it give bit-identical results."""
     return band_rows(plan, plan.needed[1], plan.out_hw[0])
@@ -130,11 +146,7 @@ def run(plan: Plan, *, rows: tuple[int, int] | None = None, out: np.ndarray | No
     _, need_w = plan.needed
     groups = weight_groups(plan.kernel)
     step = band_rows(plan, need_w, ho)
-    bands = [
-        (max(i0, i_first), min(i0 + step, ho, i_last))
-        for i0 in range(0, ho, step)
-        if i0 < i_last and i0 + step > i_first
-    ]
+    bands = band_ranges(ho, step, (i_first, i_last))
 
     def do_band(band: tuple[int, int]) -> None:
         i0, i1 = band

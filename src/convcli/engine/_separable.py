@@ -16,7 +16,7 @@ import os
 import numpy as np
 
 from . import _cost_constants as K
-from ._direct import accumulate, band_rows, pass_count, weight_groups
+from ._direct import accumulate, band_ranges, band_rows, pass_count, weight_groups
 from ._plan import Plan
 from ._scratch import scratch
 from ._threads import run_parallel
@@ -189,11 +189,7 @@ def run(plan: Plan, terms: list[Term] | None = None, *, rows: tuple[int, int] | 
         for (_, row), hp in zip(terms, hplans, strict=True)
     ]
     step = band_rows(plan, need_w, ho, multiple=GEMM_BLOCK_ROWS if use_gemm else 1)
-    bands = [
-        (max(i0, i_first), min(i0 + step, ho, i_last))
-        for i0 in range(0, ho, step)
-        if i0 < i_last and i0 + step > i_first
-    ]
+    bands = band_ranges(ho, step, (i_first, i_last))
 
     def do_band(band: tuple[int, int]) -> None:
         i0, i1 = band
