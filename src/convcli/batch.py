@@ -70,7 +70,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 from typing import Any, Literal, TypeAlias
 
-from .errors import ConvcliError, ParameterError
+from .errors import ConvcliError, Interrupted, OutputConflict, ParameterError
 
 __all__ = [
     "FileResult",
@@ -99,23 +99,6 @@ FRAMES: tuple[str, ...] = ("first", "all")
 DEFAULT_TEMPLATE = "{stem}{suffix}.{ext}"
 TEMPLATE_FIELDS = ("stem", "ext", "suffix", "name", "parent", "index", "frame")
 _MAGIC = frozenset("*?[")
-
-
-class OutputConflict(ParameterError):
-    """The outputs of a batch do not fit together (a usage error, exit code 2).
-
-    Two inputs would write one file, an output is another input of the batch,
-    an output would replace its own input without ``--force``, or the naming
-    options are inconsistent.
-    """
-
-    exit_code = 2
-
-
-class Interrupted(BaseException):
-    """The batch was stopped by ``SIGTERM`` (exit code 143); Ctrl-C raises ``KeyboardInterrupt`` (130)."""
-
-    exit_code = 143
 
 
 # --- 1. inputs --------------------------------------------------------------

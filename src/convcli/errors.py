@@ -3,9 +3,21 @@
 Every error names the thing that is wrong, the value that came and what is
 allowed, so that the command line can print it as one ``Error: …`` line.
 
-The command line catches :class:`ConvcliError` in one place; anything else is a
-bug.  Errors about a bad argument value also derive from :class:`ValueError`, so
+The command line catches :class:`ConvcliError` in one place
+(:func:`exit_code_for` maps it to the exit code); anything else is a bug.
+Errors about a bad argument value also derive from :class:`ValueError`, so
 Python callers can catch them the usual way.
+
+Exit codes, the same in every command:
+
+========  ================================================================
+code      meaning
+========  ================================================================
+1         :class:`ConvcliError`: a file, kernel or size that cannot be used
+2         :class:`UsageError` (and :class:`OutputConflict`): a bad option
+          value or combination on the command line, found before any work
+130, 143  :class:`Interrupted` by Ctrl-C or SIGTERM (128 + the signal)
+========  ================================================================
 
 Examples
 --------
@@ -19,15 +31,23 @@ True
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 __all__ = [
     "ConvcliError",
     "ImageReadError",
     "ImageWriteError",
+    "Interrupted",
     "KernelError",
     "KernelFileError",
+    "OutputConflict",
     "ParameterError",
     "ShapeError",
+    "UsageError",
+    "exit_code_for",
     "one_line",
+    "usage_errors",
 ]
 
 #: control characters (a newline in a file name, an escape sequence) shown escaped, as Python writes them
@@ -110,3 +130,87 @@ class ImageReadError(ConvcliError):
 
 class ImageWriteError(ConvcliError):
     """An output cannot be written (folder missing, read-only, disk full, …)."""
+
+
+class UsageError(ParameterError):
+    """A command-line option has a bad value or does not fit with another (exit code 2).
+
+    Raised by the option parsers (:mod:`convcli.specs`) and by the recipe
+    builder, before any file is read, so that the same mistake gives the same
+    code and wording in every command.
+
+    Examples
+    --------
+    >>> exit_code_for(UsageError("--stride must be N or HxW (integers >= 1), got '0'"))
+    2
+    """
+
+    exit_code = 2
+
+
+class OutputConflict(UsageError):
+    """The outputs of a batch do not fit together (a usage error, exit code 2).
+
+    Two inputs would write one file, an output is another input of the batch,
+    an output would replace its own input without ``--force``, or the naming
+    options are inconsistent.
+    """
+
+
+class Interrupted(BaseException):
+    """The run was stopped by a signal (SIGTERM); ``exit_code`` is 128 + the signal.
+
+    Derives from :class:`BaseException`, like :class:`KeyboardInterrupt`, so
+    that ``except Exception`` in library code never swallows it.
+    """
+
+    def __init__(self, signum: int = 15) -> None:
+        super().__init__(signum)
+        self.signum = signum
+        self.exit_code = 128 + signum
+
+
+def exit_code_for(err: BaseException) -> int:
+    """The exit code of the command line for ``err``: the one mapping, used by every command.
+
+    Examples
+    --------
+    >>> exit_code_for(ParameterError("stride must be a positive integer or a pair, got 0"))
+    1
+    >>> exit_code_for(OutputConflict("a.png and b.png would both write out.png"))
+    2
+    >>> exit_code_for(KeyboardInterrupt())
+    130
+    """
+    if isinstance(err, KeyboardInterrupt):
+        return 130
+    if isinstance(err, Interrupted):
+        return err.exit_code
+    return int(getattr(err, "exit_code", 1))
+
+
+@contextlib.contextmanager
+def usage_errors() -> Iterator[None]:
+    """Inside the block, a :class:`ParameterError` (a bad option value) becomes a :class:`UsageError`.
+
+    The command line validates its options inside this block, before any file
+    is read, so a bad value exits with code 2 whichever command it was given to;
+    kernel, file and image errors keep their own class.
+
+    Examples
+    --------
+    >>> try:
+    ...     with usage_errors():
+    ...         raise ParameterError("stride must be a positive integer or a pair, got 0")
+    ... except UsageError as err:
+    ...     print(exit_code_for(err), err)
+    2 stride must be a positive integer or a pair, got 0
+    """
+    try:
+        yield
+    except UsageError:
+        raise
+    except (ShapeError, KernelError):
+        raise
+    except ParameterError as err:
+        raise UsageError(str(err)) from None

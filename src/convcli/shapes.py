@@ -38,12 +38,13 @@ from __future__ import annotations
 import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from .errors import ParameterError, ShapeError
 from .specs import Spec, closest, parse_spec, spec_bool, spec_int_pair
 
 __all__ = [
+    "MAX_KERNEL_SIDE",
     "PadMode",
     "PadSpec",
     "as_pair",
@@ -60,6 +61,9 @@ PadMode: TypeAlias = Literal["same", "valid", "full"]
 #: ``"same"``, ``"valid"``, ``"full"``, an int (all sides), a pair (rows, cols)
 #: or four ints (top, bottom, left, right).
 PadSpec: TypeAlias = "PadMode | int | tuple[int, int] | tuple[int, int, int, int]"
+
+#: the largest kernel side anywhere in convcli (named kernels, inline matrices, files and the engine).
+MAX_KERNEL_SIDE: Final = 1025
 
 _AXES = ("rows", "columns")
 

@@ -1,5 +1,11 @@
 """The one spec grammar shared by kernels, pooling and layer chains.
 
+It also holds the one parser of the number forms options take on the command
+line: ``N``, ``HxW``, ``R,C`` and ``T,B,L,R`` (:func:`parse_ints`,
+:func:`parse_pair`, :func:`parse_pad`, :func:`parse_anchor`) and of choices
+(:func:`parse_choice`).  Those raise :class:`~convcli.errors.UsageError`
+(exit code 2) with one wording in every command.
+
 A spec is ``name[:key=value,...]``: ``gaussian:sigma=2``, ``max:size=2,stride=1``,
 ``conv:k=7,s=2,p=3``.  Names and keys are case-insensitive; values are kept as
 text for the owner of the spec to convert (with :func:`spec_int` and friends so
@@ -20,9 +26,26 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from .errors import ParameterError
+from .errors import ParameterError, UsageError
 
-__all__ = ["Spec", "closest", "parse_spec", "spec_bool", "spec_float", "spec_int", "spec_int_pair"]
+__all__ = [
+    "PAD_MODES",
+    "Spec",
+    "closest",
+    "parse_anchor",
+    "parse_choice",
+    "parse_ints",
+    "parse_pad",
+    "parse_pair",
+    "parse_spec",
+    "spec_bool",
+    "spec_float",
+    "spec_int",
+    "spec_int_pair",
+]
+
+#: the named pad amounts (numbers are the other choice)
+PAD_MODES: tuple[str, ...] = ("same", "valid", "full")
 
 
 @dataclass(frozen=True)
@@ -236,3 +259,125 @@ def spec_bool(spec: Spec, key: str, default: bool = False) -> bool:
     if value in ("0", "false", "no", "off"):
         return False
     raise ParameterError(f"{key} must be true or false in {spec.text!r}, got {spec.params[key]!r}")
+
+
+# --- option values: N, HxW, R,C, T,B,L,R and choices ---------------------------
+
+
+def parse_ints(text: str, *, what: str, counts: tuple[int, ...] = (1, 2), minimum: int = 1,
+               example: str = "N or HxW (e.g. 2 or 2x1)") -> tuple[int, ...]:
+    """Integers written as ``N``, ``HxW`` or comma-separated, checked for count and lower bound.
+
+    Parameters
+    ----------
+    text : str
+        The value as typed.
+    what : str
+        The option it belongs to (``"--stride"``), for the message.
+    counts : tuple of int, optional
+        How many numbers are allowed.
+    minimum : int, optional
+        The smallest allowed number.
+    example : str, optional
+        The forms allowed, for the message.
+
+    Raises
+    ------
+    UsageError
+        Naming the option, the forms allowed and the value.
+
+    Examples
+    --------
+    >>> parse_ints("3x5", what="--stride")
+    (3, 5)
+    >>> parse_ints("0,1,0,1", what="--pad", counts=(4,), minimum=0, example="T,B,L,R")
+    (0, 1, 0, 1)
+    >>> parse_ints("0", what="--stride")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UsageError: --stride must be N or HxW (e.g. 2 or 2x1) with integers >= 1, got '0'
+    """
+    clean = str(text).strip().lower().replace(" ", "")
+    parts = clean.split(",") if "," in clean else clean.split("x")
+    try:
+        numbers = tuple(int(p) for p in parts)
+    except ValueError:
+        numbers = ()
+    if len(numbers) not in counts or min(numbers, default=minimum - 1) < minimum:
+        raise UsageError(f"{what} must be {example} with integers >= {minimum}, got {text!r}")
+    return numbers
+
+
+def parse_pair(text: str, *, what: str, minimum: int = 1) -> tuple[int, int]:
+    """``N`` or ``HxW`` as ``(rows, cols)``.
+
+    Examples
+    --------
+    >>> parse_pair("2", what="--stride")
+    (2, 2)
+    >>> parse_pair("2x1", what="--dilation")
+    (2, 1)
+    """
+    numbers = parse_ints(text, what=what, counts=(1, 2), minimum=minimum)
+    return numbers[0], numbers[-1]
+
+
+def parse_pad(text: str, *, what: str = "--pad") -> str | int | tuple[int, ...]:
+    """``same``, ``valid``, ``full``, ``N``, ``HxW`` or ``T,B,L,R``.
+
+    Returns the word, an int (all sides), a pair ``(rows, cols)`` or four ints
+    ``(top, bottom, left, right)``: the forms :func:`convcli.correlate` takes.
+
+    Examples
+    --------
+    >>> parse_pad("Same")
+    'same'
+    >>> parse_pad("1x2")
+    (1, 2)
+    >>> parse_pad("0,1,0,1")
+    (0, 1, 0, 1)
+    >>> parse_pad("-1")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UsageError: --pad must be same, valid, full, N, HxW or T,B,L,R (e.g. 2, 1x2 or 0,1,0,1) \
+with integers >= 0, got '-1'
+    """
+    word = str(text).strip().lower()
+    if word in PAD_MODES:
+        return word
+    numbers = parse_ints(text, what=what, counts=(1, 2, 4), minimum=0,
+                         example="same, valid, full, N, HxW or T,B,L,R (e.g. 2, 1x2 or 0,1,0,1)")
+    return numbers[0] if len(numbers) == 1 else numbers
+
+
+def parse_anchor(text: str, *, what: str = "--anchor") -> tuple[int, int]:
+    """``R,C`` (row, column of the kernel cell over the output pixel, from 0).
+
+    Examples
+    --------
+    >>> parse_anchor("1,0")
+    (1, 0)
+    """
+    numbers = parse_ints(text, what=what, counts=(2,), minimum=0, example="R,C (e.g. 1,1)")
+    return numbers[0], numbers[1]
+
+
+def parse_choice(text: str, choices: Iterable[str], *, what: str) -> str:
+    """``text`` lower-cased when it is one of ``choices``; else a :class:`UsageError` listing them.
+
+    Examples
+    --------
+    >>> parse_choice("Each", ("each", "sum", "gray"), what="--channels")
+    'each'
+    >>> parse_choice("gary", ("each", "sum", "gray"), what="--channels")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UsageError: --channels must be one of each, sum, gray, got 'gary'; did you mean 'gray'?
+    """
+    options = list(choices)
+    word = str(text).strip().lower()
+    if word not in options:
+        hint = closest(word, options)
+        suggestion = f"; did you mean {hint!r}?" if hint else ""
+        raise UsageError(f"{what} must be one of {', '.join(options)}, got {text!r}{suggestion}")
+    return word
