@@ -4,18 +4,16 @@ Run:  python benchmarks/bench_engine.py [--repeats 5] [--quick] [--out benchmark
 
 Every case runs convcli (each method that applies, and auto) and the peers that
 are installed, interleaved, and reports medians and the ratio auto/peer.  The
-process runs BLAS single-threaded as the ``convcli`` command does.  Missing peers
+engine holds BLAS to one thread inside its own calls (library and command
+alike), so no environment setting is needed.  Missing peers
 are skipped with a note (``pip install opencv-python-headless scipy``).
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as the convcli command; set before NumPy loads
 
 import numpy as np
 

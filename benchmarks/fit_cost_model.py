@@ -5,19 +5,17 @@ Run:  python benchmarks/fit_cost_model.py [--write] [--size 2000]
 It times each method on problems whose modelled counts differ (shift-and-add
 passes, BLAS flops, FFT point-logs, gathered elements), fits the seconds per
 unit by least squares, prints the fit and the crossovers the constants imply,
-and with --write rewrites src/convcli/engine/_cost_constants.py.  The process
-runs BLAS single-threaded, as the convcli command does.
+and with --write rewrites src/convcli/engine/_cost_constants.py.  The engine
+holds BLAS to one thread inside its calls (threadpoolctl), whatever
+OPENBLAS_NUM_THREADS says, so the fit needs no environment settings.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import textwrap
 from pathlib import Path
-
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import numpy as np
 
@@ -26,15 +24,10 @@ import convcli
 from common import environment, interleaved
 from convcli.engine import _cost_constants as K
 from convcli.engine import _direct, _fft, _separable
-from convcli.engine._threads import thread_count
+from convcli.engine._cost import speedup
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "src" / "convcli" / "engine" / "_cost_constants.py"
-
-
-def par() -> float:
-    t = thread_count()
-    return max(1.0, K.PARALLEL_EFFICIENCY * t) if t > 1 else 1.0
 
 
 def fit(xs: list[float], ys: list[float]) -> tuple[float, float]:
@@ -65,7 +58,7 @@ def main() -> None:
     rng = np.random.default_rng(0)
     n = args.size
     image = rng.random((n, n), dtype=np.float32)
-    p = par()
+    p = speedup()
 
     # direct: time = gather + passes * n^2 * PASS / par
     kernels = {f"{k}x{k}": rng.normal(size=(k, k)) for k in (1, 2, 3, 4, 5)}
@@ -77,7 +70,6 @@ def main() -> None:
     out(f"direct: PASS = {pass_cost:.3g} s/element-pass, GATHER = {gather_cost:.3g} s/element")
 
     # separable through BLAS: time = gather + flops * n^2 * GEMM_FLOP / par
-    os.environ["CONVCLI_GEMM"] = "1"
     taps = [9, 21, 41, 61]
     seps = {t: np.outer(np.hanning(t + 2)[1:-1], np.hanning(t + 2)[1:-1]) for t in taps}
     med = interleaved({t: (lambda k=k: convcli.correlate(image, k, method="separable")) for t, k in seps.items()},
@@ -85,8 +77,16 @@ def main() -> None:
     flops = [(_separable.gemm_flops(t, 1, 1, _separable.GEMM_BLOCK_ROWS)
               + _separable.gemm_flops(t, 1, 1, _separable.GEMM_BLOCK_COLS)) * n * n / p for t in taps]
     _, gemm_cost = fit(flops, [med[t] for t in taps])
-    del os.environ["CONVCLI_GEMM"]
     out(f"separable (BLAS): GEMM_FLOP = {gemm_cost:.3g} s/flop")
+
+    # separable terms on a tiny image: time = call + terms * TERM_OVERHEAD (the slope over the rank)
+    tiny = rng.random((40, 40), dtype=np.float32)
+    ranks = [2, 4, 6, 8]
+    ranked = {r: sum(np.outer(rng.normal(size=15), rng.normal(size=15)) for _ in range(r)) for r in ranks}
+    med = interleaved({r: (lambda k=k: convcli.correlate(tiny, k, method="separable", threads=1))
+                       for r, k in ranked.items()}, args.repeats * 20)
+    _, term_cost = fit([float(r) for r in ranks], [med[r] for r in ranks])
+    out(f"separable terms: TERM_OVERHEAD = {term_cost:.3g} s/term")
 
     # fft: time = overhead + units * FFT / par
     sizes = [15, 31, 61, 101]
@@ -105,6 +105,7 @@ def main() -> None:
         "GATHER": gather_cost,
         "FFT": fft_cost,
         "GEMM_FLOP": gemm_cost,
+        "TERM_OVERHEAD": term_cost,
         "OVERHEAD": K.OVERHEAD,
         "FFT_OVERHEAD": fft_overhead,
         "PARALLEL_EFFICIENCY": K.PARALLEL_EFFICIENCY,
@@ -131,6 +132,7 @@ def main() -> None:
             "GATHER": "gathering (copy + convert) one element of the padded input",
             "FFT": "one FFT unit: a point times (log2 of the transform size + 4), forward and back with the product",
             "GEMM_FLOP": "one floating-point operation of a single-threaded BLAS product (banded-Toeplitz 1-D passes)",
+            "TERM_OVERHEAD": "fixed cost of one separable term (factors, Toeplitz matrices, band calls), serial",
             "OVERHEAD": "fixed cost of one call",
             "FFT_OVERHEAD": "extra fixed cost of the FFT method (kernel spectrum, planning)",
             "PARALLEL_EFFICIENCY": "speed-up per extra thread (1.0 would be perfect scaling)",

@@ -40,7 +40,7 @@ import time
 import traceback
 from collections import Counter
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from hypothesis import HealthCheck, given, settings
@@ -260,7 +260,7 @@ _OPTIONS: list[tuple[str, tuple[list[str], list[str]] | None]] = [
     ("--pad", (["same", "valid", "full", "0", "1", "2x1", "0,1,2,3", "99"], ["-1", "1,2,3", "x"])),
     ("--stride", (["1", "2", "3x1", "7", "2,2"], ["0", "-1", "1x0", "x"])),
     ("--dilation", (["1", "2", "1x3", "5"], ["0", "-2", "y"])),
-    ("--anchor", (["0,0", "1,1", "2,0"], ["9,9", "-1,0", "1", "a,b"])),
+    ("--anchor", (["0,0", "1,1", "2,0"], ["2000,2000", "-1,0", "1", "a,b"])),
     ("--method", (["auto", "direct", "separable", "fft", "FFT"], ["slow"])),
     ("--activation", (["none", "relu", "abs", "sigmoid", "tanh"], ["softmax"])),
     ("--pool", (["max", "mean:size=3", "min:size=2,stride=1,pad=1", "max:size=2,ceil=true", "max:size=20",
@@ -279,9 +279,20 @@ _OPTIONS: list[tuple[str, tuple[list[str], list[str]] | None]] = [
 ]
 
 
+class ApplyCase(NamedTuple):
+    """One drawn ``apply`` run: the stdin image, the options, and what the fuzzer knows of them."""
+
+    data: bytes
+    args: list[str]
+    shape: tuple[int, ...]
+    kernels: list[str]
+    options: dict[str, str | None]  # option -> value (None for a flag)
+    bad: list[str]  # options given a value from the "not allowed" list
+
+
 @st.composite
-def apply_cases(draw: st.DrawFn) -> tuple[bytes, list[str], tuple[int, ...]]:
-    """(stdin bytes of a small image, the options, the image's array shape)."""
+def apply_cases(draw: st.DrawFn) -> ApplyCase:
+    """A small random image as stdin bytes and random ``apply`` options, good or (rarely) bad."""
     from convcli.imageio import encode_image
 
     h, w = draw(st.integers(1, 12)), draw(st.integers(1, 12))
@@ -299,15 +310,97 @@ def apply_cases(draw: st.DrawFn) -> tuple[bytes, list[str], tuple[int, ...]]:
             array.flat[0] = np.nan
     fmt = "NPY" if kind == "f32" or (kind == "u16" and channels in (2, 3, 4) and draw(st.booleans())) else "PNG"
     data = encode_image(array, fmt)
-    args = [part for spec in draw(st.lists(_KERNEL_OPTIONS, max_size=2)) for part in ("-k", spec)]
+    kernels = draw(st.lists(_KERNEL_OPTIONS, max_size=2))
+    args = [part for spec in kernels for part in ("-k", spec)]
+    options: dict[str, str | None] = {}
+    bad: list[str] = []
     for option, values in _OPTIONS:
         if draw(st.integers(0, 5)) == 0:
             if values is None:
                 args.append(option)
+                options[option] = None
             else:
-                good, bad = values
-                args.append(f"{option}={draw(st.sampled_from(bad if draw(st.integers(0, 9)) == 0 else good))}")
-    return data, args, array.shape
+                good, not_allowed = values
+                is_bad = draw(st.integers(0, 9)) == 0
+                value = draw(st.sampled_from(not_allowed if is_bad else good))
+                args.append(f"{option}={value}")
+                options[option] = value
+                if is_bad:
+                    bad.append(option)
+    return ApplyCase(data, args, array.shape, kernels, options, bad)
+
+
+# --- an independent model of the output size (PyTorch's rules, written out) -------------------------------
+
+
+def _numbers(text: str) -> list[int]:
+    return [int(v) for v in text.lower().replace("x", ",").split(",")]
+
+
+def _conv_length(n: int, k: int, s: int, d: int, total_pad: int) -> int:
+    return (n + total_pad - (d * (k - 1) + 1)) // s + 1
+
+
+def _pad_totals(pad: str, extent: tuple[int, int]) -> tuple[int, int]:
+    if pad in ("same", "valid", "full"):
+        factor = {"same": 1, "valid": 0, "full": 2}[pad]
+        return factor * (extent[0] - 1), factor * (extent[1] - 1)
+    values = _numbers(pad)
+    if len(values) == 4:
+        return values[0] + values[1], values[2] + values[3]
+    return 2 * values[0], 2 * values[-1]
+
+
+def _pool_length(n: int, k: int, s: int, p: int, ceil: bool) -> int:
+    span = n + 2 * p - k
+    out = (-(-span // s) if ceil else span // s) + 1
+    if ceil and (out - 1) * s >= n + p:  # PyTorch: the last window must start inside the image or left pad
+        out -= 1
+    return out
+
+
+def expected_size(case: ApplyCase) -> tuple[int, int] | None:
+    """The output (height, width) by PyTorch's formulas, or None when some size would be empty."""
+    h, w = case.shape[:2]
+    opts = case.options
+    pad = (opts.get("--pad") or "same").lower()
+    stride = _numbers(opts.get("--stride") or "1")
+    dilation = _numbers(opts.get("--dilation") or "1")
+    s = (stride[0], stride[-1])
+    d = (dilation[0], dilation[-1])
+    for spec in case.kernels:
+        kh, kw = kernel(spec).shape
+        extent = (d[0] * (kh - 1) + 1, d[1] * (kw - 1) + 1)
+        total = _pad_totals(pad, extent)
+        h, w = _conv_length(h, kh, s[0], d[0], total[0]), _conv_length(w, kw, s[1], d[1], total[1])
+        if h < 1 or w < 1:
+            return None
+    if opts.get("--pool") is not None:
+        rest = str(opts["--pool"]).partition(":")[2]
+        params = dict(item.split("=") for item in rest.split(",") if item)
+        size = int(params.get("size", params.get("k", 2)))
+        step = int(params.get("stride", params.get("s", size)))
+        p = int(params.get("pad", params.get("p", 0)))
+        ceil = params.get("ceil", "false") == "true"
+        if 2 * p > size:
+            return None
+        h, w = _pool_length(h, size, step, p, ceil), _pool_length(w, size, step, p, ceil)
+        if h < 1 or w < 1:
+            return None
+    return h, w
+
+
+#: failures that options drawn only from the "allowed" lists may still meet, because of how they combine
+#: (option, exit code, the message must contain): each is a real rule of apply, documented in the README
+_GOOD_COMBINATION_FAILURES: list[tuple[Callable[[ApplyCase], bool], int, str]] = [
+    (lambda c: "--anchor" in c.options, 2, "anchor"),
+    (lambda c: "--depth" in c.options, 2, "--depth"),
+    (lambda c: "--normalize" in c.options, 1, "sum"),
+    (lambda c: "--method" in c.options, 2, "--method"),
+    (lambda c: "--format" in c.options, 1, "cannot hold"),
+    (lambda c: "--format" in c.options, 2, "--format"),
+    (lambda c: "--max-pixels" in c.options, 1, "over the limit of"),
+]
 
 
 _COMMAND: Any = None
@@ -332,34 +425,57 @@ def _invoke(args: list[str], data: bytes) -> Any:
         typer.testing._get_command = build  # type: ignore[attr-defined]
 
 
-def check_apply(case: tuple[bytes, list[str], tuple[int, ...]]) -> None:
-    """``convcli apply - -o - OPTIONS`` writes an image of the planned shape, or exits 1/2 with one Error line."""
+def check_apply(case: ApplyCase) -> None:
+    """``convcli apply - -o - OPTIONS`` writes an image of the size PyTorch's formulas give, or fails as it must.
+
+    With only allowed option values, a failure must be one that their combination explains (an empty size,
+    an anchor outside the kernel, a depth the format cannot hold, …); with a value from a "not allowed"
+    list, the run must fail: exit 2 (a usage error) for option values, with one ``Error:`` line.
+    """
     from convcli.imageio import read_image
 
-    data, args, _shape = case
     COUNTS["cases"] += 1
-    result = _invoke(["apply", "-", "-o", "-", "-q", "-j", "1", *args], data)
+    result = _invoke(["apply", "-", "-o", "-", "-q", "-j", "1", *case.args], case.data)
     if result.exception is not None and not isinstance(result.exception, SystemExit):
-        raise AssertionError(f"apply {args} raised {type(result.exception).__name__}: {result.exception}\n"
+        raise AssertionError(f"apply {case.args} raised {type(result.exception).__name__}: {result.exception}\n"
                              + "".join(traceback.format_exception(result.exception)))
+    bad_kernels = []
+    for spec in case.kernels:
+        try:
+            kernel(spec)
+        except ConvcliError:
+            bad_kernels.append(spec)
+    expected = expected_size(case) if not case.bad and not bad_kernels else None
     if result.exit_code != 0:
-        assert result.exit_code in (1, 2), (result.exit_code, args, result.stderr)
+        assert result.exit_code in (1, 2), (result.exit_code, case.args, result.stderr)
         assert "Traceback" not in result.stderr
         lines = result.stderr.splitlines()
         if result.exit_code == 2 and lines and lines[0].startswith("Usage: "):
             assert "Invalid value" in result.stderr, result.stderr  # Click's own check of an INTEGER option
         else:
-            assert lines and all(line.startswith("Error: ") for line in lines), (args, result.stderr)
+            assert lines and all(line.startswith("Error: ") for line in lines), (case.args, result.stderr)
+        if bad_kernels and not case.bad:
+            assert result.exit_code == 1, (case.args, result.stderr)  # a bad kernel is exit 1, as in `kernels`
+        elif not case.bad and expected is not None:
+            explained = any(applies(case) and result.exit_code == code and text in result.stderr
+                            for applies, code, text in _GOOD_COMBINATION_FAILURES)
+            assert explained, f"allowed options were refused: {case.args} -> {result.exit_code} {result.stderr}"
+        elif not case.bad and expected is None:
+            assert result.exit_code == 1, (case.args, result.stderr)  # an empty size is not a usage error
         COUNTS["convcli_errors"] += 1
         return
+    assert not case.bad, f"a value from a 'not allowed' list was accepted: {case.bad} in {case.args}"
+    assert not bad_kernels, f"a kernel spec that convcli.kernel refuses was accepted: {bad_kernels}"
+    assert expected is not None, f"an empty output size was not refused: {case.args}"
     COUNTS["ok"] += 1
     out, _ = read_image("stdout", data=result.stdout_bytes, max_pixels=None)
+    assert tuple(out.shape[:2]) == expected, (case.args, out.shape, expected)
     # the plan of a dry run (to a file name that does not exist: the format comes from --format or .png)
     target = os.path.join(tempfile.gettempdir(), "convcli-fuzz-no-such-folder", "planned.png")
-    planned = _invoke(["apply", "-", "-o", target, "--dry-run", "--json", *args], data)
-    assert planned.exit_code == 0, (args, planned.stderr)
+    planned = _invoke(["apply", "-", "-o", target, "--dry-run", "--json", *case.args], case.data)
+    assert planned.exit_code == 0, (case.args, planned.stderr)
     report = json.loads(planned.stdout)["files"][0]
-    assert list(out.shape[:2]) == report["output_shape"][:2], (args, out.shape, report)
+    assert tuple(report["output_shape"][:2]) == expected, (case.args, report, expected)
 
 
 # --- the hypothesis wrappers and the long run ----------------------------------------------------------
@@ -386,7 +502,7 @@ def kernel_file_property(max_examples: int, folder: str) -> Callable[[], None]:
 def apply_property(max_examples: int) -> Callable[[], None]:
     @settings(max_examples=max_examples, deadline=None, suppress_health_check=list(HealthCheck))
     @given(case=apply_cases())
-    def run(case: tuple[bytes, list[str], tuple[int, ...]]) -> None:
+    def run(case: ApplyCase) -> None:
         check_apply(case)
 
     return run

@@ -15,15 +15,19 @@ from convcli.batch import (
     OutputConflict,
     Recipe,
     Source,
+    Task,
+    check_inputs,
     default_jobs,
     dry_run,
     expand_inputs,
+    load_path_list,
     plan_outputs,
+    plan_task,
     process_task,
     read_path_list,
     run_batch,
 )
-from convcli.errors import ParameterError
+from convcli.errors import ImageReadError, ParameterError, UsageError
 from convcli.imageio import read_image, write_image
 from convcli.kernels import kernel
 from convcli.pipeline import Activate, Convolve, Pool
@@ -80,6 +84,34 @@ def test_listed_paths_are_literal_and_names_with_glob_characters_work(tmp_path):
     assert sources[0].path == str(odd) and sources[0].error is None
     assert sources[1].error.endswith("no such file or folder; check the path")
     assert read_path_list("a.png\n\n  b c.png\r\n") == ["a.png", "  b c.png"]
+
+
+def test_list_files_are_read_literally_and_a_missing_one_is_named(tmp_path):
+    (tmp_path / "list.txt").write_text("a b.png\n\n*.png\r\n", encoding="utf-8")
+    assert load_path_list(tmp_path / "list.txt") == ["a b.png", "*.png"]
+    with pytest.raises(ImageReadError, match=r"^--from-file .*nope.txt: cannot read the list \(No such file"):
+        load_path_list(tmp_path / "nope.txt")
+
+
+@pytest.mark.parametrize(
+    ("patterns", "options", "message"),
+    [
+        ([], {}, r"^give at least one INPUT \(a file, folder, quoted glob or - for stdin\), or --from-file LIST"),
+        (["-"], {"from_file": "-"}, r"^stdin can carry an image \(INPUT -\) or a list of paths \(--from-file -\), "
+                                    "not both$"),
+        ([], {"from_file": "l.txt", "listed": []}, r"^--from-file l.txt: the list holds no paths$"),
+    ],
+)
+def test_inputs_are_checked_before_anything_is_read(patterns, options, message):
+    with pytest.raises(UsageError, match=message):
+        check_inputs(patterns, **options)
+
+
+def test_inputs_that_make_a_batch_pass_the_check():
+    check_inputs(["a.png"])
+    check_inputs([], from_file="-")  # the list is not read yet
+    check_inputs(["a.png"], from_file="l.txt", listed=[])  # an empty list beside an input
+    check_inputs(["-"], from_file="l.txt", listed=["b.png"])
 
 
 def test_stdin_is_a_source():
@@ -151,6 +183,24 @@ def test_naming_is_checked(naming, message):
     with pytest.raises(OutputConflict, match=message) as info:
         Naming(**naming)
     assert info.value.exit_code == 2
+
+
+@pytest.mark.parametrize(
+    ("naming", "fmt"),
+    [
+        ({"outdir": "o"}, None),
+        ({"outdir": "o", "format": ".TIF"}, "TIFF"),
+        ({"output": "x.jpeg"}, "JPEG"),
+        ({"output": "x.xyz"}, None),
+        ({"output": "x.xyz", "format": "npy"}, "NPY"),
+        ({"output": "-"}, "PNG"),
+        ({"output": "-", "format": "webp"}, "WEBP"),
+    ],
+)
+def test_the_format_the_options_fix_is_the_one_plan_outputs_uses(naming, fmt):
+    assert Naming(**naming).fixed_format() == fmt
+    if fmt is not None:
+        assert plan_outputs(_sources("in/a.bmp"), Naming(**naming))[0].fmt == fmt
 
 
 def test_one_output_for_several_inputs_is_a_usage_error():
@@ -294,10 +344,47 @@ def test_dry_run_plans_without_writing(tmp_path):
     planned = dry_run(tasks, recipe)
     assert [r.status for r in planned] == ["planned", "planned"]
     assert planned[0].output_shape == (6, 5, 3) and [s.output for s in planned[0].steps] == [(12, 10, 3), (6, 5, 3)]
-    assert planned[0].steps[0].method in ("direct", "separable", "fft")
+    assert planned[0].steps[1].method is None  # pooling has no method
     assert not (tmp_path / "out").exists()
     ran = run_batch(tasks, recipe)
     assert ran[0].output_shape == planned[0].output_shape
+
+
+@pytest.mark.parametrize("method", ["direct", "separable", "fft"])
+def test_dry_run_reports_a_forced_method(tmp_path, method):
+    path = png(tmp_path / "a.png")
+    task = plan_outputs(expand_inputs([str(path)]), Naming(outdir=str(tmp_path / "out")))[0]
+    [step] = dry_run([task], Recipe(operations=(Convolve(kernel("box:size=3"), method=method),)))[0].steps
+    assert (step.method, step.reason) == (method, "forced by --method")
+
+
+def _full_rank(size: int) -> np.ndarray:
+    matrix = np.random.default_rng(1).normal(size=(size, size))
+    assert np.linalg.matrix_rank(matrix) == size
+    return matrix
+
+
+@pytest.mark.parametrize(
+    ("shape", "matrix", "expected"),
+    [
+        # 5 non-zero taps (rank 2): 5 multiply-adds a pixel directly, 2 x (3 + 3) in separable passes, and an
+        # FFT's transforms cost more than 5 taps on any image
+        ((400, 400), [[0, 1, 0], [1, -4, 1], [0, 1, 0]], "direct"),
+        # a 65x65 Gaussian has rank 1: 130 taps in two 1-D passes instead of 4225, and an FFT of a 2000x2000
+        # image costs more than 130 multiply-adds a pixel
+        ((2000, 2000), "gaussian:sigma=8", "separable"),
+        # a full-rank 101x101 kernel: 10201 taps directly, 101 pairs of passes (20402 taps) separably; the FFT
+        # does it in O(log) work a pixel
+        ((1000, 1000), _full_rank(101), "fft"),
+    ],
+    ids=["tiny-full-rank", "big-rank-1", "huge-full-rank"],
+)
+def test_dry_run_reports_the_method_auto_must_choose(tmp_path, shape, matrix, expected):
+    path = png(tmp_path / "big.png", shape=shape)
+    matrix = kernel(matrix) if isinstance(matrix, str) else kernel(np.asarray(matrix, dtype=float))
+    task = plan_outputs(expand_inputs([str(path)]), Naming(outdir=str(tmp_path / "out")))[0]
+    [step] = dry_run([task], Recipe(operations=(Convolve(matrix),)))[0].steps
+    assert step.method == expected, step.reason
 
 
 def test_an_interrupted_batch_leaves_complete_outputs_only(tmp_path, monkeypatch):
@@ -317,6 +404,45 @@ def test_an_interrupted_batch_leaves_complete_outputs_only(tmp_path, monkeypatch
         run_batch(tasks, RECIPE, jobs=1)
     assert sorted(os.listdir(tmp_path / "out")) == ["img0.png"]
     read_image(tmp_path / "out" / "img0.png")
+
+
+def test_the_recipe_force_replaces_existing_outputs(tmp_path):
+    paths = _batch(tmp_path, count=1)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "img0.png").write_bytes(b"old")
+    tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / "out")), force=True)
+    kept = run_batch(tasks, RECIPE)[0]
+    assert kept.status == "failed" and "exists" in kept.error and (tmp_path / "out" / "img0.png").read_bytes() == b"old"
+    assert run_batch(tasks, Recipe(operations=RECIPE.operations, force=True))[0].status == "written"
+    read_image(tmp_path / "out" / "img0.png")
+
+
+def test_planning_a_task_that_needs_no_work():
+    source = Source("a.png", PurePath("a.png"))
+    assert plan_task(Task(0, source, "o/a.png", "PNG", skip=True), RECIPE).status == "skipped"
+    failed = plan_task(Task(3, source, None, None, error="a.png: no such file"), RECIPE)
+    assert (failed.status, failed.error, failed.index) == ("failed", "a.png: no such file", 3)
+
+
+@pytest.mark.parametrize(("count", "threads"), [(1, None), (3, 1)])
+def test_several_files_in_one_process_use_one_engine_thread_each(tmp_path, monkeypatch, count, threads):
+    """The engine's thread count comes from a context (engine.thread_limit), never the environment."""
+    import convcli.batch.executor as executor
+    from convcli.engine import thread_count
+    from convcli.engine._threads import machine_threads
+
+    seen = []
+
+    def spy(task, recipe, *, overwrite=False):
+        seen.append(thread_count())
+        return process_task(task, recipe, overwrite=overwrite)
+
+    monkeypatch.setattr(executor, "process_task", spy)
+    before = dict(os.environ)
+    tasks = plan_outputs(expand_inputs(_batch(tmp_path, count=count)), Naming(outdir=str(tmp_path / "out")))
+    assert [r.status for r in run_batch(tasks, RECIPE, jobs=1)] == ["written"] * count
+    assert seen == [threads or machine_threads()] * count
+    assert thread_count() == machine_threads() and dict(os.environ) == before
 
 
 def test_default_jobs_is_the_number_of_usable_cores():

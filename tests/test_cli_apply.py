@@ -422,10 +422,11 @@ def test_dry_run_shows_paths_shapes_and_methods_and_writes_nothing(photos, tmp_p
     assert "30x40x3 -> 15x20x3" in lines[2] and "max pool 2x2 stride 2x2" in lines[2]
     assert "nothing was written" in result.stderr
     assert not (tmp_path / "out").exists()
-    report = json.loads(invoke(str(photos / "a.png"), "-k", "box", "-o", str(tmp_path / "x.png"), "--dry-run",
-                               "--json").stdout)
+    report = json.loads(invoke(str(photos / "a.png"), "-k", "box", "--method", "fft", "-o", str(tmp_path / "x.png"),
+                               "--dry-run", "--json").stdout)
     assert report["dry_run"] and report["files"][0]["status"] == "planned"
-    assert report["files"][0]["steps"][0]["method"] in ("direct", "separable", "fft")
+    step = report["files"][0]["steps"][0]
+    assert (step["method"], step["reason"], step["output"]) == ("fft", "forced by --method", [60, 80, 3])
     assert not (tmp_path / "x.png").exists()
 
 
@@ -452,10 +453,13 @@ def test_json_report_of_a_run(photos, tmp_path):
         (["a.png", "-o", "x.png", "--force", "--skip-existing"], "Error: --force replaces existing outputs"),
         (["a.png", "-o", "-", "--json"], "Error: --json prints its report on stdout, which -o - uses"),
         (["a.png", "-o", "x.png", "--channels", "rgb"], "Error: --channels must be one of each, sum, gray, got 'rgb'"),
-        (["a.png", "-o", "x.png", "--stride", "0"], "Error: --stride must be N or HxW (e.g. 2 or 2x1) (integers >= 1)"),
+        (["a.png", "-o", "x.png", "--stride", "0"],
+         "Error: --stride must be N or HxW (e.g. 2 or 2x1) with integers >= 1, got '0'"),
         (["a.png", "-o", "x.png", "--pad", "lots"], "Error: --pad must be same, valid, full, N, HxW or T,B,L,R"),
-        (["a.png", "-o", "x.png", "--anchor", "1"], "Error: --anchor must be R,C (e.g. 1,1) (integers >= 0), got '1'"),
+        (["a.png", "-o", "x.png", "--anchor", "1"],
+         "Error: --anchor must be R,C (e.g. 1,1) with integers >= 0, got '1'"),
         (["a.png", "-o", "x.jpg", "--depth", "16"], "Error: --depth 16: JPEG cannot hold 16-bit samples"),
+        (["a.png", "-o", "-", "--depth", "float"], "Error: --depth float: PNG cannot hold float samples"),
         (["a.png", "-o", "x.png", "--border", "mirror"], "Error: border 'mirror' is ambiguous"),
         (["a.png", "-o", "x.png", "-k", "box", "--anchor", "5,5"], "Error: anchor must lie inside the 3x3 kernel"),
         (["a.png", "-o", "x.png", "--pool", "median:size=2"], "Error: --pool 'median:size=2': the operation must be"),

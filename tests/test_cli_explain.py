@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import convcli
 from convcli.cli import app
-from convcli.sequences import EXACT_DIGITS
+from convcli.sequences import EXACT_DIGITS, METHODS, PADS
 
 runner = CliRunner()
 
@@ -202,23 +202,28 @@ def test_explain_image_file_errors(tmp_path):
         f"Error: {tmp_path / 'rgb.png'} has 3 channels; explain works on one: choose it with --channel "
         "(0 to 2, e.g. --channel 0)")
     assert error("explain", "-i", big, "--crop", "1,2,3", "-k", "1", code=2) == (
-        "Error: --crop must be x,y,w,h (e.g. 100,40,8,8) (integers >= 0), got '1,2,3'")
+        "Error: --crop must be x,y,w,h (e.g. 100,40,8,8) with integers >= 0, got '1,2,3'")
     assert error("explain", "-i", "1 2; 3 4", "--crop", "0,0,1,1", "-k", "1", code=2).startswith(
         "Error: --crop and --channel select part of an image file")
 
 
 def test_explain_errors():
     assert error("explain", "-i", "1 2; 3", "-k", "1") == (
-        "Error: --image '1 2; 3': row 2 has 1 value but row 1 has 2; every row needs the same number")
+        "Error: --image '1 2; 3': row 2 has 1 value but row 1 has 2; every row needs the same number of values")
     assert error("explain", "-i", "photo.png", "-k", "1") == (
         "Error: --image 'photo.png' is neither a matrix like '1 2 3; 4 5 6' nor an existing file; check the path")
-    assert error("explain", "-i", "1 2; 3 4") == (
-        "Error: give a kernel, a pooling spec or both; there is nothing to explain")
+    assert error("explain", "-i", "1 2; 3 4", code=2) == (
+        "Error: give a kernel (-k), a pooling spec (--pool) or both; there is nothing to explain")
+    # the same bad value, the same words and exit code as in apply
+    assert error("explain", "-i", "1 2; 3 4", "-k", "1", "--border", "mirror", code=2).startswith(
+        "Error: border 'mirror' is ambiguous")
+    assert error("explain", "-i", "1 2; 3 4", "--pool", "max:size=0", code=2) == error(
+        "apply", "x.png", "--pool", "max:size=0", code=2)
     assert error("explain", "-i", "1 2; 3 4", "-k", "1 2 3").startswith("Error: nothing is left along columns")
     assert error("explain", "-i", "1 2; 3 4", "-k", "sobel:axis=both").startswith(
         "Error: kernel 'sobel:axis=both' is an operator")
     assert error("explain", "-i", "1 2; 3 4", "-k", "1", "--pad", "-1", code=2) == (
-        "Error: --pad must be same, valid, full, N, HxW or T,B,L,R (e.g. 1, 1x2 or 0,1,0,1) (integers >= 0), "
+        "Error: --pad must be same, valid, full, N, HxW or T,B,L,R (e.g. 2, 1x2 or 0,1,0,1) with integers >= 0, "
         "got '-1'")
     assert error("explain", "-i", "1 2; 3 4", "-k", "1", "--stride", "0", code=2).startswith(
         "Error: --stride must be N or HxW")
@@ -288,6 +293,8 @@ def test_seq_errors(tmp_path):
 
 def test_seq_help_has_the_notes_example():
     out = ok("seq", "--help")
+    # the choices shown are the library's own
+    assert f"[{'|'.join(PADS)}]" in out and f"[{'|'.join(METHODS)}]" in out
     assert 'convcli seq "2,4" "7,3,1"' in out and "14 34 14 4" in out
     assert "seq 1 100 | convcli seq - -k box:size=5" in out
 

@@ -15,7 +15,7 @@ import pytest
 from typer.testing import CliRunner
 
 from convcli.cli import app
-from convcli.engine import choose_method
+from convcli.engine import METHODS
 from convcli.kernels import kernel, named_kernels
 
 runner = CliRunner()
@@ -90,9 +90,10 @@ def test_show_named_kernel() -> None:
     assert "sum         0\n" in out
     assert "anchor      (1, 1) (the default, ((H-1)//2, (W-1)//2))\n" in out
     assert "separable   yes: rank 1, a 3-tap column times a 3-tap row\n" in out
-    choice = choose_method((1024, 1024), kernel("sobel").matrix, pad="same", stride=1, dilation=1,
-                           dtype=np.float32)
-    assert f"auto method {choice.method} for a 1024x1024 float32 image: {choice.reason}" in out
+    method = json.loads(ok("show", "sobel:axis=x", "--json"))["method"]
+    assert method["name"] in METHODS[1:]
+    assert f"auto method {method['name']} for a 1024x1024 float32 image: {method['reason']}\n" in out
+    assert_reason_fits(method, kernel("sobel:axis=x").matrix)
 
 
 def test_show_json_has_the_promised_keys() -> None:
@@ -104,9 +105,9 @@ def test_show_json_has_the_promised_keys() -> None:
     assert data["sum"] == 0.0
     assert data["separable"] is False
     assert data["rank"] == 2 and data["shape"] == [3, 3] and data["offset"] == 0.0
-    choice = choose_method((1024, 1024), kernel("laplacian:neighbors=8").matrix, pad="same", stride=1,
-                           dilation=1, dtype=np.float32)
-    assert data["method"] == {"name": choice.method, "reason": choice.reason, "image_size": [1024, 1024]}
+    assert set(data["method"]) == {"name", "reason", "image_size"}
+    assert data["method"]["image_size"] == [1024, 1024]
+    assert_reason_fits(data["method"], np.array(data["matrix"]))
 
 
 def test_show_json_matrix_is_exact() -> None:
@@ -122,11 +123,53 @@ def test_show_even_kernel_anchor() -> None:
     assert data["sum"] == 1.0
 
 
-def test_show_image_size_changes_the_method_question() -> None:
-    data = json.loads(ok("show", "gaussian:sigma=5", "--image-size", "64x32", "--json"))
-    choice = choose_method((64, 32), kernel("gaussian:sigma=5").matrix, pad="same", stride=1, dilation=1,
-                           dtype=np.float32)
-    assert data["method"] == {"name": choice.method, "reason": choice.reason, "image_size": [64, 32]}
+def assert_reason_fits(method: dict[str, Any], matrix: np.ndarray) -> None:
+    """The reason names facts of this kernel, computed here independently of the engine."""
+    h, w = matrix.shape
+    if method["name"] == "direct":
+        assert f"{np.count_nonzero(matrix)} non-zero" in method["reason"]
+    elif method["name"] == "separable":
+        assert f"rank {np.linalg.matrix_rank(matrix)}" in method["reason"]
+    else:
+        assert method["name"] == "fft" and f"{h}x{w}" in method["reason"]
+
+
+def random_kernel_file(folder: Path, side: int = 61) -> Path:
+    """A full-rank random kernel (no zero tap, no structure): only the FFT makes it cheap on a large image."""
+    path = folder / f"random{side}.npy"
+    np.save(path, np.random.default_rng(61).uniform(0.5, 1.5, size=(side, side)))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("spec", "size", "expected"),
+    [
+        # one tap: one shift-and-add pass; a separable or FFT evaluation can only add work
+        ("identity", "1024x1024", "direct"),
+        # 41x41 of rank 1: 2 x 41 taps per pixel in two 1-D passes against 1681 taps of shift-and-add
+        ("gaussian:sigma=5", "1024x1024", "separable"),
+        # 61x61 of full rank: 3721 taps, or 61 pairs of 1-D passes, against an FFT of a megapixel
+        ("@random61", "1024x1024", "fft"),
+    ],
+)
+def test_show_reports_the_method_that_is_cheapest_by_construction(
+    tmp_path: Path, spec: str, size: str, expected: str
+) -> None:
+    if spec == "@random61":
+        spec = str(random_kernel_file(tmp_path))
+    data = json.loads(ok("show", spec, "--image-size", size, "--json"))
+    assert data["method"]["name"] == expected
+    assert_reason_fits(data["method"], np.array(data["matrix"]))
+    assert f"auto method {expected} for a {size} float32 image: " in ok("show", spec, "--image-size", size)
+
+
+def test_show_image_size_changes_the_method_question(tmp_path: Path) -> None:
+    path = str(random_kernel_file(tmp_path))
+    large = json.loads(ok("show", path, "--image-size", "1024x1024", "--json"))["method"]
+    tiny = json.loads(ok("show", path, "--image-size", "4x4", "--json"))["method"]
+    assert large["name"] == "fft" and large["image_size"] == [1024, 1024]
+    # 16 pixels: the FFT's fixed cost (transforming the kernel) cannot pay off
+    assert tiny["name"] != "fft" and tiny["image_size"] == [4, 4]
     square = json.loads(ok("show", "box", "--image-size", "300", "--json"))
     assert square["method"]["image_size"] == [300, 300]
 
@@ -256,8 +299,8 @@ def test_show_file_errors(tmp_path: Path) -> None:
 
 def test_usage_errors() -> None:
     assert "Missing argument 'SPEC'" in error("show", code=2)
-    assert "expected N or HxW with positive integers, got '0'" in error("show", "box", "--image-size", "0",
-                                                                       code=2)
+    assert error("show", "box", "--image-size", "0", code=2) == (
+        "Error: --image-size must be N or HxW (e.g. 2 or 2x1) with integers >= 1, got '0'\n")
     assert "No such option" in error("show", "-1 0 1", code=2)  # needs '--' first
 
 

@@ -85,6 +85,17 @@ def test_unknown_kernel_spec_is_a_clean_error() -> None:
     assert "unknown kernel 'gausian'" in error("224", "-k", "gausian:sigma=2")
 
 
+def test_pool_defaults_as_in_apply() -> None:
+    # the example: a bare operation is a 2x2 window with stride 2 (seed 003), as apply --pool max
+    assert ok("224", "-k", "3", "--pool", "max") == "112x112\n"
+    assert ok("9", "--pool", "mean") == "4x4\n"
+    assert ok("9", "--pool", "min:stride=1") == "8x8\n"
+    assert ok("9", "max", "pool:stride=3") == "1x1\n"  # as layers too: 9 -> 4 -> floor((4-2)/3)+1 = 1
+    payload = json.loads(ok("224", "-k", "3", "--pool", "max", "--json"))
+    assert payload["layers"][1] == {"spec": "max", "kind": "pool", "input": [224, 224], "output": [112, 112],
+                                    "pad": [0, 0, 0, 0], "receptive_field": [4, 4], "jump": [2, 2]}
+
+
 def test_pool_option_follows_the_convolution() -> None:
     assert ok("224", "--pool", "max:size=2") == "112x112\n"
     assert ok("224", "-k", "3", "--stride", "2", "--pool", "mean:size=3,stride=2,pad=1") == "56x56\n"
@@ -165,10 +176,10 @@ def test_file_errors_name_the_file(tmp_path: Path) -> None:
     )
     missing = tmp_path / "missing.png"
     assert error(str(missing), "conv:k=3") == (
-        f"Error: '{missing}' is neither a size (N or HxW, e.g. 224x224) nor an image or .npy file "
-        "(no such file); check the path\n"
+        f"Error: cannot read the size of '{missing}': no such file; check the path "
+        "(a size is N or HxW, e.g. 224x224)\n"
     )
-    assert "(a folder)" in error(str(tmp_path))
+    assert f"cannot read the size of '{tmp_path}': it is a folder" in error(str(tmp_path))
     empty = tmp_path / "empty.npy"
     empty.write_bytes(b"")
     assert f"cannot read the array in '{empty}'" in error(str(empty))
@@ -271,26 +282,51 @@ def test_pool_pad_over_half_the_window() -> None:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["224x0"], "Error: input must be N or HxW with integers >= 1 in 'outsize 224x0', got '224x0'\n"),
         (["224", "cnv:k=3"], "Error: layer 'cnv:k=3' has an unknown kind 'cnv'; did you mean 'conv'? valid: "
                              "conv, pool, max, mean, min (e.g. 'conv:k=3,p=same', 'pool:k=2')\n"),
         (["224", "conv:k=3,q=1"], "Error: a conv layer has no parameter 'q' (in 'conv:k=3,q=1'); valid: "
                                   "k, s, p, d, kernel, size, stride, pad, dilation\n"),
-        (["224", "-k", "0"], "Error: kernel must be N or HxW with integers >= 1 in '--kernel 0', got '0'\n"),
+    ],
+)
+def test_bad_layer_specs_are_one_line_errors(args: list[str], message: str) -> None:
+    assert error(*args) == message  # a bad spec (as a bad kernel spec) is exit 1
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["224x0"], "Error: INPUT must be N or HxW (e.g. 224 or 224x224) with integers >= 1, got '224x0'\n"),
+        (["224", "-k", "0"], "Error: --kernel must be N or HxW (e.g. 2 or 2x1) with integers >= 1, got '0'\n"),
         (["224", "-k", "3", "--stride", "0"],
-         "Error: stride must be N or HxW with integers >= 1 in '--stride 0', got '0'\n"),
+         "Error: --stride must be N or HxW (e.g. 2 or 2x1) with integers >= 1, got '0'\n"),
         (["224", "-k", "3", "--dilation", "2x"],
-         "Error: dilation must be N or HxW with integers >= 1 in '--dilation 2x', got '2x'\n"),
+         "Error: --dilation must be N or HxW (e.g. 2 or 2x1) with integers >= 1, got '2x'\n"),
         (["224", "-k", "3", "--pad", "mirror"],
-         "Error: pad must be same, valid, full, N or HxW (integers >= 0) in '--pad mirror', got 'mirror'\n"),
+         "Error: --pad must be same, valid, full, N, HxW or T,B,L,R (e.g. 2, 1x2 or 0,1,0,1) with integers >= 0, "
+         "got 'mirror'\n"),
         (["224", "--pool", "max:size=2,d=2"],
          "Error: a pool layer has no parameter 'd' (in 'max:size=2,d=2'); valid: "
          "k, s, p, ceil, kernel, size, stride, pad\n"),
+        (["224", "--pool", "conv:k=3"],
+         "Error: --pool 'conv:k=3': the operation must be max, mean or min (or pool, for sizes only), "
+         "e.g. max:size=2\n"),
     ],
 )
-def test_bad_values_are_one_line_errors(args: list[str], message: str) -> None:
-    assert error(*args) == message
+def test_bad_option_values_are_usage_errors_worded_as_in_apply(args: list[str], message: str) -> None:
+    # the same bad value gives exit code 2 and the wording of convcli.specs in every command
+    assert error(*args, code=2) == message
 
+
+def test_pad_takes_four_sides_as_in_apply() -> None:
+    import torch
+    import torch.nn.functional as F
+
+    # torch: pad (left, right, top, bottom) explicitly, then a strided valid convolution
+    padded = F.pad(torch.zeros(1, 1, 10, 12), (1, 0, 0, 2))
+    want = F.conv2d(padded, torch.zeros(1, 1, 3, 3), stride=2).shape[-2:]
+    assert ok("10x12", "-k", "3", "--pad", "0,2,1,0", "--stride", "2") == f"{want[0]}x{want[1]}\n"
+    payload = json.loads(ok("10x12", "-k", "3", "--pad", "0,0,1,0", "--json"))
+    assert payload["layers"][0]["pad"] == [0, 0, 1, 0]
 
 @pytest.mark.parametrize(
     ("args", "message"),
@@ -299,7 +335,6 @@ def test_bad_values_are_one_line_errors(args: list[str], message: str) -> None:
         (["224", "conv:k=3", "--pool", "max:size=2"], "give layer specs or --pool, not both"),
         (["224", "--stride", "2"], "--stride, --pad and --dilation describe the convolution"),
         (["224", "--json", "--explain"], "choose one of --explain and --json"),
-        (["224", "--pool", "conv:k=3"], "expected a pooling spec such as max:size=2, got 'conv:k=3'"),
         ([], "Missing argument"),
         (["224", "--kernal", "3"], "No such option"),
     ],

@@ -372,13 +372,11 @@ def test_large_image_bands_and_tiles(method, monkeypatch, rng):
 
 
 @pytest.mark.parametrize("method", FORCED)
-def test_thread_count_does_not_change_results(method, monkeypatch, rng):
+def test_thread_count_does_not_change_results(method, rng):
     image = rng.random((300, 257), dtype=np.float32)
     kernel = rng.normal(size=(5, 5))
-    monkeypatch.setenv("CONVCLI_THREADS", "1")
-    one = correlate(image, kernel, method=method)
-    monkeypatch.setenv("CONVCLI_THREADS", "3")
-    three = correlate(image, kernel, method=method)
+    one = correlate(image, kernel, method=method, threads=1)
+    three = correlate(image, kernel, method=method, threads=3)
     np.testing.assert_array_equal(one, three)
 
 
@@ -448,11 +446,14 @@ def test_each_keyword_changes_the_result(rng):
 
 @pytest.mark.parametrize("method", FORCED)
 def test_method_keyword_selects_the_method(method, monkeypatch, rng):
-    import convcli.engine as engine
+    import dataclasses
+
+    from convcli.engine._registry import REGISTRY
 
     called = []
-    original = engine._METHODS[method]
-    monkeypatch.setitem(engine._METHODS, method, lambda plan: called.append(method) or original(plan))
+    entry = REGISTRY[method]
+    spy = dataclasses.replace(entry, run=lambda plan, **kw: called.append(method) or entry.run(plan, **kw))
+    monkeypatch.setitem(REGISTRY, method, spy)
     correlate(rng.normal(size=(8, 8)), rng.normal(size=(3, 3)), method=method)
     assert called == [method]
 
@@ -495,11 +496,11 @@ def test_bad_arguments_raise_naming_the_parameter(kwargs, error, match):
 @pytest.mark.parametrize(
     ("kernel", "match"),
     [
-        (np.array([[1.0, np.nan], [0.0, 1.0]]), r"non-finite value \(nan\) at row 0, column 1"),
-        (np.array([[1.0, 1.0], [np.inf, 1.0]]), r"non-finite value \(inf\) at row 1, column 0"),
+        (np.array([[1.0, np.nan], [0.0, 1.0]]), r"kernel has nan at row 1, column 2; every value must be"),
+        (np.array([[1.0, 1.0], [np.inf, 1.0]]), r"kernel has inf at row 2, column 1; every value must be"),
         (np.zeros((0, 3)), r"kernel is empty"),
         (np.ones(3), r"kernel must be 2-D, got 1-D of length 3"),
-        (np.ones((2, 2, 2)), r"kernel must be 2-D, got shape \(2, 2, 2\)"),
+        (np.ones((2, 2, 2)), r"kernel must be a 2-D matrix, got shape \(2, 2, 2\)"),
         ([["a", "b"]], r"kernel must be a 2-D array of numbers"),
     ],
 )
@@ -535,7 +536,7 @@ def test_errors_are_convcli_errors_and_value_errors():
 
 # --- the banded-Toeplitz (BLAS) 1-D passes -------------------------------------------------------
 
-@pytest.mark.parametrize("gemm", ["0", "1"])
+@pytest.mark.parametrize("gemm", [False, True])
 @pytest.mark.parametrize("kshape", [(15, 15), (1, 9), (9, 1), (4, 6)], ids=str)
 @pytest.mark.parametrize("stride", [1, (2, 3)], ids=str)
 @pytest.mark.parametrize("dilation", [1, (2, 1)], ids=str)
@@ -543,7 +544,7 @@ def test_errors_are_convcli_errors_and_value_errors():
 def test_separable_passes_match_reference(gemm, kshape, stride, dilation, channels, monkeypatch, rng):
     from convcli.engine import _separable
 
-    monkeypatch.setenv("CONVCLI_GEMM", gemm)
+    monkeypatch.setattr(_separable, "USE_GEMM", gemm)
     monkeypatch.setattr(_separable, "GEMM_BLOCK_ROWS", 8)  # several blocks, and a ragged last one
     monkeypatch.setattr(_separable, "GEMM_BLOCK_COLS", 16)
     shape = (70, 45) if channels is None else (70, 45, channels)
@@ -557,46 +558,42 @@ def test_separable_passes_match_reference(gemm, kshape, stride, dilation, channe
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4 * np.abs(kernel).sum())
 
 
-def test_gemm_is_used_only_when_allowed(monkeypatch):
+def test_gemm_is_used_when_cheaper_and_only_when_allowed(monkeypatch):
     from convcli.engine import _separable
 
-    taps = np.ones(31)
-    monkeypatch.setenv("CONVCLI_GEMM", "1")
-    assert _separable.pass_plan(taps, 1, 1, 32, _separable.gemm_allowed()) == "gemm"
-    monkeypatch.setenv("CONVCLI_GEMM", "0")
-    assert not _separable.gemm_allowed()
-    monkeypatch.delenv("CONVCLI_GEMM")
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "1")
-    assert _separable.gemm_allowed()
-    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "4")
-    assert not _separable.gemm_allowed()
+    assert _separable.pass_cost(np.ones(31), 1, 1, 32)[0] == "gemm"  # long passes: the BLAS product
+    assert _separable.pass_cost(np.ones(3), 1, 1, 32)[0] == "shift"  # three taps: shift-and-add
+    monkeypatch.setattr(_separable, "USE_GEMM", False)
+    assert _separable.pass_cost(np.ones(31), 1, 1, 32)[0] == "shift"
 
 
-@pytest.mark.parametrize("gemm", ["0", "1"])
+@pytest.mark.parametrize("gemm", [False, True])
 @pytest.mark.parametrize("method", ALL_METHODS)
 def test_results_are_bitwise_independent_of_threads(gemm, method, monkeypatch, rng):
+    from convcli.engine import _separable, thread_limit
+
     image = rng.random((517, 301, 3), dtype=np.float32)
     g = np.exp(-np.arange(-7, 8) ** 2 / 12.5)
     kernel = np.outer(g, g) / g.sum() ** 2
-    monkeypatch.setenv("CONVCLI_GEMM", gemm)
-    results = []
-    for threads in ("1", "2", "3"):
-        monkeypatch.setenv("CONVCLI_THREADS", threads)
+    monkeypatch.setattr(_separable, "USE_GEMM", gemm)
+    results = [correlate(image, kernel, method=method, threads=n) for n in (1, 2, 3)]
+    with thread_limit(2):
         results.append(correlate(image, kernel, method=method))
+    np.testing.assert_array_equal(results[0], results[3])
     np.testing.assert_array_equal(results[0], results[1])
     np.testing.assert_array_equal(results[0], results[2])
 
 
 # --- strips ------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("gemm", ["0", "1"])
+@pytest.mark.parametrize("gemm", [False, True])
 @pytest.mark.parametrize("method", ALL_METHODS)
 @pytest.mark.parametrize("flip", [False, True])
 @pytest.mark.parametrize("kshape", [(3, 3), (15, 15), (25, 1)], ids=str)
 def test_strips_stack_to_the_full_result_bit_for_bit(gemm, method, flip, kshape, monkeypatch, rng):
-    from convcli.engine import _fft, correlate_strips
+    from convcli.engine import _fft, _separable, correlate_strips
 
-    monkeypatch.setenv("CONVCLI_GEMM", gemm)
+    monkeypatch.setattr(_separable, "USE_GEMM", gemm)
     monkeypatch.setattr(_fft, "TILE_OVERHEAD_UNITS", 0.0)  # small tiles, so strips cut across tile rows
     image = rng.random((1100, 61, 3), dtype=np.float32)
     g = np.hanning(kshape[0] + 2)[1:-1]

@@ -264,7 +264,7 @@ def test_errors():
         explain(NOTES_X, pool="sum:size=2")
     with pytest.raises(ParameterError, match="pooling pad must be at most half the window"):
         explain(NOTES_X, pool="max:size=2,pad=2")
-    with pytest.raises(KernelError, match="non-finite value"):
+    with pytest.raises(KernelError, match="every value must be a finite number"):
         explain(NOTES_X, [[float("inf")]])
     with pytest.raises(ParameterError, match="unknown border 'zigzag'"):
         explain(NOTES_X, NOTES_K, border="zigzag")

@@ -297,3 +297,25 @@ def test_seed_003_pooling_rules():
     x = np.array([[1.0, 3.0], [4.0, 2.0]])
     np.testing.assert_array_equal(pool_backward([[8.0]], x, 2), [[0, 0], [8, 0]])
     np.testing.assert_array_equal(pool_backward([[8.0]], x, 2, op="mean"), [[2, 2], [2, 2]])
+
+
+@pytest.mark.parametrize("border", ["constant", "edge", "reflect", "symmetric", "wrap", "replicate"])
+def test_fold_padding_is_the_adjoint_of_numpy_pad(border):
+    """<pad(x), g> == <x, fold(g)> for every x and g: folding undoes numpy.pad's copying exactly."""
+    from convcli.engine import normalize_border
+    from convcli.gradients import fold_padding
+
+    rng = np.random.default_rng(11)
+    pads = (2, 1, 3, 4)
+    for shape in [(5, 6), (4, 3, 2)]:
+        x = rng.standard_normal(shape)
+        widths = [(pads[0], pads[1]), (pads[2], pads[3])] + [(0, 0)] * (len(shape) - 2)
+        mode = normalize_border(border)
+        padded = np.pad(x, widths, mode=mode) if mode != "constant" else np.pad(x, widths)
+        g = rng.standard_normal(padded.shape)
+        kept = g.copy()
+        folded = fold_padding(g, shape, pads, border=border)
+        assert folded.shape == shape
+        np.testing.assert_allclose(np.vdot(padded, g), np.vdot(x, folded), rtol=1e-12)
+        folded[...] = 0  # a new array: writing to it leaves the caller's gradient untouched
+        np.testing.assert_array_equal(g, kept)

@@ -8,6 +8,7 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -25,10 +26,12 @@ from convcli.imageio import (
     image_extensions,
     leftover_temp_files,
     probe_image,
+    probe_size,
     read_image,
     write_bytes_atomic,
     write_image,
 )
+from convcli.imageio._open import identify
 
 
 def pil_save(path: Path, image: Image.Image, **options) -> Path:
@@ -215,6 +218,77 @@ def test_a_decompression_bomb_is_refused_before_decoding(tmp_path):
     np.save(tmp_path / "big.npy", np.zeros((20, 20)))
     with pytest.raises(ImageReadError, match=r"20x20 is 400 pixels, over the limit of 399"):
         read_image(tmp_path / "big.npy", max_pixels=399)
+
+
+class _GuardSpy(type(Image)):  # type: ignore[misc]
+    """PIL.Image's module class, recording every write of MAX_IMAGE_PIXELS."""
+
+    writes: ClassVar[list[object]] = []
+
+    def __setattr__(self, name, value):
+        if name == "MAX_IMAGE_PIXELS":
+            _GuardSpy.writes.append(value)
+        super().__setattr__(name, value)
+
+
+@pytest.fixture
+def guard_spy(monkeypatch):
+    _GuardSpy.writes = []
+    monkeypatch.setattr(Image, "__class__", _GuardSpy)
+    yield _GuardSpy.writes
+    Image.__class__ = type(io)  # back to a plain module before monkeypatch restores anything
+
+
+def test_probe_size_reads_a_huge_header_without_touching_pillows_guard(tmp_path, guard_spy):
+    path = tmp_path / "huge.png"
+    path.write_bytes(_png_header(200000, 150000))  # 3e10 pixels: far past twice Pillow's limit
+    limit = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(Image.DecompressionBombError):  # Pillow's own open refuses it ...
+        Image.open(path)
+    assert probe_size(path) == (150000, 200000)  # ... its size is read all the same (height, width)
+    assert guard_spy == [] and Image.MAX_IMAGE_PIXELS == limit  # never written, not even temporarily
+    with pytest.raises(ImageReadError, match=r"huge.png: 200000x150000 is 30,000,000,000 pixels, over the limit"):
+        read_image(path)  # reading pixels still refuses the bomb
+    assert guard_spy == [] and Image.MAX_IMAGE_PIXELS == limit
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"not an image at all", r"cannot read the size of '.*x.png': it is not an image Pillow can open"),
+        (b"\x89PNG\r\n\x1a\n" + b"\x00" * 30, r"cannot read the size of '.*x.png'|x.png: the image is damaged"),
+    ],
+)
+def test_probe_size_failures_leave_pillows_guard_alone(tmp_path, guard_spy, content, message):
+    path = tmp_path / "x.png"
+    path.write_bytes(content)
+    limit = Image.MAX_IMAGE_PIXELS
+    with pytest.raises(ImageReadError, match=message):
+        probe_size(path)
+    assert guard_spy == [] and Image.MAX_IMAGE_PIXELS == limit
+
+
+def test_probe_size_of_npy_reads_the_header_only(tmp_path):
+    path = tmp_path / "big.npy"
+    with open(path, "wb") as handle:  # a header declaring 100000 x 200000 x 3 floats, and no data at all
+        np.lib.format.write_array_header_1_0(handle, {"descr": "<f4", "fortran_order": False,
+                                                      "shape": (100000, 200000, 3)})
+    assert probe_size(path) == (100000, 200000)
+    np.save(tmp_path / "line.npy", np.zeros(5))
+    with pytest.raises(ImageReadError, match=r"holds an array of shape \(5,\); an image is \(height, width\)"):
+        probe_size(tmp_path / "line.npy")
+    with pytest.raises(ImageReadError, match=r"cannot read the size of .*nope.npy.: no such file"):
+        probe_size(tmp_path / "nope.npy")
+
+
+@pytest.mark.parametrize("ext", [".png", ".jpg", ".tif", ".bmp", ".webp", ".gif", ".ppm", ".tga"])
+def test_identify_agrees_with_image_open(tmp_path, rng, ext):
+    path = tmp_path / f"x{ext}"
+    write_image(path, rng.integers(0, 256, (5, 7)).astype(np.uint8))
+    with Image.open(path) as opened, open(path, "rb") as handle:
+        ours = identify(handle)
+        assert (ours.format, ours.size, ours.mode) == (opened.format, opened.size, opened.mode)
+    assert probe_size(path) == (5, 7) == read_image(path)[0].shape[:2]
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,13 @@ Three kinds of evidence:
 
 from __future__ import annotations
 
+import contextlib
 import math
 import warnings
 
 import pytest
+import torch  # the oracle is in the test extra: a missing torch must fail, never skip
+import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -23,19 +26,21 @@ from convcli.shapes import (
     Layer,
     as_pair,
     chain_sizes,
+    check_anchor,
+    check_hw,
     conv_output_length,
+    flipped_anchor,
+    input_extent,
     output_size,
     parse_layer,
     pool_output_length,
     pool_output_size,
     resolve_pad,
+    resolve_pool,
     resolve_pool_pad,
     spec_pad,
 )
 from convcli.specs import parse_spec
-
-torch = pytest.importorskip("torch")
-F = torch.nn.functional
 
 # --- the basic functions ------------------------------------------------------------------
 
@@ -304,7 +309,7 @@ def test_parse_layer(text: str, expected: Layer) -> None:
         ("cnv:k=3", r"layer 'cnv:k=3' has an unknown kind 'cnv'; did you mean 'conv'\? valid: conv, pool"),
         ("relu", r"unknown kind 'relu'; valid: conv, pool, max, mean, min"),
         ("conv", r"'conv' needs k=<N or HxW>"),
-        ("pool:s=2", r"'pool:s=2' needs k=<N or HxW>"),
+        ("conv:s=2", r"'conv:s=2' needs k=<N or HxW>"),
         ("conv:k=0", r"k must be N or HxW with integers >= 1 in 'conv:k=0', got '0'"),
         ("conv:k=3x4x5", r"got '3x4x5'"),
         ("conv:k=3,s=0", r"s must be N or HxW with integers >= 1 in 'conv:k=3,s=0', got '0'"),
@@ -491,3 +496,64 @@ def test_chain_matches_torch_layer_by_layer(hw: tuple[int, int], chain: list[tup
         where = rf"^layer {failing} \({text}\) on a {before[0]}x{before[1]} input: "
         with pytest.raises(ParameterError, match=where):
             chain_sizes(hw, layers)
+
+
+# --- anchors, extents and sizes: the one check each ---------------------------------------
+
+
+def test_check_anchor_is_the_one_anchor_check() -> None:
+    assert check_anchor((2, 0), (3, 4)) == (2, 0)
+    assert check_anchor([0, 3], (3, 4)) == (0, 3)
+    with pytest.raises(ParameterError, match=r"^anchor must be a pair \(row, col\) of integers, got \(1.5, 0\)$"):
+        check_anchor((1.5, 0), (3, 3))
+    with pytest.raises(ParameterError, match=r"anchor must lie inside the 3x4 kernel .* got \(0, 4\)"):
+        check_anchor((0, 4), (3, 4))
+    with pytest.raises(ParameterError, match=r"anchor must lie inside"):
+        resolve_pad("same", (3, 3), anchor=(-1, 0))  # resolve_pad goes through it too
+
+
+@pytest.mark.parametrize(("kh", "kw"), [(1, 1), (3, 4), (5, 2)])
+def test_flipped_anchor_follows_the_tap_through_a_180_degree_rotation(kh: int, kw: int) -> None:
+    for r in range(kh):
+        for c in range(kw):
+            marked = torch.zeros(kh, kw)
+            marked[r, c] = 1
+            rotated = torch.rot90(marked, 2)
+            fr, fc = flipped_anchor((r, c), (kh, kw))
+            assert rotated[fr, fc] == 1
+            assert flipped_anchor((fr, fc), (kh, kw)) == (r, c)
+
+
+@given(
+    st.integers(1, 40), st.integers(1, 9), st.integers(1, 4), st.integers(1, 3),
+)
+def test_input_extent_is_what_a_valid_convolution_of_that_many_outputs_reads(
+    outputs: int, kernel: int, stride: int, dilation: int
+) -> None:
+    extent = input_extent(outputs, kernel, stride=stride, dilation=dilation)
+    assert conv_output_length(extent, kernel, stride=stride, dilation=dilation) == outputs
+    x = torch.zeros(1, 1, 1, extent)
+    w = torch.zeros(1, 1, 1, kernel)
+    assert F.conv2d(x, w, stride=stride, dilation=dilation).shape[-1] == outputs
+    if extent > 1:  # up to stride-1 more samples give no more outputs; one fewer gives one fewer
+        assert conv_output_length(extent + stride - 1, kernel, stride=stride, dilation=dilation) == outputs
+        with pytest.raises(ShapeError) if outputs == 1 else contextlib.nullcontext():
+            assert conv_output_length(extent - 1, kernel, stride=stride, dilation=dilation) == outputs - 1
+
+
+def test_check_hw_names_what_it_checks() -> None:
+    assert check_hw([3, 4], "input") == (3, 4)
+    for bad in [(0, 4), (3,), (3.0, 4), "3x4", (True, 2)]:
+        with pytest.raises(ParameterError, match=r"^input size must be two positive integers"):
+            check_hw(bad, "input")
+
+
+def test_resolve_pool_is_the_one_place_the_stride_defaults_to_the_window() -> None:
+    assert resolve_pool((3, 2)) == ((3, 2), (3, 2), (0, 0))
+    assert resolve_pool(3, stride=(1, 2), pad=1) == ((3, 3), (1, 2), (1, 1))
+    # torch.nn.MaxPool2d: stride defaults to kernel_size
+    assert torch.nn.MaxPool2d((3, 2)).stride == resolve_pool((3, 2))[1]
+    with pytest.raises(ParameterError, match=r"pooling pad must be at most half the window"):
+        resolve_pool(2, pad=2)
+    with pytest.raises(ParameterError, match=r"^pooling stride must be a positive integer"):
+        resolve_pool(2, stride=0)

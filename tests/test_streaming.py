@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from scipy import ndimage
 
 from convcli.kernels import kernel
 from convcli.pipeline import Activate, Convolve, Pool, filter_image, filter_to_depth, to_depth
+from tests.reference import ref_correlate, ref_pool
 
 
 def whole(image, ops, **kw):
@@ -60,11 +62,59 @@ def test_streamed_equals_whole(ops, kw, shape, dtype, rng, monkeypatch):
     np.testing.assert_array_equal(got, want)
 
 
-def test_unstreamable_chains_fall_back(rng):
+def _per_channel(image, func):
+    x = np.asarray(image, dtype=np.float64)
+    return np.stack([func(x[..., c]) for c in range(x.shape[2])], axis=2) if x.ndim == 3 else func(x)
+
+
+def _assert_samples(got, reference, top=255):
+    """``got`` is ``reference`` (float64, output units) rounded half to even and clipped.
+
+    The library computes in float32, so a reference within 1e-3 of a rounding
+    boundary may land on either side; everywhere else the samples must be exact.
+    """
+    want = np.clip(np.rint(reference), 0, top)
+    assert got.shape == want.shape and got.dtype == np.uint8
+    near_half = np.abs(np.abs(reference - np.floor(reference)) - 0.5) < 1e-3
+    assert np.abs(got.astype(np.int64) - want).max() <= 1
+    np.testing.assert_array_equal(got[~near_half], want[~near_half])
+
+
+def _sobel_magnitude(x):
+    gx = ndimage.sobel(x, axis=1, mode="mirror")  # numpy's reflect is SciPy's mirror
+    gy = ndimage.sobel(x, axis=0, mode="mirror")
+    return np.hypot(gx, gy)
+
+
+def _normalized(x):
+    return (x - x.min()) * (255.0 / (x.max() - x.min()))
+
+
+UNSTREAMABLE = [
+    # an operator (two responses combined): SciPy's Sobel magnitude
+    ([Convolve(kernel("sobel:axis=both"))], {}, lambda im: _per_channel(im, _sobel_magnitude)),
+    # pooling after the convolution: the slow references, composed op by op
+    ([Convolve(kernel("box:size=3")), Pool("max", 2)], {},
+     lambda im: _per_channel(im, lambda c: ref_pool(ref_correlate(c, np.full((3, 3), 1 / 9)), 2))),
+    # normalize needs the whole result's min and max before the first sample is written
+    ([Convolve(kernel("box:size=3"))], {"range_mode": "normalize"},
+     lambda im: _normalized(ref_correlate(im, np.full((3, 3), 1 / 9)))),
+]
+
+
+@pytest.mark.parametrize(("ops", "kw", "reference"), UNSTREAMABLE, ids=["operator", "pool", "normalize"])
+def test_unstreamable_chains_fall_back_to_the_whole_image(ops, kw, reference, rng, monkeypatch):
+    import convcli.engine as engine
+
     image = rng.integers(0, 256, size=(40, 30, 3)).astype(np.uint8)
-    for ops, kw in [
-        ([Convolve(kernel("sobel:axis=both"))], {}),
-        ([Convolve(kernel("box:size=3")), Pool("max", 2)], {}),
-        ([Convolve(kernel("box:size=3"))], {"range_mode": "normalize"}),
-    ]:
-        np.testing.assert_array_equal(filter_to_depth(image, ops, depth="8", **kw), whole(image, ops, depth="8", **kw))
+    streamed = []
+    original = engine.correlate_strips
+
+    def spy(*args, **kwargs):
+        streamed.append(args)
+        yield from original(*args, **kwargs)
+
+    monkeypatch.setattr(engine, "correlate_strips", spy)
+    got = filter_to_depth(image, ops, depth="8", **kw)
+    assert streamed == [], "this chain cannot stream: the whole-image path must run"
+    _assert_samples(got, reference(image))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from ._version import __version__
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from .engine import MethodChoice, choose_method, convolve, correlate
+    from .engine import MethodChoice, choose_method, convolve, correlate, thread_limit
     from .errors import (
         ConvcliError,
         ImageReadError,
@@ -56,6 +56,7 @@ __all__ = [
     "pool",
     "pool_output_size",
     "save_kernel_file",
+    "thread_limit",
 ]
 
 # name -> submodule that defines it; other issues add their public names here.
@@ -64,6 +65,7 @@ _LAZY: dict[str, str] = {
     "convolve": "engine",
     "choose_method": "engine",
     "MethodChoice": "engine",
+    "thread_limit": "engine",
     "pool": "pooling",
     "output_size": "shapes",
     "pool_output_size": "shapes",

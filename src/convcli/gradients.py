@@ -53,21 +53,28 @@ from typing import Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from .engine import convolve, normalize_border
-from .engine._borders import padded_index_map
-from .engine._plan import check_image, check_kernel
+from .engine import (
+    check_image,
+    check_kernel,
+    convolve,
+    geometry,
+    pad_image,
+    padded_index_map,
+    resolve_border,
+    work_dtype,
+)
 from .errors import ParameterError, ShapeError
 from .pooling import pool_geometry
-from .shapes import as_pair, output_size, resolve_pad
+from .shapes import as_pair
 
-__all__ = ["PoolOp", "correlate_backward", "dilate_error", "pool_backward"]
+__all__ = ["PoolOp", "correlate_backward", "dilate_error", "fold_padding", "pool_backward"]
 
 PoolOp: TypeAlias = Literal["max", "mean", "min"]
 
 
 def _result_dtype(*arrays: np.ndarray) -> np.dtype:
-    """float64 when any input is float64, float32 otherwise (the engine's rule)."""
-    return np.dtype(np.float64) if any(a.dtype == np.float64 for a in arrays) else np.dtype(np.float32)
+    """float64 when any input computes in float64 (:func:`~convcli.engine.work_dtype`), float32 otherwise."""
+    return max((work_dtype(a.dtype) for a in arrays), key=lambda d: d.itemsize)
 
 
 def _check_grad(grad_output: object, image: np.ndarray, expected_hw: tuple[int, int], what: str) -> np.ndarray:
@@ -122,16 +129,45 @@ def dilate_error(grad_output: npt.ArrayLike, stride: object = 1) -> np.ndarray:
     return out
 
 
-def _fold(grad_padded: np.ndarray, shape: tuple[int, ...], pads: tuple[int, int, int, int], mode: str) -> np.ndarray:
-    """Gradient on the pixels from the gradient on the padded image.
+def fold_padding(
+    grad_padded: npt.ArrayLike, shape: tuple[int, ...], pads: tuple[int, int, int, int], *, border: str
+) -> np.ndarray:
+    """The gradient on the pixels from the gradient on the padded image.
 
     Zero padding drops the border's share; the other borders copied pixels, so
     their share goes back onto the pixel each border cell was copied from.
+
+    Parameters
+    ----------
+    grad_padded : array_like
+        The gradient on the padded image, ``(H + top + bottom) x (W + left + right)``
+        (channels trailing).
+    shape : tuple of int
+        The image's shape ``(H, W)`` or ``(H, W, C)``.
+    pads : tuple of int
+        ``(top, bottom, left, right)``.
+    border : str
+        The forward border rule (a numpy.pad name or alias).
+
+    Returns
+    -------
+    ndarray of float64
+        A new array of the image's shape.
+
+    Examples
+    --------
+    >>> g = np.ones((1, 4))
+    >>> fold_padding(g, (1, 2), (0, 0, 1, 1), border="constant")
+    array([[1., 1.]])
+    >>> fold_padding(g, (1, 2), (0, 0, 1, 1), border="edge")  # each edge pixel was copied once more
+    array([[2., 2.]])
     """
+    mode, _ = resolve_border(border)
+    grad_padded = np.asarray(grad_padded, dtype=np.float64)
     top, bottom, left, right = pads
     h, w = shape[:2]
     if mode == "constant":
-        return grad_padded[top : top + h, left : left + w]
+        return grad_padded[top : top + h, left : left + w].copy()
     rmap = padded_index_map(h, top, bottom, mode)
     cmap = padded_index_map(w, left, right, mode)
     rows = np.zeros((h, *grad_padded.shape[1:]))
@@ -217,17 +253,12 @@ def correlate_backward(
     """
     arr = check_image(image)
     k = check_kernel(kernel)
-    mode = normalize_border(border)
-    try:
-        border_value = float(border_value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"border_value must be a number, got {border_value!r}") from None
+    mode, value = resolve_border(border, border_value)
     kshape = (int(k.shape[0]), int(k.shape[1]))
-    dil = as_pair(dilation, "dilation")
-    st = as_pair(stride, "stride")
-    pads = resolve_pad(pad, kshape, dilation=dil, anchor=anchor)
     h, w = int(arr.shape[0]), int(arr.shape[1])
-    out_hw = output_size((h, w), kshape, pad=pads, stride=st, dilation=dil)
+    _, pads, st, dil, out_hw = geometry(
+        (h, w), k, flip=False, pad=pad, stride=stride, dilation=dilation, anchor=anchor
+    )
     grad = _check_grad(grad_output, arr, out_hw, f"a {h}x{w} image, a {kshape[0]}x{kshape[1]} kernel, "
                        f"pad {pads}, stride {st}, dilation {dil}")
     dtype = _result_dtype(arr, grad)
@@ -239,16 +270,10 @@ def correlate_backward(
     top, bottom, left, right = pads
     grad_padded = np.zeros((h + top + bottom, w + left + right, *arr.shape[2:]))
     grad_padded[: partial.shape[0], : partial.shape[1]] = partial  # rows/cols past the last window get none
-    grad_image = _fold(grad_padded, arr.shape, pads, mode)
+    grad_image = fold_padding(grad_padded, arr.shape, pads, border=mode)
 
     # kernel gradient: correlation of the padded input with the error, one tap at a time
-    rmap = padded_index_map(h, top, bottom, mode)
-    cmap = padded_index_map(w, left, right, mode)
-    x = arr.astype(np.float64)
-    padded = x[np.clip(rmap, 0, None)][:, np.clip(cmap, 0, None)]
-    if mode == "constant":
-        padded[rmap < 0] = border_value
-        padded[:, cmap < 0] = border_value
+    padded = pad_image(arr, pads, border=mode, border_value=value)
     (ho, wo), (sh, sw), (dh, dw) = out_hw, st, dil
     grad_kernel = np.empty(kshape)
     for a in range(kshape[0]):

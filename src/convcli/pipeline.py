@@ -1,9 +1,11 @@
-"""One image through the ordered operations, and the output range policy.
+"""One image through the ordered operations, whole or strip by strip.
 
 :func:`filter_image` runs the CNN flow of the notes (seed 002) on one array, in
 the order given: convolutions (each with its kernel and options), activations
-and pooling.  It is exactly what ``convcli apply`` does to every image, before
-:func:`to_depth` turns the float result into output samples.
+and pooling (:mod:`convcli.operations`).  It is exactly what ``convcli apply``
+does to every image, before :func:`convcli.depth.to_depth` turns the float result
+into output samples; :func:`filter_to_depth` does both, in strips of rows when
+the chain allows.
 
 Channels
     ``each`` (default) filters every channel alike.  ``sum`` adds the
@@ -29,11 +31,8 @@ Units
     same units back, so ``sigmoid`` of an 8-bit 0 is mid-gray;
     ``relu``/``abs`` do not care about scale.
 
-:func:`to_depth` then applies ``gain * x + offset`` (in output units, e.g.
-offset 128 for 8-bit: ImageMagick's bias idiom for signed edge maps) and the
-range policy: ``clip`` (round and clip, the default), ``abs`` (magnitude, then
-clip) or ``normalize`` (stretch min..max to the full range).  Float outputs are
-scaled so that full scale is 1.0 (float sources: unchanged) and never clipped.
+The depth vocabulary and the output range policy live in :mod:`convcli.depth`
+and the operations in :mod:`convcli.operations`; both are re-exported here.
 
 Examples
 --------
@@ -49,18 +48,24 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .engine import METHODS, choose_method, convolve, correlate, normalize_border
+from .depth import (
+    DEPTHS,
+    RANGES,
+    Depth,
+    RangeMode,
+    natural_depth,
+    nominal_max,
+    to_depth,
+)
+from .engine import choose_method, work_dtype
 from .errors import ParameterError
-from .pooling import POOL_OPS, pool
-from .shapes import as_pair, output_size, pool_output_size, resolve_pad, resolve_pool_pad
-
-if TYPE_CHECKING:
-    from .kernels import Kernel
+from .operations import ACTIVATIONS, Activate, Activation, Convolve, Operation, Pool, check_operations
+from .shapes import flipped_anchor, output_size
 
 __all__ = [
     "ACTIVATIONS",
@@ -68,11 +73,16 @@ __all__ = [
     "DEPTHS",
     "RANGES",
     "Activate",
+    "Activation",
+    "Channels",
     "Convolve",
+    "Depth",
     "Operation",
     "Pool",
+    "RangeMode",
     "Step",
     "filter_image",
+    "filter_to_depth",
     "natural_depth",
     "nominal_max",
     "output_channels",
@@ -80,249 +90,21 @@ __all__ = [
     "to_depth",
 ]
 
-Activation: TypeAlias = Literal["none", "relu", "abs", "sigmoid", "tanh"]
 Channels: TypeAlias = Literal["each", "sum", "gray"]
-RangeMode: TypeAlias = Literal["clip", "abs", "normalize"]
-Depth: TypeAlias = Literal["8", "16", "float"]
 
-ACTIVATIONS: tuple[str, ...] = ("none", "relu", "abs", "sigmoid", "tanh")
 CHANNELS: tuple[str, ...] = ("each", "sum", "gray")
-RANGES: tuple[str, ...] = ("clip", "abs", "normalize")
-DEPTHS: tuple[str, ...] = ("8", "16", "float")
 
 #: ITU-R 601-2 luma weights, as Pillow's "L" conversion
 LUMA = (0.299, 0.587, 0.114)
 
-_TOP = {"8": 255.0, "16": 65535.0, "float": 1.0}
 
-
-def _work_dtype(dtype: DTypeLike) -> type[np.floating]:
-    return np.float64 if np.dtype(dtype) == np.float64 else np.float32
-
-
-@dataclass(frozen=True)
-class Convolve:
-    """Correlate (or, with ``flip``, convolve) with one kernel.
-
-    Every parameter is checked when the operation is made, so a bad border or
-    stride is reported before any image is read.
-
-    Parameters
-    ----------
-    kernel : Kernel, str or array_like
-        From :func:`convcli.kernel` (a spec or a matrix is passed through it).
-        Its offset is added to the result; an operator (``sobel:axis=both``)
-        filters with each component and combines the responses (``hypot``).
-    flip : bool, optional
-        True convolution: the kernel rotated 180° (seeds 001-003).
-    border, border_value, pad, stride, dilation, method : optional
-        As in :func:`convcli.correlate`.
-    anchor : pair of int, optional
-        The kernel tap placed on each output pixel (``pad="same"`` only); by
-        default the kernel's own anchor (from a kernel file), else the engine's.
-
-    Examples
-    --------
-    >>> from convcli.kernels import kernel
-    >>> op = Convolve(kernel("box:size=3"), pad="valid")
-    >>> op.output_hw((10, 8))
-    (8, 6)
-    >>> Convolve("gaussian:sigma=2").kernel.shape, Convolve([[1, -1]]).kernel.shape
-    ((17, 17), (1, 2))
-    >>> Convolve(kernel("box"), stride=0)
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: stride must be a positive integer or a pair of them, got 0
-    """
-
-    kernel: Kernel
-    flip: bool = False
-    border: str = "reflect"
-    border_value: float = 0.0
-    pad: object = "same"
-    stride: object = 1
-    dilation: object = 1
-    method: str = "auto"
-    anchor: tuple[int, int] | None = None
-
-    def __post_init__(self) -> None:
-        from .kernels import Kernel, kernel
-
-        if not isinstance(self.kernel, Kernel):  # a spec or a matrix, for Python callers
-            object.__setattr__(self, "kernel", kernel(self.kernel))
-        normalize_border(self.border)
-        as_pair(self.stride, "stride")
-        as_pair(self.dilation, "dilation")
-        if self.method not in METHODS:
-            raise ParameterError(f"unknown method {self.method!r}; use one of {', '.join(METHODS)}")
-        try:
-            float(self.border_value)
-        except (TypeError, ValueError):
-            raise ParameterError(f"border_value must be a number, got {self.border_value!r}") from None
-        resolve_pad(self.pad, self.kernel.shape, dilation=self.dilation, anchor=self._anchor())
-
-    def _anchor(self) -> tuple[int, int] | None:
-        if self.anchor is not None:
-            return self.anchor
-        # a kernel file's anchor positions 'same' padding; explicit padding says it all
-        return self.kernel.anchor if self.pad == "same" else None
-
-    def _matrices(self) -> list[np.ndarray]:
-        parts = self.kernel.components if self.kernel.is_operator else (self.kernel,)
-        return [np.asarray(part.matrix) for part in parts]
-
-    def weight_matrix(self) -> np.ndarray:
-        """The absolute weights scaled to sum 1: how alpha is filtered (see the module notes).
-
-        Examples
-        --------
-        >>> from convcli.kernels import kernel
-        >>> Convolve(kernel("1 -2 1")).weight_matrix().tolist()
-        [[0.25, 0.5, 0.25]]
-        """
-        total = sum(np.abs(m) for m in self._matrices())
-        weights = np.asarray(total, dtype=np.float64)
-        s = float(weights.sum())
-        return weights / s if s > 0 else np.full_like(weights, 1.0 / weights.size)
-
-    def output_hw(self, hw: tuple[int, int]) -> tuple[int, int]:
-        """Output ``(height, width)`` for an input of ``hw`` (from :mod:`convcli.shapes`)."""
-        return output_size(hw, self.kernel.shape, pad=self.pad, stride=self.stride, dilation=self.dilation,
-                           anchor=self._anchor())
-
-    def describe(self) -> str:
-        """A short text for reports: ``correlate gaussian:sigma=3 (25x25)``."""
-        h, w = self.kernel.shape
-        verb = "convolve" if self.flip else "correlate"
-        return f"{verb} {self.kernel.spec or 'kernel'} ({h}x{w})"
-
-    def _filter(self, image: np.ndarray, matrix: np.ndarray, *, border_value: float) -> np.ndarray:
-        func = convolve if self.flip else correlate
-        return func(image, matrix, border=self.border, border_value=border_value, pad=self.pad,
-                    stride=self.stride, dilation=self.dilation, method=self.method,  # type: ignore[arg-type]
-                    anchor=self._anchor())
-
-    def _pad_for_choice(self, matrix: np.ndarray) -> object:
-        anchor = self._anchor()
-        if anchor is None:
-            return self.pad
-        return resolve_pad(self.pad, (int(matrix.shape[0]), int(matrix.shape[1])), dilation=self.dilation,
-                           anchor=anchor)
-
-    def run(self, image: np.ndarray, *, add_offset: bool = True) -> np.ndarray:
-        """Filter ``image`` (``H x W`` or ``H x W x C``); float32 (float64 for float64 input).
-
-        ``add_offset=False`` leaves out the kernel's offset.
-        """
-        responses = [self._filter(image, m, border_value=float(self.border_value)) for m in self._matrices()]
-        out = self.kernel.combine_responses(responses) if self.kernel.is_operator else responses[0]
-        if add_offset and self.kernel.offset:
-            out += out.dtype.type(self.kernel.offset)
-        return out
-
-    def run_weight(self, weight: np.ndarray) -> np.ndarray:
-        """Filter an alpha weight (0..1) with :meth:`weight_matrix`; outside a constant border is opaque."""
-        return self._filter(weight, self.weight_matrix(), border_value=1.0)
-
-
-@dataclass(frozen=True)
-class Activate:
-    """An element-wise activation: ``relu``, ``abs``, ``sigmoid``, ``tanh`` or ``none``.
-
-    Examples
-    --------
-    >>> Activate("relu").run(np.array([-2.0, 3.0])).tolist()
-    [0.0, 3.0]
-    >>> Activate("sigmoid").run(np.array([0.0]), scale=255.0).tolist()
-    [127.5]
-    >>> Activate("softmax")
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: unknown activation 'softmax'; use one of none, relu, abs, sigmoid, tanh
-    """
-
-    name: str
-
-    def __post_init__(self) -> None:
-        if self.name not in ACTIVATIONS:
-            raise ParameterError(f"unknown activation {self.name!r}; use one of {', '.join(ACTIVATIONS)}")
-
-    def describe(self) -> str:
-        return f"activation {self.name}"
-
-    def run(self, image: np.ndarray, *, scale: float = 1.0) -> np.ndarray:
-        """Apply to ``image``; ``sigmoid``/``tanh`` act on ``image / scale`` and are scaled back."""
-        x = np.asarray(image)
-        dtype = _work_dtype(x.dtype)
-        x = x.astype(dtype, copy=True)
-        if self.name == "relu":
-            np.maximum(x, 0, out=x)
-        elif self.name == "abs":
-            np.abs(x, out=x)
-        elif self.name in ("sigmoid", "tanh"):
-            if scale != 1.0:
-                x /= dtype(scale)
-            if self.name == "sigmoid":
-                with np.errstate(over="ignore"):
-                    x = (1.0 / (1.0 + np.exp(-x))).astype(dtype)
-            else:
-                np.tanh(x, out=x)
-            if scale != 1.0:
-                x *= dtype(scale)
-        return x
-
-
-@dataclass(frozen=True)
-class Pool:
-    """Max, mean or min pooling (PyTorch's size rules; the stride defaults to the window).
-
-    Examples
-    --------
-    >>> Pool("max", size=2).output_hw((5, 5))
-    (2, 2)
-    >>> Pool("median")
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: unknown pooling op 'median'; use one of max, mean, min
-    """
-
-    op: str = "max"
-    size: object = 2
-    stride: object = None
-    pad: object = 0
-    ceil_mode: bool = False
-
-    def __post_init__(self) -> None:
-        if self.op not in POOL_OPS:
-            raise ParameterError(f"unknown pooling op {self.op!r}; use one of {', '.join(POOL_OPS)}")
-        window = as_pair(self.size, "pooling size")
-        if self.stride is not None:
-            as_pair(self.stride, "pooling stride")
-        resolve_pool_pad(self.pad, window)
-
-    def output_hw(self, hw: tuple[int, int]) -> tuple[int, int]:
-        """Output ``(height, width)`` for an input of ``hw`` (from :mod:`convcli.shapes`)."""
-        return pool_output_size(hw, self.size, stride=self.stride, pad=self.pad, ceil_mode=self.ceil_mode)
-
-    def describe(self) -> str:
-        kh, kw = as_pair(self.size, "pooling size")
-        sh, sw = as_pair(self.stride if self.stride is not None else (kh, kw), "pooling stride")
-        text = f"{self.op} pool {kh}x{kw} stride {sh}x{sw}"
-        ph, pw = as_pair(self.pad, "pooling pad", minimum=0)
-        if ph or pw:
-            text += f" pad {ph}x{pw}"
-        return text + (" ceil" if self.ceil_mode else "")
-
-    def run(self, image: np.ndarray) -> np.ndarray:
-        return pool(image, self.size, stride=self.stride, op=self.op, pad=self.pad,  # type: ignore[arg-type]
-                    ceil_mode=self.ceil_mode)
-
-
-Operation: TypeAlias = "Convolve | Activate | Pool"
+def _work_type(dtype: DTypeLike) -> type[np.floating]:
+    """The scalar type computations on ``dtype`` samples use (:func:`convcli.engine.work_dtype`)."""
+    return work_dtype(np.dtype(dtype)).type
 
 
 def _luma(rgb: np.ndarray) -> np.ndarray:
-    dtype = _work_dtype(rgb.dtype)
+    dtype = _work_type(rgb.dtype)
     c = rgb.astype(dtype)
     if c.ndim == 2:
         return c
@@ -333,12 +115,6 @@ def _luma(rgb: np.ndarray) -> np.ndarray:
 
 def _sum_channels(x: np.ndarray) -> np.ndarray:
     return x.sum(axis=2, dtype=x.dtype) if x.ndim == 3 else x
-
-
-def _check_operations(operations: Sequence[Operation]) -> None:
-    for op in operations:
-        if not isinstance(op, (Convolve, Activate, Pool)):
-            raise TypeError(f"operations must be Convolve, Activate or Pool, got {type(op).__name__}")
 
 
 def _sum_point(operations: Sequence[Operation]) -> int:
@@ -397,7 +173,7 @@ def filter_image(
     >>> float(out[0, 2, 3]), float(out[0, 1, 3])  # alpha is blurred
     (170.0, 85.0)
     """
-    _check_operations(operations)
+    check_operations(operations)
     if channels not in CHANNELS:
         raise ParameterError(f"unknown channels mode {channels!r}; use one of {', '.join(CHANNELS)}")
     arr = np.asarray(image)
@@ -407,7 +183,7 @@ def filter_image(
             f"and dtype {arr.dtype}"
         )
     scale = nominal_max(arr.dtype)
-    dtype = _work_dtype(arr.dtype)
+    dtype = _work_type(arr.dtype)
     has_alpha = alpha and arr.ndim == 3 and arr.shape[2] >= 2
     if not has_alpha:
         work = _luma(arr) if channels == "gray" else arr
@@ -443,13 +219,13 @@ def _run_plain(work: np.ndarray, operations: Sequence[Operation], *, channels: s
     out = work
     sum_at = _sum_point(operations) if channels == "sum" else None
     if sum_at == -1:
-        out = _sum_channels(out.astype(_work_dtype(out.dtype)))
+        out = _sum_channels(out.astype(_work_type(out.dtype)))
     for index, op in enumerate(operations):
         out = op.run(out, scale=scale) if isinstance(op, Activate) else op.run(out)
         if index == sum_at:
             out = _sum_channels(out)
-    if out is work or out.dtype != _work_dtype(work.dtype):  # never hand back the caller's array
-        out = out.astype(_work_dtype(work.dtype))
+    if out is work or out.dtype != _work_type(work.dtype):  # never hand back the caller's array
+        out = out.astype(_work_type(work.dtype))
     return out
 
 
@@ -560,7 +336,7 @@ def plan_steps(
     >>> [(s.operation, s.input, s.output) for s in steps]
     [('correlate box:size=3 (3x3)', (100, 80, 3), (50, 40, 3)), ('max pool 2x2 stride 2x2', (50, 40, 3), (25, 20, 3))]
     """
-    _check_operations(operations)
+    check_operations(operations)
     hw = (int(shape[0]), int(shape[1]))
     c_in = 1 if len(shape) == 2 else int(shape[2])
     has_alpha = alpha and c_in >= 2
@@ -577,7 +353,7 @@ def plan_steps(
         colour = 1
         steps.append(Step("sum the channels", current, _shape(hw, 1)))
         current = steps[-1].output
-    work = _work_dtype(np.dtype(dtype))
+    work = _work_type(np.dtype(dtype))
     for index, op in enumerate(operations):
         name = f"step {index + 1} ({op.describe()})"
         method = reason = None
@@ -586,9 +362,9 @@ def plan_steps(
                 out_hw = op.output_hw(hw)
                 image_shape = _shape(hw, colour)
                 choices = [
-                    choose_method(image_shape, m, pad=op._pad_for_choice(m), stride=op.stride,
+                    choose_method(image_shape, m, pad=op.pad_for(m), stride=op.stride,
                                   dilation=op.dilation, dtype=work)
-                    for m in op._matrices()
+                    for m in op.matrices()
                 ]
                 if op.method == "auto":
                     method = "/".join(dict.fromkeys(c.method for c in choices))
@@ -608,158 +384,6 @@ def plan_steps(
         steps.append(Step(op.describe(), before, current, method, reason))
         hw = out_hw
     return steps
-
-
-def nominal_max(dtype: DTypeLike) -> float:
-    """Full scale of a sample type: 255 for 8-bit, 65535 for wider integers, 1.0 for float.
-
-    Examples
-    --------
-    >>> nominal_max(np.uint16), nominal_max(np.uint8), nominal_max(np.float32)
-    (65535.0, 255.0, 1.0)
-    """
-    dt = np.dtype(dtype)
-    if dt.kind == "b" or dt in (np.dtype(np.uint8), np.dtype(np.int8)):
-        return 255.0
-    if dt.kind in "iu":
-        return 65535.0
-    return 1.0
-
-
-def natural_depth(dtype: DTypeLike) -> Depth:
-    """The output depth that follows an input dtype: 8-bit, 16-bit or float.
-
-    Examples
-    --------
-    >>> natural_depth(np.uint8), natural_depth(np.uint16), natural_depth(np.float64)
-    ('8', '16', 'float')
-    """
-    dt = np.dtype(dtype)
-    if dt.kind == "f":
-        return "float"
-    return "8" if nominal_max(dt) == 255.0 else "16"
-
-
-def to_depth(
-    result: np.ndarray,
-    depth: Depth,
-    *,
-    source_max: float,
-    range_mode: RangeMode = "clip",
-    gain: float = 1.0,
-    offset: float = 0.0,
-    alpha: bool = False,
-) -> np.ndarray:
-    """The filtered result as output samples of ``depth``.
-
-    Parameters
-    ----------
-    result : ndarray
-        Float result in the source's units (0..``source_max``).
-    depth : {"8", "16", "float"}
-        ``8`` gives uint8, ``16`` uint16, ``float`` float32 (float64 for a
-        float64 result), scaled so that full scale is 1.0 and never clipped.
-    source_max : float
-        The source's full scale (:func:`nominal_max`: 255, 65535 or 1.0).
-    range_mode : {"clip", "abs", "normalize"}, optional
-        After ``gain`` and ``offset``: ``clip`` rounds half to even and clips
-        to the range; ``abs`` takes the magnitude first; ``normalize``
-        stretches min..max (over all colour channels together) to the range.
-        NaN becomes 0 in integer outputs.
-    gain, offset : float, optional
-        ``gain * x + offset``, in the output's units (offset 128 for 8-bit,
-        32768 for 16-bit, 0.5 for float).
-    alpha : bool, optional
-        The last channel is alpha: only scaled (and rounded, clipped), never
-        touched by gain, offset or the range policy.
-
-    Examples
-    --------
-    >>> to_depth(np.array([-10.0, 100.4, 300.0]), "8", source_max=255)
-    array([  0, 100, 255], dtype=uint8)
-    >>> to_depth(np.array([-10.0, 10.0]), "8", source_max=255, range_mode="abs")
-    array([10, 10], dtype=uint8)
-    >>> to_depth(np.array([2.0, 4.0]), "16", source_max=255, range_mode="normalize")
-    array([    0, 65535], dtype=uint16)
-    >>> to_depth(np.array([-100.0, 100.0]), "8", source_max=255, gain=0.5, offset=128)
-    array([ 78, 178], dtype=uint8)
-    >>> to_depth(np.array([0.0, 255.0], np.float32), "float", source_max=255)
-    array([0., 1.], dtype=float32)
-    """
-    if depth not in _TOP:
-        raise ParameterError(f"unknown depth {depth!r}; use one of {', '.join(DEPTHS)}")
-    if range_mode not in RANGES:
-        raise ParameterError(f"unknown range mode {range_mode!r}; use one of {', '.join(RANGES)}")
-    if not source_max > 0:
-        raise ParameterError(f"source_max must be positive, got {source_max!r}")
-    arr = np.asarray(result)
-    dtype = _work_dtype(arr.dtype)
-    top = _TOP[depth]
-    has_alpha = alpha and arr.ndim == 3 and arr.shape[2] >= 2
-    scale = dtype(top / source_max)
-    stretch: tuple[float, float] | None = None
-    if range_mode == "normalize":
-        colour_all = arr[..., :-1] if has_alpha else arr
-        stretch = _stretch_bounds(colour_all, gain * scale, offset, top)
-    if depth == "float":
-        x = arr.astype(dtype, copy=True)
-        _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch, top, integer=False)
-        return x if arr.dtype == np.float64 else x.astype(np.float32)
-    # integer outputs: row bands, so the float working copy stays small and in cache
-    out = np.empty(arr.shape, dtype=np.uint8 if depth == "8" else np.uint16)
-    rows = max(1, (1 << 16) // max(1, arr[0].size)) if arr.ndim >= 2 else arr.shape[0]
-    for r0 in range(0, arr.shape[0], rows):
-        x = arr[r0 : r0 + rows].astype(dtype, copy=True)
-        _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch, top, integer=True)
-        out[r0 : r0 + rows] = x
-    return out
-
-
-def _finish_band(x: np.ndarray, has_alpha: bool, scale: float, gain: float, offset: float, range_mode: str,
-                 stretch: tuple[float, float] | None, top: float, *, integer: bool) -> None:
-    """Scale, gain/offset, range policy and (for integers) NaN/inf handling, rounding and clipping, in place."""
-    dtype = x.dtype.type
-    if scale != 1.0:
-        x *= dtype(scale)
-    colour = x[..., :-1] if has_alpha else x
-    if gain != 1.0:
-        colour *= dtype(gain)
-    if offset:
-        colour += dtype(offset)
-    if range_mode == "abs":
-        np.abs(colour, out=colour)
-    elif stretch is not None:
-        lo, factor = stretch
-        colour -= dtype(lo)
-        colour *= dtype(factor)
-    if integer:
-        np.fmax(x, 0, out=x)  # NaN and -inf become 0
-        np.fmin(x, top, out=x)  # +inf becomes full scale
-        np.rint(x, out=x)
-
-
-def _stretch_bounds(colour: np.ndarray, factor: float, offset: float, top: float) -> tuple[float, float]:
-    """``(lo, scale)`` mapping the finite min..max of ``factor*x + offset`` onto 0..top."""
-    with np.errstate(invalid="ignore"):
-        lo, hi = float(np.nanmin(colour)) if colour.size else 0.0, float(np.nanmax(colour)) if colour.size else 0.0
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        finite = colour[np.isfinite(colour)]
-        if finite.size == 0:
-            return (0.0, 0.0)
-        lo, hi = float(finite.min()), float(finite.max())
-    a, b = factor * lo + offset, factor * hi + offset
-    lo, hi = min(a, b), max(a, b)
-    return (lo, 0.0) if hi == lo else (lo, top / (hi - lo))
-
-
-def _stretch(x: np.ndarray, top: float) -> np.ndarray:
-    finite = x[np.isfinite(x)]
-    if finite.size == 0:
-        return np.zeros_like(x)
-    lo, hi = float(finite.min()), float(finite.max())
-    if hi == lo:
-        return np.zeros_like(x)
-    return ((x - x.dtype.type(lo)) * x.dtype.type(top / (hi - lo))).astype(x.dtype)
 
 
 def _streamable(image: np.ndarray, operations: Sequence[Operation], *, channels: str, alpha: bool,
@@ -805,19 +429,19 @@ def filter_to_depth(
     >>> np.array_equal(streamed, whole)
     True
     """
-    from .engine import correlate_strips
+    from . import engine
 
     source_max = nominal_max(np.asarray(image).dtype)
     if not _streamable(image, operations, channels=channels, alpha=alpha, depth=depth, range_mode=range_mode):
         result = filter_image(image, operations, channels=channels, alpha=alpha, keep_alpha=keep_alpha)
         return to_depth(result, depth, source_max=source_max, range_mode=range_mode, gain=gain, offset=offset,
                         alpha=out_alpha)
-    _check_operations(operations)
+    check_operations(operations)
     conv = operations[0]
     assert isinstance(conv, Convolve)
-    strips = correlate_strips(image, conv.kernel.matrix, flip=conv.flip, border=conv.border,
+    strips = engine.correlate_strips(image, conv.kernel.matrix, flip=conv.flip, border=conv.border,
                               border_value=float(conv.border_value), pad=conv.pad, stride=conv.stride,
-                              dilation=conv.dilation, method=conv.method, anchor=conv._anchor())  # type: ignore[arg-type]
+                              dilation=conv.dilation, method=conv.method, anchor=conv.effective_anchor())  # type: ignore[arg-type]
     out: np.ndarray | None = None
     for first, strip in strips:
         if conv.kernel.offset:
@@ -833,11 +457,8 @@ def filter_to_depth(
 
 
 def _stream_height(image: np.ndarray, conv: Convolve) -> int:
-    from .shapes import output_size
-
-    kh, kw = conv.kernel.shape
-    anchor = conv._anchor()
+    anchor = conv.effective_anchor()
     if conv.flip and anchor is not None:
-        anchor = (kh - 1 - anchor[0], kw - 1 - anchor[1])
-    return output_size(image.shape[:2], (kh, kw), pad=conv.pad, stride=conv.stride, dilation=conv.dilation,
-                       anchor=anchor)[0]
+        anchor = flipped_anchor(anchor, conv.kernel.shape)
+    return output_size(image.shape[:2], conv.kernel.shape, pad=conv.pad, stride=conv.stride,
+                       dilation=conv.dilation, anchor=anchor)[0]

@@ -14,11 +14,11 @@ from typing import Literal, TypeAlias
 
 import numpy as np
 
-from .engine._plan import check_image
+from .engine import check_image
 from .errors import ParameterError
-from .shapes import POOL_OPS, as_pair, pool_output_size, resolve_pool_pad
+from .shapes import POOL_OPS, pool_output_size, resolve_pool
 
-__all__ = ["POOL_OPS", "PoolOp", "pool", "pool_geometry"]
+__all__ = ["POOL_OPS", "PoolOp", "check_pool_op", "pool", "pool_geometry"]
 
 PoolOp: TypeAlias = Literal["max", "mean", "min"]
 
@@ -27,6 +27,23 @@ def _window_counts(n: int, k: int, s: int, p: int, out: int) -> np.ndarray:
     """Per output position along one axis: how many window pixels lie inside the input."""
     start = np.arange(out) * s - p
     return (np.minimum(start + k, n) - np.maximum(start, 0)).astype(np.float64)
+
+
+def check_pool_op(op: object) -> PoolOp:
+    """``op`` when it is one of :data:`POOL_OPS`; else a :class:`ParameterError` listing them.
+
+    Examples
+    --------
+    >>> check_pool_op("mean")
+    'mean'
+    >>> check_pool_op("median")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: unknown pooling op 'median'; use one of max, mean, min
+    """
+    if op not in POOL_OPS:
+        raise ParameterError(f"unknown pooling op {op!r}; use one of {', '.join(POOL_OPS)}")
+    return op  # type: ignore[return-value]
 
 
 def pool_geometry(
@@ -48,14 +65,11 @@ def pool_geometry(
     >>> pool_geometry(np.zeros((5, 5)), 2, ceil_mode=True)[1:]
     ((2, 2), (2, 2), (0, 0), (3, 3))
     """
-    if op not in POOL_OPS:
-        raise ParameterError(f"unknown pooling op {op!r}; use one of {', '.join(POOL_OPS)}")
+    check_pool_op(op)
     arr = check_image(image)
-    kh, kw = as_pair(size, "pooling size")
-    sh, sw = as_pair(stride if stride is not None else (kh, kw), "pooling stride")
-    ph, pw = resolve_pool_pad(pad, (kh, kw))
-    out = pool_output_size(arr.shape[:2], (kh, kw), stride=(sh, sw), pad=(ph, pw), ceil_mode=ceil_mode)
-    return arr, (kh, kw), (sh, sw), (ph, pw), out
+    window, step, padding = resolve_pool(size, stride=stride, pad=pad)
+    out = pool_output_size(arr.shape[:2], window, stride=step, pad=padding, ceil_mode=ceil_mode)
+    return arr, window, step, padding, out
 
 
 def pool(

@@ -1,10 +1,13 @@
-"""The ``convcli`` command line: parse, one library call, render.
+"""The ``convcli`` application: the Typer app, the one error handler and :func:`main`.
 
-Each command parses its options, makes one call into the library and renders
-the result with Rich.  Library errors (:class:`convcli.errors.ConvcliError`) are
-turned into one ``Error: …`` line on stderr and exit code 1 by
-:func:`reports_errors`; usage errors keep Click's exit code 2.  NumPy and Pillow
-are imported inside the commands so that ``--help`` and ``--version`` stay fast.
+Each command (one module each in this package) parses its options, makes one
+call into the library and renders the result with Rich.  Errors are handled
+here only: a :class:`convcli.errors.ConvcliError` becomes one ``Error: …`` line
+on stderr and the exit code :func:`convcli.errors.exit_code_for` gives (1, or 2
+for a usage error), the same in every command; Click's own usage errors (an
+unknown option, a bad INTEGER) become one such line with exit code 2.  Nothing
+in this package imports NumPy or Pillow, so ``--help`` and ``--version`` stay
+fast.
 """
 
 from __future__ import annotations
@@ -16,7 +19,7 @@ from typing import Annotated, Any, TypeVar
 import typer
 
 from .._version import __version__
-from ..errors import ConvcliError
+from ..errors import ConvcliError, exit_code_for, one_line
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -31,7 +34,8 @@ app = typer.Typer(
         "  convcli kernels show sobel:axis=x"
     ),
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
     rich_markup_mode="rich",
     pretty_exceptions_show_locals=False,
 )
@@ -44,14 +48,19 @@ def fail(message: str, code: int = 1) -> typer.Exit:
 
 
 def reports_errors(func: F) -> F:
-    """Turn a :class:`ConvcliError` raised by ``func`` into ``Error: …`` and exit code 1."""
+    """Turn a :class:`ConvcliError` raised by ``func`` into ``Error: …`` and its exit code.
+
+    The one place where library errors meet the terminal: every command is
+    wrapped by it, so the same mistake gives the same code and wording in
+    every command (:func:`convcli.errors.exit_code_for`).
+    """
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
         except ConvcliError as err:
-            raise fail(str(err), err.exit_code) from None
+            raise fail(str(err), exit_code_for(err)) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -72,22 +81,15 @@ def _root(
     """Exact, fast image convolution on the command line."""
 
 
-# --- commands -------------------------------------------------------------
-# Each command lives in its own section below; keep sections independent.
-
-
 def main() -> None:
     """Entry point of the ``convcli`` console script.
 
-    Runs BLAS single-threaded (unless the user chose otherwise): the engine
-    spreads work over the cores itself, and its many small matrix products are
-    much slower when OpenBLAS wakes its own threads for each.
+    Sets no environment variables: the engine limits its own and BLAS's
+    threads (threadpoolctl), so ``convcli`` and ``import convcli`` take the
+    same code path and give the same bytes.
     """
-    import os
     import sys
 
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(var, "1")
     try:
         code = app(prog_name="convcli", standalone_mode=False)
     except Exception as err:
@@ -97,6 +99,9 @@ def main() -> None:
         if message:  # (empty when the help was shown instead, as for a bare `convcli`)
             typer.echo(f"Error: {message}", err=True)
         sys.exit(int(getattr(err, "exit_code", 2)))
+    except ConvcliError as err:  # raised outside a command (a completion or option callback)
+        typer.echo(f"Error: {err}", err=True)
+        sys.exit(exit_code_for(err))
     sys.exit(code if isinstance(code, int) else 0)
 
 
@@ -106,8 +111,6 @@ def _usage_error_line(err: BaseException) -> str | None:
     Click would draw a box over several lines; scripts read one ``Error: …``
     line.  None for anything that is not a Click error.
     """
-    from ..errors import one_line
-
     if type(err).__name__ == "Abort":
         return "aborted"
     if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):

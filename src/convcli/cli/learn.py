@@ -1,4 +1,8 @@
-"""``convcli seq`` and ``convcli multiply``: 1-D convolution and long multiplication."""
+"""``convcli seq`` and ``convcli multiply``: 1-D convolution and long multiplication.
+
+Parse, one library call (:func:`convcli.sequences.convolve_sequences`,
+:func:`convcli.sequences.multiply`), print plain numbers.
+"""
 
 from __future__ import annotations
 
@@ -6,52 +10,13 @@ from typing import Annotated
 
 import typer
 
-from ._app import app, fail, reports_errors
+from ._app import app, reports_errors
+from .render import fmt_number
 
 
-def _seq_usage(message: str) -> typer.Exit:
-    """A usage error: ``Error: …`` and exit code 2."""
-    return fail(message, 2)
-
-
-def _seq_read_file(path: str, name: str) -> str:
-    from ..errors import ParameterError
-
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return handle.read()
-    except UnicodeDecodeError:
-        raise ParameterError(
-            f"{name}: {path} is not a text file; give numbers one per line or comma separated"
-        ) from None
-    except OSError as err:
-        raise ParameterError(f"{name}: cannot read {path}: {err.strerror or err}") from None
-
-
-def _seq_source(text: str, name: str) -> tuple[str, str]:
-    """The text of a sequence given inline, as a file (a path or @path) or as ``-`` (stdin), and its label."""
-    import os
-    import re
-
-    from ..errors import ParameterError
-
-    if text == "-":
-        return typer.get_text_stream("stdin").read(), f"{name} (stdin)"
-    if text.startswith("@"):
-        return _seq_read_file(text[1:].strip(), name), text[1:].strip()
-    if os.path.isfile(text):
-        return _seq_read_file(text, name), text
-    if not re.fullmatch(r"[\s\d.,eE+\-#]*(?:inf|nan)?[\s\d.,eE+\-#]*", text, flags=re.IGNORECASE):
-        raise ParameterError(
-            f"{name} {text!r} is neither numbers (e.g. \"2,4\" or \"7 3 1\") nor an existing file; check the path"
-        )
-    return text, name
-
-
-def _seq_num(value: float) -> str:
-    if float(value).is_integer() and abs(value) < 2**53:
-        return str(int(value))
-    return f"{value:.15g}"
+def _seq_number(value: float) -> str:
+    """A result value: integers in full (below 2**53), others with 15 significant digits (they round-trip)."""
+    return fmt_number(value, digits=15, nan="nan", exact_below=2**53)
 
 
 @app.command("seq")
@@ -76,11 +41,12 @@ def seq_command(
     ] = None,
     pad: Annotated[
         str,
-        typer.Option("--pad", help="full: every overlap, len(A)+len(B)-1 values (long multiplication); same: "
-                                   "len(A) values; valid: only full overlaps."),
+        typer.Option("--pad", metavar="[full|same|valid]",
+                     help="full: every overlap, len(A)+len(B)-1 values (long multiplication); same: "
+                          "len(A) values; valid: only full overlaps."),
     ] = "full",
     method: Annotated[
-        str, typer.Option("--method", help="direct (the sum), fft, or auto (by size).")
+        str, typer.Option("--method", metavar="[auto|direct|fft]", help="direct (the sum), fft, or auto (by size).")
     ] = "auto",
     lines: Annotated[
         bool, typer.Option("--lines", help="Print one number per line (for pipelines) instead of one line.")
@@ -88,8 +54,10 @@ def seq_command(
 ) -> None:
     """Convolve two number sequences (1-D, true convolution: the second is flipped, as in long multiplication).
 
-    Seed 004: the digits of 42 and 137, units first, are (2, 4) and (7, 3, 1); their convolution
-    (14, 34, 14, 4) carried is 14 + 340 + 1400 + 4000 = 5754 = 42 x 137 (see convcli multiply).
+    Seed 004: the digits of 42 and 137, units first, are (2, 4) and (7, 3, 1).
+
+    Their convolution (14, 34, 14, 4) carried is 14 + 340 + 1400 + 4000 = 5754 = 42 x 137 (see convcli multiply).
+
     With a box kernel it is a moving average (seed 001). Results print on one line, space separated.
 
     Examples:
@@ -102,57 +70,11 @@ def seq_command(
 
       convcli seq -- "-1,2" "3,4"                    (a leading '-' needs '--' first)
     """
-    from ..kernels import kernel as load_kernel
-    from ..sequences import METHODS, PADS, convolve1d, kernel_1d, parse_sequence
+    from ..sequences import convolve_sequences
 
-    if (b is None) == (kernel is None):
-        raise _seq_usage("give the second sequence B or a kernel with -k (one of them)")
-    if a == "-" and b == "-":
-        raise _seq_usage("only one of A and B can come from stdin (-)")
-    pad_mode = pad.strip().lower()
-    if pad_mode not in PADS:
-        raise _seq_usage(f"--pad must be one of {', '.join(PADS)}, got {pad!r}")
-    method_name = method.strip().lower()
-    if method_name not in METHODS:
-        raise _seq_usage(f"--method must be one of {', '.join(METHODS)}, got {method!r}")
-    text, label = _seq_source(a, "sequence A")
-    first = parse_sequence(text, source=label)
-    if b is not None:
-        text, label = _seq_source(b, "sequence B")
-        second = parse_sequence(text, source=label)
-    else:
-        assert kernel is not None
-        second = kernel_1d(load_kernel(kernel).matrix, spec=kernel)
-    result = convolve1d(first, second, pad=pad_mode, method=method_name)  # type: ignore[arg-type]
-    typer.echo(("\n" if lines else " ").join(_seq_num(v) for v in result))
-
-
-def _multiply_number(text: str, name: str) -> str:
-    """A number given as digits, or read from a file (a path or @path; whitespace and line breaks ignored)."""
-    import os
-
-    from ..errors import ParameterError
-
-    stripped = text.strip()
-    if stripped.isascii() and stripped.isdigit():
-        return stripped
-    path = text[1:].strip() if text.startswith("@") else text
-    if text.startswith("@") or os.path.isfile(path):
-        content = _seq_read_file(path, name)
-        for number, line in enumerate(content.splitlines(), start=1):
-            for column, char in enumerate(line, start=1):
-                if not (char in "0123456789" or char.isspace()):
-                    raise ParameterError(
-                        f"{name}: {path}, line {number}, column {column}: {char!r} is not a digit; the file should "
-                        "hold one non-negative decimal integer (line breaks and spaces are ignored)"
-                    )
-        digits = "".join(content.split())
-        if not digits:
-            raise ParameterError(f"{name}: {path} is empty; it should hold the digits of a number")
-        return digits
-    raise ParameterError(
-        f"{name} {text!r} is neither a non-negative decimal integer (digits 0-9 only, e.g. 42) nor an existing file"
-    )
+    stdin = typer.get_text_stream("stdin").read() if "-" in (a, b) else None
+    result = convolve_sequences(a, b, kernel=kernel, pad=pad, method=method, stdin=stdin)
+    typer.echo(("\n" if lines else " ").join(_seq_number(v) for v in result))
 
 
 @app.command("multiply")
@@ -170,16 +92,23 @@ def multiply_command(
 ) -> None:
     """Multiply two non-negative integers exactly, by FFT convolution of their digits plus carrying.
 
-    Seed 004: 42 x 137 convolves the digit sequences (2, 4) and (7, 3, 1) to (14, 34, 14, 4) and
-    carries: 5754. The digits are grouped into limbs and convolved with a float64 FFT, O(n log n).
+    Seed 004: 42 x 137 convolves the digit sequences (2, 4) and (7, 3, 1) to (14, 34, 14, 4) and carries: 5754.
 
-    Exact at any size: the limb size shrinks as the numbers grow so that the FFT's rounding error
-    provably stays below 1/4 (Percival's bound): 4-digit limbs up to about 390,000 digits per factor,
-    3-digit limbs up to about 22 million, 2-digit limbs up to about 1.1 billion (memory permitting).
-    Every product is also checked (each coefficient within 1/4 of an integer, the result modulo
-    2^31-1). On the benchmark machine (benchmarks/bench_multiply.py) it beats CPython's int
-    multiplication from about 30,000-50,000 digits on (about 7x faster at a million digits), and
-    str(int(a) * int(b)), which also converts to and from decimal, from a few thousand.
+    The digits are grouped into limbs and convolved with a float64 FFT, O(n log n).
+
+    Exact at any size: the limbs shrink as the numbers grow, so the FFT's rounding error provably stays below 1/4.
+
+    Percival's bound gives 4-digit limbs up to about 390,000 digits per factor, 3-digit limbs up to about 22 million.
+
+    It gives 2-digit limbs up to about 1.1 billion digits (memory permitting).
+
+    Every product is also checked: each coefficient within 1/4 of an integer, the result modulo 2^31-1.
+
+    It beats CPython's int multiplication from about 30,000-50,000 digits on (7x faster at a million digits).
+
+    Against str(int(a) * int(b)), which also converts to and from decimal, it wins from a few thousand digits.
+
+    (Measured on the benchmark machine with benchmarks/bench_multiply.py.)
 
     Files may wrap the digits over several lines.
 
@@ -191,8 +120,8 @@ def multiply_command(
 
       python -c "print('9' * 100000)" > nines.txt; convcli multiply nines.txt nines.txt | wc -c
     """
-    from ..sequences import multiply
+    from ..sequences import load_number, multiply
 
-    typer.echo(multiply(_multiply_number(a, "A"), _multiply_number(b, "B")))
+    typer.echo(multiply(load_number(a, name="A"), load_number(b, name="B")))
 
 

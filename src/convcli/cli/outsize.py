@@ -1,98 +1,80 @@
-"""``convcli outsize``: output sizes of a layer chain."""
+"""``convcli outsize``: output sizes of a layer chain.
+
+Parse (sizes and pads with :mod:`convcli.specs`, as ``apply`` does), one call
+into :func:`convcli.layers.outsize_chain` (sizes from :mod:`convcli.shapes`),
+render (a size, JSON or a Rich table).  The size of an image or ``.npy`` file
+comes from :func:`convcli.imageio.probe_size` (its header only).
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ._app import app, reports_errors
+from .options import complete_kernels
+
+if TYPE_CHECKING:
+    from ..layers import LayerShape
 
 #: ``N`` or ``HxW``: a size given directly (anything else is a file or a kernel spec).
-_OUTSIZE_PAIR = r"\s*\d+\s*(?:[xX]\s*\d+\s*)?"
+_SIZE = re.compile(r"\s*\d+\s*(?:[xX]\s*\d+\s*)?")
 
 
-def _outsize_pair(key: str, value: str, *, where: str, minimum: int = 1) -> tuple[int, int]:
-    """``N`` or ``HxW`` from the command line, through the shared spec helpers."""
-    from ..specs import Spec, spec_int_pair
+def _input_size(source: str) -> tuple[int, int]:
+    """``(height, width)`` from ``N``/``HxW`` or from an image / ``.npy`` file's header."""
+    from ..specs import parse_ints
 
-    return spec_int_pair(Spec(name=key, params={key: value}, text=where), key, minimum=minimum)
+    if _SIZE.fullmatch(source):
+        numbers = parse_ints(source, what="INPUT", example="N or HxW (e.g. 224 or 224x224)")
+        return numbers[0], numbers[-1]
+    from ..imageio import probe_size
 
-
-def _outsize_input(source: str) -> tuple[int, int]:
-    """``(height, width)`` from ``N``/``HxW``, an image file (header only) or a ``.npy`` array."""
-    import re
-    from pathlib import Path
-
-    from ..errors import ImageReadError
-
-    if re.fullmatch(_OUTSIZE_PAIR, source):
-        return _outsize_pair("input", source.replace(" ", ""), where=f"outsize {source}")
-    path = Path(source)
-    if not path.is_file():
-        what = "a folder" if path.is_dir() else "no such file"
-        raise ImageReadError(
-            f"{source!r} is neither a size (N or HxW, e.g. 224x224) nor an image or .npy file ({what}); "
-            "check the path"
-        )
-    if path.suffix.lower() == ".npy":
-        import numpy as np
-
-        try:
-            shape = tuple(np.load(path, mmap_mode="r", allow_pickle=False).shape)
-        except (OSError, ValueError, EOFError) as err:
-            raise ImageReadError(
-                f"cannot read the array in {source!r}: {err}; give a file written by numpy.save"
-            ) from None
-        if len(shape) not in (2, 3) or 0 in shape[:2]:
-            raise ImageReadError(
-                f"{source!r} holds an array of shape {shape}; an image is (height, width) or "
-                "(height, width, channels) with both sides at least 1"
-            )
-        return int(shape[0]), int(shape[1])
-    from PIL import Image, UnidentifiedImageError
-
-    limit = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None  # only the header is read, so any size is fine
-    try:
-        with Image.open(path) as image:
-            width, height = image.size
-    except UnidentifiedImageError:
-        raise ImageReadError(
-            f"cannot read the size of {source!r}: it is not an image Pillow can open; "
-            "give a size such as 224x224, an image file or a .npy array"
-        ) from None
-    except OSError as err:
-        raise ImageReadError(f"cannot read the size of {source!r}: {err.strerror or err}") from None
-    finally:
-        Image.MAX_IMAGE_PIXELS = limit
-    return height, width
+    return probe_size(source)
 
 
-def _outsize_conv_layer(
-    kernel: str, stride: str | None, pad: str | None, dilation: str | None
-) -> Any:
-    """The convolution layer ``apply`` would run for ``--kernel/--stride/--pad/--dilation``."""
-    import re
+def _json(input_hw: tuple[int, int], steps: list[LayerShape], output: tuple[int, int]) -> str:
+    import json
 
-    from ..shapes import Layer, spec_pad
-    from ..specs import Spec
+    layers = [
+        {
+            "spec": step.layer.text,
+            "kind": step.layer.kind,
+            "input": list(step.input),
+            "output": list(step.output),
+            "pad": list(step.pad),
+            "receptive_field": list(step.receptive_field),
+            "jump": list(step.jump),
+        }
+        for step in steps
+    ]
+    return json.dumps({"input": list(input_hw), "layers": layers, "output": list(output)})
 
-    if re.fullmatch(_OUTSIZE_PAIR, kernel):
-        kernel_hw = _outsize_pair("kernel", kernel.replace(" ", ""), where=f"--kernel {kernel}")
-    else:
-        from ..kernels import kernel as load_kernel
 
-        kernel_hw = load_kernel(kernel).shape
-    pad_value = "same" if pad is None else spec_pad(Spec("pad", {"pad": pad}, f"--pad {pad}"), "pad", (0, 0))
-    return Layer.conv(
-        kernel_hw,
-        stride=(1, 1) if stride is None else _outsize_pair("stride", stride, where=f"--stride {stride}"),
-        pad=pad_value,
-        dilation=(1, 1) if dilation is None else _outsize_pair(
-            "dilation", dilation, where=f"--dilation {dilation}"
-        ),
-    )
+def _table(title: str, input_hw: tuple[int, int], steps: list[LayerShape]) -> None:
+    from rich import box
+    from rich.console import Console
+    from rich.markup import escape
+    from rich.table import Table
+
+    from .render import shape_text
+
+    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("#", justify="right")
+    table.add_column("layer", overflow="fold")
+    table.add_column("input")
+    table.add_column("formula")
+    for column in ("output", "receptive\nfield", "total\nstride"):
+        table.add_column(column)
+    table.add_row("0", "input", "", "", shape_text(input_hw), "1x1", "1x1")
+    for step in steps:
+        rows, cols = step.formula
+        formula = f"H, W: {rows}" if rows == cols else f"H: {rows}\nW: {cols}"
+        table.add_row(str(step.index), escape(step.layer.text), shape_text(step.input), formula,
+                      shape_text(step.output), shape_text(step.receptive_field), shape_text(step.jump))
+    Console(highlight=False).print(table)
 
 
 @app.command("outsize")
@@ -113,7 +95,7 @@ def outsize(
             help=(
                 "Layers in order: conv:k=K[,s=S,p=P,d=D] and pool:k=K[,s=S,p=P,ceil=true] "
                 "(K, S, D: N or HxW; conv p: N, HxW, same, valid or full, default 0 as PyTorch; "
-                "pool s defaults to k; max/mean/min work as pool names)."
+                "pool k defaults to 2 and s to k; max/mean/min work as pool names)."
             ),
             show_default=False,
         ),
@@ -123,29 +105,35 @@ def outsize(
         typer.Option(
             "--kernel",
             "-k",
+            metavar="N|HxW|SPEC",
+            autocompletion=complete_kernels,
             help="Kernel size N or HxW, or a kernel spec as in apply (gaussian:sigma=2) whose size is used.",
             show_default=False,
         ),
     ] = None,
     stride: Annotated[
-        str | None, typer.Option("--stride", help="Stride of --kernel, N or HxW (default 1).")
+        str | None, typer.Option("--stride", metavar="N|HxW", help="Stride of --kernel, N or HxW (default 1).")
     ] = None,
     pad: Annotated[
         str | None,
         typer.Option(
-            "--pad", help="Padding of --kernel: same, valid, full, N or HxW (default same, as in apply)."
+            "--pad",
+            metavar="PAD",
+            help="Padding of --kernel: same, valid, full, N, HxW or T,B,L,R (default same, as in apply).",
         ),
     ] = None,
     dilation: Annotated[
-        str | None, typer.Option("--dilation", help="Dilation of --kernel, N or HxW (default 1).")
+        str | None,
+        typer.Option("--dilation", metavar="N|HxW", help="Dilation of --kernel, N or HxW (default 1)."),
     ] = None,
     pool: Annotated[
         str | None,
         typer.Option(
             "--pool",
+            metavar="SPEC",
             help=(
                 "Pooling after the convolution, as in apply: OP[:size=K,stride=S,pad=P,ceil=true], "
-                "OP max/mean/min."
+                "OP max/mean/min; size 2 and stride = size by default."
             ),
             show_default=False,
         ),
@@ -168,11 +156,12 @@ def outsize(
 
       convcli outsize 224 conv:k=7,s=2,p=3 pool:k=3,s=2,p=1 --explain
 
-      convcli outsize photo.jpg -k gaussian:sigma=2 --stride 2 --pool max:size=2 --json
+      convcli outsize photo.jpg -k gaussian:sigma=2 --stride 2 --pool max --json
     """
-    import re
-
-    from ..shapes import chain_sizes, parse_layer
+    from ..errors import usage_errors
+    from ..layers import outsize_chain, parse_pool
+    from ..specs import parse_pad, parse_pair
+    from .render import shape_text
 
     options = {"--stride": stride, "--pad": pad, "--dilation": dilation, "--pool": pool, "--kernel": kernel}
     given = [name for name, value in options.items() if value is not None]
@@ -190,75 +179,23 @@ def outsize(
         )
     if explain and as_json:
         raise typer.BadParameter("choose one of --explain and --json", param_hint="'--json'")
-
-    input_hw = _outsize_input(source)
-    layers = [parse_layer(text) for text in layer_specs or []]
-    if kernel is not None:
-        layers.append(_outsize_conv_layer(kernel, stride, pad, dilation))
-    if pool is not None:
-        pool_layer = parse_layer(pool)
-        if pool_layer.kind != "pool":
-            raise typer.BadParameter(
-                f"expected a pooling spec such as max:size=2, got {pool!r}", param_hint="'--pool'"
-            )
-        layers.append(pool_layer)
-    steps = chain_sizes(input_hw, layers)
-    output = steps[-1].output if steps else input_hw
-
-    def hw(pair: tuple[int, ...]) -> str:
-        return "x".join(str(v) for v in pair)
-
-    if as_json:
-        import json
-
-        payload = {
-            "input": list(input_hw),
-            "layers": [
-                {
-                    "spec": step.layer.text,
-                    "kind": step.layer.kind,
-                    "input": list(step.input),
-                    "output": list(step.output),
-                    "pad": list(step.pad),
-                    "receptive_field": list(step.receptive_field),
-                    "jump": list(step.jump),
-                }
-                for step in steps
-            ],
-            "output": list(output),
+    with usage_errors():
+        kernel_value = parse_pair(kernel, what="--kernel") if kernel and _SIZE.fullmatch(kernel) else kernel
+        pool_layer = None if pool is None else parse_pool(pool, require_op=False)
+        conv_options = {
+            "stride": 1 if stride is None else parse_pair(stride, what="--stride"),
+            "pad": "same" if pad is None else parse_pad(pad),
+            "dilation": 1 if dilation is None else parse_pair(dilation, what="--dilation"),
         }
-        typer.echo(json.dumps(payload))
+    input_hw = _input_size(source)
+
+    steps = outsize_chain(input_hw, layer_specs or [], kernel=kernel_value, pool=pool_layer, **conv_options)
+
+    output = steps[-1].output if steps else input_hw
+    if as_json:
+        typer.echo(_json(input_hw, steps, output))
     elif explain:
-        from rich import box
-        from rich.console import Console
-        from rich.markup import escape
-        from rich.table import Table
-
-        named = "" if re.fullmatch(_OUTSIZE_PAIR, source) else f"{source}: "
-        table = Table(
-            title=escape(f"{named}{hw(input_hw)} -> {hw(output)}"), title_justify="left", box=box.SIMPLE_HEAD
-        )
-        table.add_column("#", justify="right")
-        table.add_column("layer", overflow="fold")
-        table.add_column("input")
-        table.add_column("formula")
-        for column in ("output", "receptive\nfield", "total\nstride"):
-            table.add_column(column)
-        table.add_row("0", "input", "", "", hw(input_hw), "1x1", "1x1")
-        for step in steps:
-            rows, cols = step.formula
-            formula = f"H, W: {rows}" if rows == cols else f"H: {rows}\nW: {cols}"
-            table.add_row(
-                str(step.index),
-                escape(step.layer.text),
-                hw(step.input),
-                formula,
-                hw(step.output),
-                hw(step.receptive_field),
-                hw(step.jump),
-            )
-        Console(highlight=False).print(table)
+        named = "" if _SIZE.fullmatch(source) else f"{source}: "
+        _table(f"{named}{shape_text(input_hw)} -> {shape_text(output)}", input_hw, steps)
     else:
-        typer.echo(hw(output))
-
-
+        typer.echo(shape_text(output))

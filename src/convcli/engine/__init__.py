@@ -13,94 +13,70 @@ Conventions (see the README for the tables):
 * **Stride** keeps every s-th sample of the stride-1 result; **dilation** is
   PyTorch's.  Shapes come from :func:`convcli.shapes.output_size`.
 * **dtypes**: float64 stays float64; float32, float16, integer and bool images
-  compute in and return float32.  Inputs are never modified.
+  compute in and return float32 (:func:`work_dtype`).  Inputs are never modified.
 * **Methods**: ``direct`` (shift-and-add in row bands on a thread pool),
   ``separable`` (rank-r 1-D passes), ``fft`` (real FFT, overlap-save tiles) and
-  ``auto`` (a fitted cost model; see :func:`choose_method`).
+  ``auto`` (a fitted cost model; see :func:`choose_method`).  Each method is one
+  :class:`Method` entry (name, run, granularity, cost, reason) built in its own
+  module and registered in ``_registry.py``.
+* **Threads**: ``threads=`` or :func:`thread_limit`, never environment
+  variables; BLAS runs single-threaded inside the engine's own threads
+  (threadpoolctl), so results are the same bytes for any thread count and
+  any ``OPENBLAS_NUM_THREADS``.
 """
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable, Iterator
-from typing import Literal, TypeAlias
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.typing import DTypeLike
 
-from ..shapes import as_pair, output_size, resolve_pad
-from . import _direct, _fft, _separable
-from ._borders import BORDER_ALIASES, BORDERS, Border, normalize_border
-from ._cost import MethodChoice, estimate
-from ._plan import Plan, check_kernel, make_plan, work_dtype
-from ._threads import thread_count
+from ._borders import (
+    BORDER_ALIASES,
+    BORDERS,
+    Border,
+    normalize_border,
+    pad_image,
+    padded_index_map,
+    resolve_border,
+)
+from ._fft import FFT_MAX_DYNAMIC_RANGE, FFT_TOLERANCE, next_fast_len
+from ._method import Method, MethodChoice
+from ._plan import Plan, check_image, check_kernel, describe, geometry, make_plan, work_dtype
+from ._registry import MethodName, choose, method_names, resolve
+from ._threads import engine_threads, machine_threads, thread_count, thread_limit
 
 __all__ = [
     "BORDERS",
     "BORDER_ALIASES",
+    "FFT_MAX_DYNAMIC_RANGE",
+    "FFT_TOLERANCE",
     "METHODS",
     "Border",
     "Method",
     "MethodChoice",
+    "MethodName",
+    "check_image",
+    "check_kernel",
     "choose_method",
     "convolve",
     "correlate",
     "correlate_strips",
+    "geometry",
+    "machine_threads",
+    "next_fast_len",
     "normalize_border",
+    "pad_image",
+    "padded_index_map",
+    "resolve_border",
+    "thread_count",
+    "thread_limit",
+    "work_dtype",
 ]
 
-Method: TypeAlias = Literal["auto", "direct", "separable", "fft"]
-
-#: the evaluation strategies; ``auto`` picks one of them by cost
-_METHODS = {
-    "direct": _direct.run,
-    "separable": _separable.run,
-    "fft": _fft.run,
-}
-METHODS: tuple[str, ...] = ("auto", *_METHODS)
-
-#: FFT results must stay within this fraction of max|x| * sum|k| of the direct result;
-#: ``auto`` avoids the FFT when the data's dynamic range could break that bound.
-FFT_TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-11}
-#: dynamic range max|x| / mean|x| above which auto does not use the FFT
-FFT_MAX_DYNAMIC_RANGE = {np.dtype(np.float32): 1e3, np.dtype(np.float64): 1e8}
-
-
-def _check_method(method: str) -> str:
-    if method not in METHODS:
-        from ..errors import ParameterError
-
-        raise ParameterError(f"unknown method {method!r}; use one of {', '.join(METHODS)}")
-    return method
-
-
-def _choose(
-    out_hw: tuple[int, int],
-    needed: tuple[int, int],
-    channels: int,
-    kernel: np.ndarray,
-    span: tuple[int, int],
-    stride: tuple[int, int],
-    dtype: np.dtype,
-) -> tuple[MethodChoice, list[_separable.Term] | None]:
-    terms = _separable.decompose(
-        kernel, tol=_separable.rank_tolerance(dtype), max_side=_separable.MAX_SVD_SIDE
-    )
-    costs = estimate(out_hw, needed, channels, kernel, terms, span, stride, thread_count())
-    best = min(costs, key=lambda m: costs[m])
-    kh, kw = kernel.shape
-    nnz = int(np.count_nonzero(kernel))
-    if best == "direct":
-        reason = f"{nnz} non-zero taps make shift-and-add the cheapest"
-    elif best == "separable":
-        rank = len(terms or [])
-        reason = (
-            f"the {kh}x{kw} kernel has rank {rank}: {rank} pair(s) of 1-D passes beat "
-            f"{nnz} taps of shift-and-add"
-        )
-    else:
-        reason = f"a {kh}x{kw} kernel with {nnz} taps is cheapest through FFT tiles"
-    return MethodChoice(best, reason, costs), terms
+#: ``auto`` and the registered evaluation methods (``auto`` picks one of them by cost)
+METHODS: tuple[str, ...] = method_names()
 
 
 def choose_method(
@@ -131,6 +107,7 @@ def choose_method(
         ``method``, a readable ``reason`` and the modelled ``costs``.
         On actual data, :func:`correlate` may still avoid ``fft`` when the
         image holds NaN/inf or a huge dynamic range (see ``FFT_MAX_DYNAMIC_RANGE``).
+        The choice never depends on the thread count.
 
     Examples
     --------
@@ -140,65 +117,14 @@ def choose_method(
     >>> choose_method((3000, 4000), rng.random((61, 61))).method
     'fft'
     """
-    k = check_kernel(kernel)
-    if len(image_shape) not in (2, 3):
-        from ..errors import ParameterError
-
-        raise ParameterError(f"image_shape must be (H, W) or (H, W, C), got {image_shape!r}")
-    h, w = int(image_shape[0]), int(image_shape[1])
-    channels = int(image_shape[2]) if len(image_shape) == 3 else 1
-    dil = as_pair(dilation, "dilation")
-    st = as_pair(stride, "stride")
-    kshape = (int(k.shape[0]), int(k.shape[1]))
-    pads = resolve_pad(pad, kshape, dilation=dil)
-    out_hw = output_size((h, w), kshape, pad=pads, stride=st, dilation=dil)
-    span = (dil[0] * (k.shape[0] - 1) + 1, dil[1] * (k.shape[1] - 1) + 1)
-    needed = ((out_hw[0] - 1) * st[0] + span[0], (out_hw[1] - 1) * st[1] + span[1])
-    choice, _ = _choose(out_hw, needed, channels, k, span, st, work_dtype(np.dtype(dtype)))
-    return choice
+    problem = describe(image_shape, kernel, pad=pad, stride=stride, dilation=dilation, dtype=dtype)
+    with engine_threads(None):
+        return choose(problem)
 
 
-def _fft_is_safe(plan: Plan) -> str | None:
-    """Why the FFT could lose precision on this data, or None when it is safe.
-
-    Two passes (min and max, no temporaries) find NaN/inf and the peak; the
-    mean magnitude comes from a strided sample of about 65,000 pixels.
-    """
-    img = plan.image
-    if img.dtype.kind in "biu":
-        return None  # bounded data; 16-bit and wider use float64 transforms
-    lo, hi = float(img.min()), float(img.max())
-    if not (np.isfinite(lo) and np.isfinite(hi)):
-        return "the image holds NaN or inf, which an FFT would spread over the whole tile"
-    peak = max(abs(lo), abs(hi))
-    h, w = img.shape[:2]
-    step = max(1, int(np.sqrt(h * w / 65536)))
-    mean = float(np.abs(img[::step, ::step].astype(np.float64)).mean())
-    limit = FFT_MAX_DYNAMIC_RANGE[plan.dtype]
-    if peak > 0 and (mean == 0 or peak / mean > limit):
-        return f"the image's dynamic range (max/mean {peak / max(mean, 1e-300):.3g}) exceeds {limit:g}"
-    return None
-
-
-def _resolve(plan: Plan, method: str) -> tuple[str, Callable[..., np.ndarray], Callable[[Plan], int]]:
-    """The method to run (auto resolved, with its precision fallbacks), its runner and its strip granularity."""
-    if method == "auto":
-        choice, terms = _choose(
-            plan.out_hw, plan.needed, plan.channels, plan.kernel, plan.span, plan.stride, plan.dtype
-        )
-        method = choice.method
-        if method == "fft" and _fft_is_safe(plan) is not None:
-            others = {m: c for m, c in choice.costs.items() if m != "fft"}
-            method = min(others, key=lambda m: others[m])
-        if method == "separable":
-            return method, functools.partial(_separable.run, terms=terms), _separable.granularity
-    granularity = {"direct": _direct.granularity, "separable": _separable.granularity, "fft": _fft.granularity}
-    return method, _METHODS[method], granularity[method]
-
-
-def _run(plan: Plan, method: str) -> np.ndarray:
-    _, runner, _ = _resolve(plan, method)
-    return runner(plan)
+def _evaluate(plan: Plan, method: str, threads: int | None) -> np.ndarray:
+    with engine_threads(threads):
+        return resolve(plan, method).run(plan)
 
 
 def correlate(
@@ -210,8 +136,9 @@ def correlate(
     pad: object = "same",
     stride: object = 1,
     dilation: object = 1,
-    method: Method = "auto",
+    method: MethodName = "auto",
     anchor: tuple[int, int] | None = None,
+    threads: int | None = None,
 ) -> np.ndarray:
     """2-D cross-correlation (the deep-learning "convolution") of an image with a kernel.
 
@@ -246,6 +173,10 @@ def correlate(
         FFT on data with NaN/inf or a huge dynamic range.
     anchor : pair of int, optional
         With ``pad="same"`` only: the kernel tap placed on each output pixel.
+    threads : int, optional
+        Threads for this call; by default the :func:`thread_limit` in force,
+        else the machine's cores.  The result is the same, bit for bit, for
+        any count.
 
     Returns
     -------
@@ -274,7 +205,7 @@ def correlate(
         image, kernel, flip=False, border=border, border_value=border_value,
         pad=pad, stride=stride, dilation=dilation, anchor=anchor,
     )
-    return _run(plan, _check_method(method))
+    return _evaluate(plan, method, threads)
 
 
 def convolve(
@@ -286,8 +217,9 @@ def convolve(
     pad: object = "same",
     stride: object = 1,
     dilation: object = 1,
-    method: Method = "auto",
+    method: MethodName = "auto",
     anchor: tuple[int, int] | None = None,
+    threads: int | None = None,
 ) -> np.ndarray:
     """True 2-D convolution: :func:`correlate` with the kernel rotated 180°.
 
@@ -295,8 +227,8 @@ def convolve(
     stride 1.  Under ``pad="same"`` the default anchor is ``(kh//2, kw//2)`` of
     the *unrotated* kernel (the tap that multiplies the pixel itself; for odd
     kernels the centre), which matches ``scipy.ndimage.convolve``.  ``anchor``
-    is given in the unrotated kernel's coordinates.  All other parameters are
-    as in :func:`correlate`.
+    is given in the unrotated kernel's coordinates.  All other parameters
+    (``threads`` too) are as in :func:`correlate`.
 
     Examples
     --------
@@ -311,7 +243,7 @@ def convolve(
         image, kernel, flip=True, border=border, border_value=border_value,
         pad=pad, stride=stride, dilation=dilation, anchor=anchor,
     )
-    return _run(plan, _check_method(method))
+    return _evaluate(plan, method, threads)
 
 
 #: aim for strips of about this many output elements (float32: 16 MiB)
@@ -328,9 +260,10 @@ def correlate_strips(
     pad: object = "same",
     stride: object = 1,
     dilation: object = 1,
-    method: Method = "auto",
+    method: MethodName = "auto",
     anchor: tuple[int, int] | None = None,
     strip_elements: int | None = None,
+    threads: int | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """The result of :func:`correlate` (or :func:`convolve` with ``flip``) in strips of output rows.
 
@@ -338,7 +271,9 @@ def correlate_strips(
     ``rows x W_out x C``), top to bottom.  Stacked, the strips equal the full
     result bit for bit; only one strip is held at a time, so a caller that
     converts each strip (to 8-bit, say) never holds the float result of the
-    whole image.  Each strip is a fresh array the caller may keep.
+    whole image.  Each strip is a fresh array the caller may keep.  The
+    arguments are checked, and the method and thread count fixed, when the
+    function is called, before the first strip.
 
     Examples
     --------
@@ -353,13 +288,20 @@ def correlate_strips(
         image, kernel, flip=flip, border=border, border_value=border_value,
         pad=pad, stride=stride, dilation=dilation, anchor=anchor,
     )
-    _, runner, granularity = _resolve(plan, _check_method(method))
+    threads = thread_count(threads)
+    with engine_threads(threads):
+        entry = resolve(plan, method)
     ho, wo = plan.out_hw
-    unit = max(1, granularity(plan))
+    unit = max(1, entry.granularity(plan))
     per_row = max(1, wo * plan.channels)
     budget = STRIP_ELEMENTS if strip_elements is None else strip_elements
     step = max(unit, (max(1, budget // per_row) // unit) * unit)
-    for i0 in range(0, ho, step):
-        i1 = min(i0 + step, ho)
-        strip = runner(plan, rows=(i0, i1))
-        yield i0, (strip.reshape(i1 - i0, wo) if plan.squeeze else strip)
+
+    def strips() -> Iterator[tuple[int, np.ndarray]]:
+        for i0 in range(0, ho, step):
+            i1 = min(i0 + step, ho)
+            with engine_threads(threads):  # not across the yield: the caller's context stays its own
+                strip = entry.run(plan, rows=(i0, i1))
+            yield i0, (strip.reshape(i1 - i0, wo) if plan.squeeze else strip)
+
+    return strips()

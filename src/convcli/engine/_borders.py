@@ -1,4 +1,8 @@
-"""Border names and the padded-index maps every method shares.
+"""Border names, the constant border's value, and the padded-index maps every method shares.
+
+This is the one place that turns a border name and ``border_value`` into what
+is used (:func:`resolve_border`) and says what each padded position holds
+(:func:`padded_index_map`, :func:`pad_image`).
 
 convcli uses numpy.pad's border names and meanings.  Other libraries' names that
 mean one thing are accepted as aliases; ``mirror`` means different things in
@@ -119,3 +123,79 @@ def padded_index_map(n: int, before: int, after: int, border: str) -> np.ndarray
     if border == "constant":
         return np.pad(index, (before, after), mode="constant", constant_values=-1)
     return np.pad(index, (before, after), mode=border)  # type: ignore[call-overload]
+
+
+def resolve_border(border: str, border_value: object = 0.0) -> tuple[str, float]:
+    """The numpy.pad name of ``border`` and the checked value of the constant border.
+
+    Parameters
+    ----------
+    border : str
+        A border name or alias, as in :func:`normalize_border`.
+    border_value : float, optional
+        The value of the ``constant`` border (ignored by the others).  NaN is
+        allowed: it marks every output the border touched.
+
+    Returns
+    -------
+    tuple of (str, float)
+
+    Raises
+    ------
+    ParameterError
+        For an unknown or ambiguous border, a value that is not a number, or
+        ``zeros`` with a non-zero value.
+
+    Examples
+    --------
+    >>> resolve_border("zeros")
+    ('constant', 0.0)
+    >>> resolve_border("BORDER_CONSTANT", 7)
+    ('constant', 7.0)
+    >>> resolve_border("zeros", 2)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: border 'zeros' means a constant 0 border, but border_value=2; ...
+    """
+    mode = normalize_border(border)
+    try:
+        value = float(border_value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ParameterError(f"border_value must be a number, got {border_value!r}") from None
+    if _key(border) in ("zeros", "zero") and value != 0.0:
+        raise ParameterError(
+            f"border {border!r} means a constant 0 border, but border_value={border_value!r}; "
+            "use border='constant' with that value"
+        )
+    return mode, value
+
+
+def pad_image(
+    image: np.ndarray,
+    pads: tuple[int, int, int, int],
+    *,
+    border: str = "reflect",
+    border_value: float = 0.0,
+) -> np.ndarray:
+    """The image padded by ``(top, bottom, left, right)`` with a border rule, as float64.
+
+    The slow, obvious padded array (what numpy.pad gives), for explanations,
+    gradients and references; the engine itself never builds it.
+
+    Examples
+    --------
+    >>> pad_image(np.array([[1, 2, 3]]), (0, 0, 2, 1), border="constant", border_value=9)
+    array([[9., 9., 1., 2., 3., 9.]])
+    >>> pad_image(np.array([[1, 2, 3]]), (1, 0, 2, 0), border="reflect")
+    array([[3., 2., 1., 2., 3.],
+           [3., 2., 1., 2., 3.]])
+    """
+    mode, value = resolve_border(border, border_value)
+    arr = np.asarray(image)
+    top, bottom, left, right = pads
+    rmap = padded_index_map(arr.shape[0], top, bottom, mode)
+    cmap = padded_index_map(arr.shape[1], left, right, mode)
+    padded = arr.astype(np.float64)[np.clip(rmap, 0, None)][:, np.clip(cmap, 0, None)]
+    padded[rmap < 0] = value
+    padded[:, cmap < 0] = value
+    return padded

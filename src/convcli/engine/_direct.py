@@ -15,12 +15,17 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ._plan import Plan
+from . import _cost_constants as K
+from ._cost import call_seconds
+from ._method import Method
+from ._plan import Plan, Problem
 from ._scratch import scratch
 from ._threads import run_parallel
 
 #: elements of one band's work buffer; tuned by benchmarks/fit_cost_model.py
 BAND_ELEMENTS = 1 << 18
+#: below this many work elements an image is not split into bands for the pool
+PARALLEL_ELEMENTS = 1 << 16
 
 
 def weight_groups(weights: np.ndarray) -> list[tuple[float, list[tuple[int, ...]]]]:
@@ -92,16 +97,20 @@ def accumulate(out: np.ndarray, views: Sequence[tuple[float, Sequence[np.ndarray
         first = False
 
 
-def band_rows(plan: Plan, width: int, rows_total: int, *, multiple: int = 1) -> int:
+def band_rows(plan: Problem, width: int, rows_total: int, *, multiple: int = 1, always_split: bool = False) -> int:
     """Output rows per band: about BAND_ELEMENTS work elements, and at least 8 bands on big images.
 
     The result depends only on the problem, never on the thread count, so a
-    result is bit-for-bit the same whatever ``CONVCLI_THREADS`` is.  ``multiple``
-    rounds the band to whole blocks of a blocked method.
+    result is bit-for-bit the same whatever ``threads`` is.  ``multiple``
+    rounds the band to whole blocks of a blocked method.  Images of fewer than
+    ``PARALLEL_ELEMENTS`` work elements stay one band: handing bands to the
+    pool would cost more than it saves, unless ``always_split`` (a method
+    whose arithmetic depends on where bands start, or the strip granularity
+    of one whose arithmetic does not).
     """
     per_row = max(1, width * plan.channels * max(plan.stride[0], 1))
     rows = max(1, BAND_ELEMENTS // per_row)
-    if rows_total >= 16 * multiple:
+    if rows_total >= 16 * multiple and (always_split or rows_total * per_row >= PARALLEL_ELEMENTS):
         rows = min(rows, max(1, rows_total // 8))
     if multiple > 1:
         rows = max(multiple, rows // multiple * multiple)
@@ -125,8 +134,9 @@ def band_ranges(rows_total: int, step: int, rows: tuple[int, int]) -> list[tuple
 
 
 def granularity(plan: Plan) -> int:
-    """Output rows per band: strips that are multiples of it give bit-identical results."""
-    return band_rows(plan, plan.needed[1], plan.out_hw[0])
+    """Output rows per strip: any strips give bit-identical results (each output row is computed alike
+    whatever band holds it); whole bands of a big image make strips cheapest."""
+    return band_rows(plan, plan.needed[1], plan.out_hw[0], always_split=True)
 
 
 def run(plan: Plan, *, rows: tuple[int, int] | None = None, out: np.ndarray | None = None) -> np.ndarray:
@@ -137,12 +147,9 @@ def run(plan: Plan, *, rows: tuple[int, int] | None = None, out: np.ndarray | No
     is returned as (i1 - i0, W_out, C).
     """
     ho, wo = plan.out_hw
-    i_first, i_last = rows if rows is not None else (0, ho)
-    if out is None:
-        out = np.empty((i_last - i_first, wo, plan.channels), dtype=plan.dtype)
+    i_first, i_last, out = plan.output_rows(rows, out)
     sh, sw = plan.stride
     dh, dw = plan.dilation
-    kh, _ = plan.kernel.shape
     _, need_w = plan.needed
     groups = weight_groups(plan.kernel)
     step = band_rows(plan, need_w, ho)
@@ -151,10 +158,7 @@ def run(plan: Plan, *, rows: tuple[int, int] | None = None, out: np.ndarray | No
     def do_band(band: tuple[int, int]) -> None:
         i0, i1 = band
         nb = i1 - i0
-        r0 = i0 * sh
-        r1 = (i1 - 1) * sh + (kh - 1) * dh + 1
-        buf = scratch("direct.buf", (r1 - r0, need_w, plan.channels), plan.dtype)
-        plan.gather(r0, r1, 0, need_w, buf)
+        buf = plan.gather_rows(i0, i1, "direct.buf")
         views = [
             (
                 w,
@@ -169,4 +173,18 @@ def run(plan: Plan, *, rows: tuple[int, int] | None = None, out: np.ndarray | No
         accumulate(target, views, scratch("direct.tmp", target.shape, plan.dtype))
 
     run_parallel(do_band, bands)
-    return out if rows is not None else plan.finish(out)
+    return plan.finish(out, rows)
+
+
+def cost(problem: Problem) -> float:
+    """Modelled seconds: one shift-and-add pass over the output per :func:`pass_count`."""
+    ho, wo = problem.out_hw
+    return call_seconds(problem, ho * wo * problem.channels * pass_count(problem.kernel) * K.PASS)
+
+
+def reason(problem: Problem) -> str:
+    """Why auto picks direct."""
+    return f"{int(np.count_nonzero(problem.kernel))} non-zero taps make shift-and-add the cheapest"
+
+
+METHOD = Method("direct", run, granularity, cost, reason)

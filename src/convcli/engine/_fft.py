@@ -21,9 +21,19 @@ from functools import lru_cache
 
 import numpy as np
 
-from ._plan import Plan
+from ..shapes import input_extent
+from . import _cost_constants as K
+from ._cost import call_seconds
+from ._method import Method
+from ._plan import Plan, Problem
 from ._scratch import scratch
 from ._threads import run_parallel
+
+#: FFT results must stay within this fraction of max|x| * sum|k| of the direct result;
+#: ``auto`` avoids the FFT when the data's dynamic range could break that bound.
+FFT_TOLERANCE = {np.dtype(np.float32): 1e-5, np.dtype(np.float64): 1e-11}
+#: dynamic range max|x| / mean|x| above which auto does not use the FFT
+FFT_MAX_DYNAMIC_RANGE = {np.dtype(np.float32): 1e3, np.dtype(np.float64): 1e8}
 
 
 @lru_cache(maxsize=4096)
@@ -106,7 +116,7 @@ def choose_tiles(plan_out: tuple[int, int], span: tuple[int, int], stride: tuple
     True
     """
     (ho, wo), (eh, ew), (sh, sw) = plan_out, span, stride
-    need_h, need_w = (ho - 1) * sh + 1, (wo - 1) * sw + 1
+    need_h, need_w = input_extent(ho, stride=sh), input_extent(wo, stride=sw)  # stride-1 outputs
     lo_h, lo_w = max(2 * eh, 64), max(2 * ew, 64)
     best: tuple[float, tuple[int, int]] | None = None
     for fh in fast_sizes(min(lo_h, need_h + eh - 1), need_h + eh - 1):
@@ -133,13 +143,22 @@ def transform_dtype(plan: Plan) -> np.dtype:
     return np.dtype(np.float32)
 
 
+def _tiles(problem: Problem) -> tuple[tuple[int, int], float]:
+    """:func:`choose_tiles` for this problem, computed once per problem."""
+    key = ("fft.tiles", TILE_OVERHEAD_UNITS)
+    if key not in problem.memo:
+        problem.memo[key] = choose_tiles(problem.out_hw, problem.span, problem.stride, problem.channels)
+    tiles: tuple[tuple[int, int], float] = problem.memo[key]
+    return tiles
+
+
 def granularity(plan: Plan, tiles: tuple[int, int] | None = None) -> int:
     """Output rows per tile row: strips that are multiples of it compute every tile once."""
     if tiles is None:
-        tiles, _ = choose_tiles(plan.out_hw, plan.span, plan.stride, plan.channels)
+        tiles, _ = _tiles(plan)
     ho = plan.out_hw[0]
     sh = plan.stride[0]
-    rows = _axis_tiles((ho - 1) * sh + 1, plan.span[0], sh, tiles[0])
+    rows = _axis_tiles(input_extent(ho, stride=sh), plan.span[0], sh, tiles[0])
     return ho if rows is None else max(1, rows[0] // sh)
 
 
@@ -151,17 +170,15 @@ def run(plan: Plan, tiles: tuple[int, int] | None = None, *, rows: tuple[int, in
     that only partly overlap the rows are computed whole and clipped.
     """
     ho, wo = plan.out_hw
-    i_first, i_last = rows if rows is not None else (0, ho)
-    if out is None:
-        out = np.empty((i_last - i_first, wo, plan.channels), dtype=plan.dtype)
+    i_first, i_last, out = plan.output_rows(rows, out)
     sh, sw = plan.stride
     dh, dw = plan.dilation
     eh, ew = plan.span
     c = plan.channels
     if tiles is None:
-        tiles, _ = choose_tiles(plan.out_hw, plan.span, plan.stride, c)
+        tiles, _ = _tiles(plan)
     fh, fw = tiles
-    need_h, need_w = (ho - 1) * sh + 1, (wo - 1) * sw + 1
+    need_h, need_w = input_extent(ho, stride=sh), input_extent(wo, stride=sw)  # stride-1 outputs
     tile_rows, tile_cols = _axis_tiles(need_h, eh, sh, fh), _axis_tiles(need_w, ew, sw, fw)
     if tile_rows is None or tile_cols is None:
         raise ValueError(f"FFT tiles {tiles} are too small for a {eh}x{ew} kernel span at stride {plan.stride}")
@@ -188,4 +205,42 @@ def run(plan: Plan, tiles: tuple[int, int] | None = None, *, rows: tuple[int, in
     per = th // sh
     wanted = [i for i in range(nth) if i * per < i_last and min((i + 1) * per, ho) > i_first]
     run_parallel(do_tile, [(i, j) for i in wanted for j in range(ntw)])
-    return out if rows is not None else plan.finish(out)
+    return plan.finish(out, rows)
+
+
+def cost(problem: Problem) -> float:
+    """Modelled seconds of the tiles' transforms (the tiles overlap, so they gather a fifth more)."""
+    _, units = _tiles(problem)
+    return call_seconds(problem, units * K.FFT, fixed=K.FFT_OVERHEAD, gather_factor=1.2)
+
+
+def reason(problem: Problem) -> str:
+    """Why auto picks the FFT."""
+    kh, kw = problem.kernel.shape
+    nnz = int(np.count_nonzero(problem.kernel))
+    return f"a {kh}x{kw} kernel with {nnz} taps is cheapest through FFT tiles"
+
+
+def refuses(plan: Plan) -> str | None:
+    """Why the FFT could lose precision on this data, or None when it is safe.
+
+    Two passes (min and max, no temporaries) find NaN/inf and the peak; the
+    mean magnitude comes from a strided sample of about 65,000 pixels.
+    """
+    img = plan.image
+    if img.dtype.kind in "biu":
+        return None  # bounded data; 16-bit and wider use float64 transforms
+    lo, hi = float(img.min()), float(img.max())
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "the image holds NaN or inf, which an FFT would spread over the whole tile"
+    peak = max(abs(lo), abs(hi))
+    h, w = img.shape[:2]
+    step = max(1, int(np.sqrt(h * w / 65536)))
+    mean = float(np.abs(img[::step, ::step].astype(np.float64)).mean())
+    limit = FFT_MAX_DYNAMIC_RANGE[plan.dtype]
+    if peak > 0 and (mean == 0 or peak / mean > limit):
+        return f"the image's dynamic range (max/mean {peak / max(mean, 1e-300):.3g}) exceeds {limit:g}"
+    return None
+
+
+METHOD = Method("fft", run, granularity, cost, reason, refuses)

@@ -1,39 +1,53 @@
 """Checking arguments once and describing the problem every method solves.
 
-A :class:`Plan` holds the image as an (H, W, C) view (never copied, never
-written), the kernel as float64, the padding, stride and dilation, the output
-shape from :mod:`convcli.shapes`, and the padded-index maps.  ``gather`` copies
-any rectangle of the *virtual* padded image into a work buffer, converting to
-the work dtype on the way, so no method ever materialises the whole padded
-image.
+A :class:`Problem` is what the cost model knows before any pixel is read: the
+kernel as it is applied (float64, already rotated for convolve), the work
+dtype, the channels, stride, dilation and output shape.  A :class:`Plan` adds
+the data: the image as an (H, W, C) view (never copied, never written), the
+border, the padding and the padded-index maps.  ``gather`` copies any
+rectangle of the *virtual* padded image into a work buffer, converting to the
+work dtype on the way, so no method ever materialises the whole padded image.
+All sizes come from :mod:`convcli.shapes`.
 """
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
+from numpy.typing import DTypeLike
 
 from ..errors import KernelError, ParameterError
-from ..shapes import as_pair, output_size, resolve_pad
-from ._borders import normalize_border, padded_index_map
-
-#: the largest kernel side accepted (a 4097-tap side is already far beyond any filter).
-MAX_KERNEL_SIDE = 4097
+from ..shapes import MAX_KERNEL_SIDE, as_pair, effective_size, flipped_anchor, input_extent, output_size, resolve_pad
+from ._borders import padded_index_map, resolve_border
+from ._scratch import scratch
 
 
-def work_dtype(dtype: np.dtype) -> np.dtype:
-    """float64 stays float64; everything else (float32, float16, ints, bool) computes in float32.
+def work_dtype(dtype: DTypeLike) -> np.dtype:
+    """The dtype the engine computes in and returns for images of ``dtype``.
+
+    float64 stays float64; everything else (float32, float16, integers, bool)
+    computes in float32.  This is the one owner of that rule.
+
+    Parameters
+    ----------
+    dtype : dtype
+        The image's dtype.
+
+    Returns
+    -------
+    numpy.dtype
 
     Examples
     --------
-    >>> work_dtype(np.dtype(np.uint8))
+    >>> work_dtype(np.uint8)
     dtype('float32')
     >>> work_dtype(np.dtype(np.float64))
     dtype('float64')
     """
-    return np.dtype(np.float64) if dtype == np.float64 else np.dtype(np.float32)
+    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
 
 
 def check_image(image: object) -> np.ndarray:
@@ -52,75 +66,119 @@ def check_image(image: object) -> np.ndarray:
     return arr
 
 
-def check_kernel(kernel: object) -> np.ndarray:
-    """The kernel as a finite 2-D float64 array (a copy, so callers' arrays are never touched)."""
+def check_kernel(kernel: object, *, label: str = "kernel") -> np.ndarray:
+    """The kernel as a finite 2-D float64 array (a copy, so callers' arrays are never touched).
+
+    The one check of a kernel matrix: the engine, explanations, gradients and
+    :class:`convcli.kernels.Kernel` all use it.
+
+    Parameters
+    ----------
+    kernel : array_like
+        The weights.
+    label : str, optional
+        What to call it in messages (``"kernel 'box:size=3'"``).
+
+    Examples
+    --------
+    >>> check_kernel(np.ones((1, MAX_KERNEL_SIDE + 1)))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.KernelError: kernel is 1x1026; the limit is 1025 per side
+    >>> check_kernel([[1.0, float("nan")]], label="kernel '1 nan'")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.KernelError: kernel '1 nan' has nan at row 1, column 2; every value must be a finite number
+    """
     try:
         arr = np.array(kernel, dtype=np.float64)
     except (TypeError, ValueError) as err:
-        raise KernelError(f"kernel must be a 2-D array of numbers: {err}") from None
+        raise KernelError(f"{label} must be a 2-D array of numbers: {err}") from None
     if arr.ndim == 1:
         raise KernelError(
-            f"kernel must be 2-D, got 1-D of length {arr.shape[0]}; "
+            f"{label} must be 2-D, got 1-D of length {arr.shape[0]}; "
             "write a row as [[...]] or a column as [[a], [b], ...]"
         )
     if arr.ndim != 2:
-        raise KernelError(f"kernel must be 2-D, got shape {arr.shape}")
+        raise KernelError(f"{label} must be a 2-D matrix, got shape {arr.shape}")
     if arr.size == 0:
-        raise KernelError(f"kernel is empty (shape {arr.shape}); give at least one value")
+        raise KernelError(f"{label} is empty (shape {arr.shape}); give at least one value")
     if max(arr.shape) > MAX_KERNEL_SIDE:
+        raise KernelError(f"{label} is {arr.shape[0]}x{arr.shape[1]}; the limit is {MAX_KERNEL_SIDE} per side")
+    bad = ~np.isfinite(arr)
+    if bad.any():
+        r, c = (int(v) for v in np.argwhere(bad)[0])
         raise KernelError(
-            f"kernel is {arr.shape[0]}x{arr.shape[1]}; the largest side allowed is {MAX_KERNEL_SIDE}"
-        )
-    bad = np.argwhere(~np.isfinite(arr))
-    if bad.size:
-        r, c = (int(v) for v in bad[0])
-        raise KernelError(
-            f"kernel has a non-finite value ({arr[r, c]}) at row {r}, column {c} (0-based); "
-            "every weight must be a finite number"
+            f"{label} has {arr[r, c]} at row {r + 1}, column {c + 1}; every value must be a finite number"
         )
     return arr
 
 
-@dataclass
-class Plan:
-    """One correlation problem, checked and ready for any method."""
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """One correlation problem as the cost model sees it: shapes, kernel and dtype, no pixels.
 
-    image: np.ndarray  # (H, W, C), the caller's data, read-only use
-    squeeze: bool  # the caller gave an H x W image
-    kernel: np.ndarray  # float64, already rotated for convolve
+    ``memo`` holds what a method derives from the problem once (the separable
+    factors, say), shared by its cost, its reason and its run.
+    """
+
+    kernel: np.ndarray  # float64, as applied (already rotated for convolve)
     dtype: np.dtype  # work and output dtype
-    border: str
-    border_value: float
-    pads: tuple[int, int, int, int]
+    channels: int
     stride: tuple[int, int]
     dilation: tuple[int, int]
     out_hw: tuple[int, int]
-    rmap: np.ndarray
-    cmap: np.ndarray
-    _column_cache: dict[tuple[int, int], tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(
-        default_factory=dict, repr=False
-    )
+    memo: dict[object, Any] = field(default_factory=dict, init=False, repr=False)
 
-    @property
-    def channels(self) -> int:
-        return int(self.image.shape[2])
-
-    @property
+    @cached_property
     def span(self) -> tuple[int, int]:
         """Extent of the dilated kernel (rows, cols)."""
         (kh, kw), (dh, dw) = self.kernel.shape, self.dilation
-        return dh * (kh - 1) + 1, dw * (kw - 1) + 1
+        return effective_size(kh, dh), effective_size(kw, dw)
 
-    @property
+    @cached_property
     def needed(self) -> tuple[int, int]:
         """Rows and columns of the padded image that any output depends on."""
-        (ho, wo), (sh, sw), (eh, ew) = self.out_hw, self.stride, self.span
-        return (ho - 1) * sh + eh, (wo - 1) * sw + ew
+        (ho, wo), (sh, sw), (dh, dw) = self.out_hw, self.stride, self.dilation
+        kh, kw = self.kernel.shape
+        return input_extent(ho, kh, stride=sh, dilation=dh), input_extent(wo, kw, stride=sw, dilation=dw)
 
-    def new_output(self) -> np.ndarray:
-        return np.empty((*self.out_hw, self.channels), dtype=self.dtype)
+    def band_extent(self, rows: int) -> int:
+        """Padded rows that ``rows`` consecutive output rows read."""
+        return input_extent(rows, self.kernel.shape[0], stride=self.stride[0], dilation=self.dilation[0])
 
-    def finish(self, out: np.ndarray) -> np.ndarray:
+
+@dataclass(frozen=True, eq=False)
+class Plan(Problem):
+    """One correlation problem, checked, with its data: ready for any method."""
+
+    image: np.ndarray  # (H, W, C), the caller's data, read-only use
+    squeeze: bool  # the caller gave an H x W image
+    border: str
+    border_value: float
+    pads: tuple[int, int, int, int]
+    rmap: np.ndarray
+    cmap: np.ndarray
+    _column_cache: dict[tuple[int, int], tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = field(
+        default_factory=dict, init=False, repr=False
+    )
+
+    def output_rows(
+        self, rows: tuple[int, int] | None, out: np.ndarray | None
+    ) -> tuple[int, int, np.ndarray]:
+        """The output rows ``[i0, i1)`` a method computes (all when ``rows`` is None) and the array for them.
+
+        ``out`` (shape ``(i1 - i0, W_out, C)``) is used when given, else allocated.
+        """
+        i0, i1 = rows if rows is not None else (0, self.out_hw[0])
+        if out is None:
+            out = np.empty((i1 - i0, self.out_hw[1], self.channels), dtype=self.dtype)
+        return i0, i1, out
+
+    def finish(self, out: np.ndarray, rows: tuple[int, int] | None = None) -> np.ndarray:
+        """A method's result: the strip as computed, or the whole output shaped as the caller's image."""
+        if rows is not None:
+            return out
         return out.reshape(self.out_hw) if self.squeeze else out
 
     def _columns(self, c0: int, c1: int) -> tuple[int, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -140,6 +198,15 @@ class Plan:
             cached = (ci0, ci1, src_pos, cols[src_pos], const_pos, valid)
             self._column_cache[key] = cached
         return cached
+
+    def gather_rows(self, i0: int, i1: int, name: str) -> np.ndarray:
+        """The padded input that output rows [i0, i1) read (every needed column), in this thread's scratch ``name``."""
+        r0 = i0 * self.stride[0]
+        r1 = r0 + self.band_extent(i1 - i0)
+        need_w = self.needed[1]
+        buf = scratch(name, (r1 - r0, need_w, self.channels), self.dtype)
+        self.gather(r0, r1, 0, need_w, buf)
+        return buf
 
     def gather(self, r0: int, r1: int, c0: int, c1: int, buf: np.ndarray) -> None:
         """Copy padded rows [r0, r1) and columns [c0, c1) into ``buf[:r1-r0, :c1-c0]``."""
@@ -178,6 +245,37 @@ class Plan:
                     line[~valid_c] = value
 
 
+def geometry(
+    image_hw: tuple[int, int], kernel: np.ndarray, *, flip: bool, pad: object, stride: object,
+    dilation: object, anchor: object,
+) -> tuple[np.ndarray, tuple[int, int, int, int], tuple[int, int], tuple[int, int], tuple[int, int]]:
+    """The kernel as applied, the pads, stride, dilation and output size (all from :mod:`convcli.shapes`)."""
+    kh, kw = (int(v) for v in kernel.shape)
+    if flip:
+        kernel = np.ascontiguousarray(kernel[::-1, ::-1])
+        if anchor is not None:
+            anchor = flipped_anchor(anchor, (kh, kw))
+    dil = as_pair(dilation, "dilation")
+    st = as_pair(stride, "stride")
+    pads = resolve_pad(pad, (kh, kw), dilation=dil, anchor=anchor)
+    out_hw = output_size(image_hw, (kh, kw), pad=pads, stride=st, dilation=dil)
+    return kernel, pads, st, dil, out_hw
+
+
+def describe(
+    image_shape: tuple[int, ...], kernel: object, *, pad: object, stride: object, dilation: object,
+    dtype: DTypeLike,
+) -> Problem:
+    """The :class:`Problem` for an image of this shape and dtype (no data needed)."""
+    k = check_kernel(kernel)
+    if len(image_shape) not in (2, 3):
+        raise ParameterError(f"image_shape must be (H, W) or (H, W, C), got {image_shape!r}")
+    hw = (int(image_shape[0]), int(image_shape[1]))
+    channels = int(image_shape[2]) if len(image_shape) == 3 else 1
+    k, _, st, dil, out_hw = geometry(hw, k, flip=False, pad=pad, stride=stride, dilation=dilation, anchor=None)
+    return Problem(kernel=k, dtype=work_dtype(dtype), channels=channels, stride=st, dilation=dil, out_hw=out_hw)
+
+
 def make_plan(
     image: object,
     kernel: object,
@@ -193,43 +291,24 @@ def make_plan(
     """Check every argument (naming what is wrong) and build the :class:`Plan`."""
     arr = check_image(image)
     k = check_kernel(kernel)
-    mode = normalize_border(border)
-    try:
-        value = float(border_value)
-    except (TypeError, ValueError):
-        raise ParameterError(f"border_value must be a number, got {border_value!r}") from None
-    if math.isnan(value) and mode == "constant":
-        pass  # a NaN border is allowed: it marks what the border touched
-    if mode == "constant" and border.lower() in ("zeros", "zero") and value != 0.0:
-        raise ParameterError(
-            f"border {border!r} means a constant 0 border, but border_value={border_value!r}; "
-            "use border='constant' with that value"
-        )
-    kh, kw = k.shape
-    if flip:
-        k = np.ascontiguousarray(k[::-1, ::-1])
-        if anchor is not None:
-            if not (isinstance(anchor, (tuple, list)) and len(anchor) == 2):
-                raise ParameterError(f"anchor must be a pair (row, col) of integers, got {anchor!r}")
-            anchor = (kh - 1 - anchor[0], kw - 1 - anchor[1])
-    dil = as_pair(dilation, "dilation")
-    st = as_pair(stride, "stride")
-    pads = resolve_pad(pad, (kh, kw), dilation=dil, anchor=anchor)
-    squeeze = arr.ndim == 2
-    img3 = arr[:, :, None] if squeeze else arr
-    h, w = img3.shape[:2]
-    out_hw = output_size((h, w), (kh, kw), pad=pads, stride=st, dilation=dil)
+    mode, value = resolve_border(border, border_value)
+    img3 = arr[:, :, None] if arr.ndim == 2 else arr
+    h, w = (int(v) for v in img3.shape[:2])
+    k, pads, st, dil, out_hw = geometry(
+        (h, w), k, flip=flip, pad=pad, stride=stride, dilation=dilation, anchor=anchor
+    )
     return Plan(
-        image=img3,
-        squeeze=squeeze,
         kernel=k,
         dtype=work_dtype(arr.dtype),
-        border=mode,
-        border_value=value,
-        pads=pads,
+        channels=int(img3.shape[2]),
         stride=st,
         dilation=dil,
         out_hw=out_hw,
+        image=img3,
+        squeeze=arr.ndim == 2,
+        border=mode,
+        border_value=value,
+        pads=pads,
         rmap=padded_index_map(h, pads[0], pads[1], mode),
         cmap=padded_index_map(w, pads[2], pads[3], mode),
     )

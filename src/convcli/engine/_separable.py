@@ -4,22 +4,26 @@ A rank-1 kernel (an outer product such as a Gaussian, a box or Sobel) runs as a
 vertical pass then a horizontal one.  Its factors are taken exactly from a
 pivot row and column when that reproduces the kernel (so integer kernels such
 as Sobel keep exact, symmetric factors); otherwise from the SVD.  A kernel of
-small rank r runs as r separable terms when that is cheaper than direct.  Equal
-taps are summed before multiplying (symmetric taps pair up).  Row bands run on
-the thread pool, each doing both passes on data in cache.
+small rank r runs as r separable terms when that is cheaper than direct.  Each
+1-D pass is a shift-and-add (equal taps summed before multiplying, so symmetric
+taps pair up) or, when the cost model prefers it, a banded-Toeplitz matrix
+product through BLAS, which runs single-threaded inside the engine's own
+threads.  Row bands run on the thread pool, each doing both passes on data in
+cache.
 """
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
+from ..shapes import input_extent
 from . import _cost_constants as K
+from ._cost import call_seconds
 from ._direct import accumulate, band_ranges, band_rows, pass_count, weight_groups
-from ._plan import Plan
+from ._method import Method
+from ._plan import Plan, Problem
 from ._scratch import scratch
-from ._threads import run_parallel
+from ._threads import run_parallel, single_threaded_blas
 
 Term = tuple[np.ndarray, np.ndarray]
 
@@ -89,19 +93,8 @@ GEMM_BLOCK_ROWS = 32
 GEMM_BLOCK_COLS = 64
 
 
-def gemm_allowed() -> bool:
-    """Whether 1-D passes may use BLAS matrix products.
-
-    Small products are fast on a single-threaded BLAS but can be very slow when
-    OpenBLAS wakes its own threads for every call, so they are used only when
-    the process runs BLAS single-threaded (``OPENBLAS_NUM_THREADS=1``, which
-    the ``convcli`` command sets before NumPy loads) or when
-    ``CONVCLI_GEMM=1`` says so; ``CONVCLI_GEMM=0`` turns them off.
-    """
-    flag = os.environ.get("CONVCLI_GEMM", "").strip()
-    if flag in ("0", "1"):
-        return flag == "1"
-    return os.environ.get("OPENBLAS_NUM_THREADS", "").strip() == "1"
+#: whether 1-D passes may use BLAS products (the cost model still decides per pass); off only to compare
+USE_GEMM = True
 
 
 def gemm_flops(taps: int, stride: int, dilation: int, block: int) -> float:
@@ -119,11 +112,9 @@ def toeplitz(taps: np.ndarray, n_out: int, stride: int, dilation: int, dtype: np
     array([[1., 2., 0.],
            [0., 1., 2.]])
     """
-    span = dilation * (len(taps) - 1) + 1
-    t = np.zeros((n_out, (n_out - 1) * stride + span), dtype=dtype)
-    rows = np.arange(n_out)
-    for a, w in enumerate(taps):
-        t[rows, rows * stride + a * dilation] = w
+    t = np.zeros((n_out, input_extent(n_out, len(taps), stride=stride, dilation=dilation)), dtype=dtype)
+    rows = np.arange(n_out)[:, None]
+    t[rows, rows * stride + np.arange(len(taps)) * dilation] = np.asarray(taps, dtype=dtype)
     return t
 
 
@@ -143,18 +134,73 @@ def _horizontal_gemm(v: np.ndarray, th: np.ndarray, wo: int, stride: int, span: 
         np.matmul(v[:, j0 * stride : j0 * stride + tm.shape[0]], tm, out=out[:, j0 : j0 + m])
 
 
-def pass_plan(taps: np.ndarray, stride: int, dilation: int, block: int, use_gemm: bool) -> str:
-    """``"gemm"`` or ``"shift"`` for one 1-D pass, whichever the cost model prefers."""
-    if not use_gemm:
-        return "shift"
-    shift = pass_count(taps[:, None]) * K.PASS
+def pass_cost(taps: np.ndarray, stride: int, dilation: int, block: int, *, exact: bool = True) -> tuple[str, float]:
+    """``("gemm" | "shift", seconds per output)`` for one 1-D pass, whichever the cost model prefers.
+
+    ``exact=False`` estimates the shift-and-add passes as two per non-zero tap
+    instead of counting equal weights (cheaper for many SVD terms).
+
+    Examples
+    --------
+    >>> pass_cost(np.ones(3), 1, 1, 32)[0]
+    'shift'
+    >>> pass_cost(np.hanning(41)[1:-1], 1, 1, 32)[0]
+    'gemm'
+    """
+    passes = pass_count(taps[:, None]) if exact else 2 * int(np.count_nonzero(taps))
+    shift = max(passes, 1) * K.PASS
+    if not USE_GEMM:
+        return "shift", shift
     gemm = gemm_flops(len(taps), stride, dilation, block) * K.GEMM_FLOP
-    return "gemm" if gemm < shift else "shift"
+    return ("gemm", gemm) if gemm < shift else ("shift", shift)
+
+
+def terms_of(problem: Problem, *, limited: bool = False) -> list[Term] | None:
+    """The problem's separable terms, computed once per problem.
+
+    ``limited`` gives None instead of running an SVD for a large kernel that
+    is not rank 1 (what the cost model asks).
+    """
+    memo = problem.memo
+    if "separable.terms" not in memo:
+        if limited:
+            if "separable.limited" not in memo:
+                memo["separable.limited"] = decompose(
+                    problem.kernel, tol=rank_tolerance(problem.dtype), max_side=MAX_SVD_SIDE
+                )
+            if memo["separable.limited"] is None:
+                return None
+            memo["separable.terms"] = memo["separable.limited"]
+        else:
+            memo["separable.terms"] = decompose(problem.kernel, tol=rank_tolerance(problem.dtype)) or []
+    terms: list[Term] = memo["separable.terms"]
+    return terms
+
+
+def _finite_sum(data: np.ndarray, dtype: np.dtype) -> bool:
+    """Whether ``data`` holds no NaN/inf, by one summing pass (a sum that overflows says no, which is safe)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(data, dtype=dtype)))
+
+
+def _all_finite(plan: Plan) -> bool:
+    """Whether the image holds no NaN/inf (one summing pass, once per plan; integers always do)."""
+    if "separable.finite" not in plan.memo:
+        img = plan.image
+        plan.memo["separable.finite"] = img.dtype.kind in "biu" or _finite_sum(img, plan.dtype)
+    finite: bool = plan.memo["separable.finite"]
+    return finite
+
+
+def _band_rows(plan: Plan) -> int:
+    """Output rows per band (always split: a band's BLAS blocks and NaN check start at its first row)."""
+    return band_rows(plan, plan.needed[1], plan.out_hw[0], multiple=GEMM_BLOCK_ROWS if USE_GEMM else 1,
+                     always_split=True)
 
 
 def granularity(plan: Plan) -> int:
     """Output rows per band: strips that are multiples of it give bit-identical results."""
-    return band_rows(plan, plan.needed[1], plan.out_hw[0], multiple=GEMM_BLOCK_ROWS if gemm_allowed() else 1)
+    return _band_rows(plan)
 
 
 def run(plan: Plan, terms: list[Term] | None = None, *, rows: tuple[int, int] | None = None,
@@ -164,22 +210,26 @@ def run(plan: Plan, terms: list[Term] | None = None, *, rows: tuple[int, int] | 
     ``rows`` and ``out`` work as in :func:`convcli.engine._direct.run`.
     """
     if terms is None:
-        terms = decompose(plan.kernel, tol=rank_tolerance(plan.dtype)) or []
+        terms = terms_of(plan) or []
     ho, wo = plan.out_hw
-    i_first, i_last = rows if rows is not None else (0, ho)
-    if out is None:
-        out = np.empty((i_last - i_first, wo, plan.channels), dtype=plan.dtype)
+    i_first, i_last, out = plan.output_rows(rows, out)
     sh, sw = plan.stride
     dh, dw = plan.dilation
-    kh = plan.kernel.shape[0]
     eh, ew = plan.span
     _, need_w = plan.needed
     c = plan.channels
-    use_gemm = gemm_allowed()
-    vplans = [pass_plan(col, sh, dh, GEMM_BLOCK_ROWS, use_gemm) for col, _ in terms]
-    hplans = [pass_plan(row, sw, dw, GEMM_BLOCK_COLS, use_gemm) for _, row in terms]
-    col_groups = [weight_groups(col) for col, _ in terms]
-    row_groups = [weight_groups(row) for _, row in terms]
+    vplans = [pass_cost(col, sh, dh, GEMM_BLOCK_ROWS)[0] for col, _ in terms]
+    hplans = [pass_cost(row, sw, dw, GEMM_BLOCK_COLS)[0] for _, row in terms]
+    groups: dict[tuple[int, int], list[tuple[float, list[tuple[int, ...]]]]] = {}
+
+    def taps_of(axis: int, t: int) -> list[tuple[float, list[tuple[int, ...]]]]:
+        """Weight groups of term t's column (axis 0) or row (axis 1) factor, made when a shift pass needs them."""
+        if (axis, t) not in groups:
+            groups[axis, t] = weight_groups(terms[t][axis])
+        return groups[axis, t]
+
+    uses_blas = "gemm" in vplans or "gemm" in hplans
+    always_finite = plan.image.dtype.kind in "biu"
     vmats = [
         toeplitz(col, GEMM_BLOCK_ROWS, sh, dh, plan.dtype) if vp == "gemm" else None
         for (col, _), vp in zip(terms, vplans, strict=True)
@@ -188,29 +238,28 @@ def run(plan: Plan, terms: list[Term] | None = None, *, rows: tuple[int, int] | 
         toeplitz(row, GEMM_BLOCK_COLS, sw, dw, plan.dtype).T.copy() if hp == "gemm" else None
         for (_, row), hp in zip(terms, hplans, strict=True)
     ]
-    step = band_rows(plan, need_w, ho, multiple=GEMM_BLOCK_ROWS if use_gemm else 1)
+    step = _band_rows(plan)
     bands = band_ranges(ho, step, (i_first, i_last))
 
     def do_band(band: tuple[int, int]) -> None:
         i0, i1 = band
         nb = i1 - i0
-        r0 = i0 * sh
-        r1 = (i1 - 1) * sh + (kh - 1) * dh + 1
-        buf = scratch("sep.buf", (r1 - r0, need_w, c), plan.dtype)
-        plan.gather(r0, r1, 0, need_w, buf)
+        buf = plan.gather_rows(i0, i1, "sep.buf")
+        # a matrix product would spread NaN/inf across its block (0 * inf = nan): such bands shift and add
+        blas = uses_blas and (always_finite or _finite_sum(buf, plan.dtype))
         vert = scratch("sep.vert", (nb, need_w, c), plan.dtype)
         vtmp: np.ndarray | None = None
         target = out[i0 - i_first : i1 - i_first]
         htmp: np.ndarray | None = None
         term_out = scratch("sep.term", target.shape, plan.dtype) if len(terms) > 1 else target
         for t in range(len(terms)):
-            vmat, hmat = vmats[t], hmats[t]
+            vmat, hmat = (vmats[t], hmats[t]) if blas else (None, None)
             if vmat is not None:
-                _vertical_gemm(buf.reshape(r1 - r0, -1), vmat, nb, sh, eh, vert.reshape(nb, -1))
+                _vertical_gemm(buf.reshape(buf.shape[0], -1), vmat, nb, sh, eh, vert.reshape(nb, -1))
             else:
                 vviews = [
                     (w, [buf[a * dh : a * dh + (nb - 1) * sh + 1 : sh] for (a,) in taps])
-                    for w, taps in col_groups[t]
+                    for w, taps in taps_of(0, t)
                 ]
                 if vtmp is None:
                     vtmp = scratch("sep.vtmp", vert.shape, plan.dtype)
@@ -227,7 +276,7 @@ def run(plan: Plan, terms: list[Term] | None = None, *, rows: tuple[int, int] | 
             else:
                 hviews = [
                     (w, [vert[:, b * dw : b * dw + (wo - 1) * sw + 1 : sw] for (b,) in taps])
-                    for w, taps in row_groups[t]
+                    for w, taps in taps_of(1, t)
                 ]
                 if htmp is None:
                     htmp = scratch("sep.htmp", target.shape, plan.dtype)
@@ -237,5 +286,51 @@ def run(plan: Plan, terms: list[Term] | None = None, *, rows: tuple[int, int] | 
         if not terms:
             target[...] = 0
 
-    run_parallel(do_band, bands)
-    return out if rows is not None else plan.finish(out)
+    if uses_blas:
+        with single_threaded_blas():
+            run_parallel(do_band, bands)
+    else:
+        run_parallel(do_band, bands)
+    return plan.finish(out, rows)
+
+
+def cost(problem: Problem) -> float | None:
+    """Modelled seconds of the terms' vertical and horizontal passes; None if no cheap factoring exists.
+
+    Each pass is modelled with its own axis: the column factor with the row
+    stride and dilation, the row factor with the column stride and dilation.
+    """
+    terms = terms_of(problem, limited=True)
+    if terms is None:
+        return None
+    (ho, wo), (sh, sw), (dh, dw) = problem.out_hw, problem.stride, problem.dilation
+    n_vertical = ho * problem.needed[1] * problem.channels
+    n_out = ho * wo * problem.channels
+    seconds = 0.0
+    for index, (col, row) in enumerate(terms):
+        exact = index < 4  # SVD terms beyond have distinct weights: ~2 passes per tap
+        seconds += n_vertical * pass_cost(col, sh, dh, GEMM_BLOCK_ROWS, exact=exact)[1]
+        seconds += n_out * pass_cost(row, sw, dw, GEMM_BLOCK_COLS, exact=exact)[1]
+        seconds += n_out * K.PASS  # adding the term in
+    return call_seconds(problem, seconds) + len(terms) * K.TERM_OVERHEAD
+
+
+def reason(problem: Problem) -> str:
+    """Why auto picks separable."""
+    kh, kw = problem.kernel.shape
+    rank = len(terms_of(problem, limited=True) or [])
+    nnz = int(np.count_nonzero(problem.kernel))
+    return f"the {kh}x{kw} kernel has rank {rank}: {rank} pair(s) of 1-D passes beat {nnz} taps of shift-and-add"
+
+
+def refuses(plan: Plan) -> str | None:
+    """Why auto must not use separable passes on this data: NaN/inf that several terms would mix (inf - inf).
+
+    One term keeps them in the windows that hold them, as direct does.
+    """
+    if len(terms_of(plan, limited=True) or []) <= 1 or _all_finite(plan):
+        return None
+    return "the image holds NaN or inf, which separable terms would mix (inf - inf); shift-and-add keeps them local"
+
+
+METHOD = Method("separable", run, granularity, cost, reason, refuses)

@@ -1,0 +1,96 @@
+"""Many images: expanding inputs, naming outputs, workers and per-file results.
+
+A batch runs in three steps, each a function here; none of them prints.
+
+The steps live in one module each: :mod:`.inputs` (step 1), :mod:`.naming`
+(step 2), :mod:`.results` (one file: :func:`process_task`, :func:`plan_task`)
+and :mod:`.executor` (step 3: the process pool, signals and clean-up).  What
+is done to each image is a :class:`~convcli.recipe.Recipe`.
+
+1. :func:`expand_inputs` turns what was typed into :class:`Source` s: files,
+   folders (walked with ``recursive``; their image files only, hidden ones
+   skipped), glob patterns expanded by convcli itself (quote them:
+   ``'photos/**/*.jpg'``), ``-`` for stdin, and the literal paths of a list
+   file (:func:`read_path_list`).  An input that is missing, a folder without
+   ``recursive`` or a pattern that matches nothing becomes a failed source;
+   the others still run.
+2. :func:`plan_outputs` names every output (:class:`Naming`) and checks the
+   whole plan before anything is written: two inputs that would write the same
+   file, or an output that is another input of the batch, or an output equal
+   to its own input without ``force``, raise :class:`OutputConflict` (a usage
+   error, exit code 2).  Existing outputs are skipped (``skip_existing``),
+   replaced (``force``) or reported as failures.
+3. :func:`run_batch` reads, filters and writes each file (:func:`process_task`)
+   in-process or in ``jobs`` worker processes, and returns one
+   :class:`FileResult` per input, in input order.  Results are byte for byte
+   the same for any number of jobs.  Writes are atomic; on Ctrl-C or
+   ``SIGTERM`` the workers are stopped, their temporary files removed, and
+   :class:`Interrupted` (or ``KeyboardInterrupt``) raised.
+
+Output names, with ``--outdir DIR``: ``DIR/<relative folder>/<name>``, where the
+relative folder is the file's place below the folder (or the glob's fixed
+leading folder) it was found in, and ``<name>`` is the template, by default
+``{stem}{suffix}.{ext}``.  Template fields: ``{stem}`` (input name without
+extension), ``{ext}`` (``--format`` or the input's extension), ``{suffix}``,
+``{name}`` (the input's file name), ``{parent}`` (the input's folder name),
+``{index}`` (1-based position in the batch) and ``{frame}``.  Without
+``--outdir``, a suffix or template writes beside each input.
+
+Frames: by default an animated GIF or multi-page TIFF gives its first frame
+(with a warning).  With ``--frames all`` each frame is an input of its own,
+read with :func:`convcli.imageio.read_image`'s ``frame`` and named in messages
+``anim.gif[2]``; its output is ``{stem}_{frame}{suffix}.{ext}``, the frame
+number from 0, zero-padded to the width of the last one (``anim_0.png`` …
+``anim_2.png``; ``-o out.png`` gives ``out_0.png`` …).  A template that uses
+``{frame}`` places it itself (single-frame files give ``0``).  Several frames
+cannot go to stdout.
+
+Examples
+--------
+>>> import os, tempfile
+>>> folder = tempfile.mkdtemp()
+>>> for name in ("a.png", "b.png"):
+...     open(os.path.join(folder, name), "wb").close()
+>>> sources = expand_inputs([os.path.join(folder, "*.png")])
+>>> [s.rel.as_posix() for s in sources]
+['a.png', 'b.png']
+>>> tasks = plan_outputs(sources, Naming(outdir="out", suffix="_blur", format="jpg"))
+>>> [os.path.basename(t.output) for t in tasks]
+['a_blur.jpg', 'b_blur.jpg']
+"""
+
+from __future__ import annotations
+
+from ..errors import Interrupted, OutputConflict
+from ..recipe import Recipe
+from .executor import default_jobs, run_batch, terminate_on_sigterm
+from .inputs import FRAMES, Frames, Source, check_inputs, expand_inputs, load_path_list, read_path_list
+from .naming import DEFAULT_TEMPLATE, TEMPLATE_FIELDS, Naming, Task, check_overwrite, plan_outputs
+from .results import FileResult, Status, dry_run, plan_task, process_task
+
+__all__ = [
+    "DEFAULT_TEMPLATE",
+    "FRAMES",
+    "TEMPLATE_FIELDS",
+    "FileResult",
+    "Frames",
+    "Interrupted",
+    "Naming",
+    "OutputConflict",
+    "Recipe",
+    "Source",
+    "Status",
+    "Task",
+    "check_inputs",
+    "check_overwrite",
+    "default_jobs",
+    "dry_run",
+    "expand_inputs",
+    "load_path_list",
+    "plan_outputs",
+    "plan_task",
+    "process_task",
+    "read_path_list",
+    "run_batch",
+    "terminate_on_sigterm",
+]

@@ -1,0 +1,315 @@
+"""Running a batch: in this process or a pool of worker processes, with signals and temporary files handled."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import TYPE_CHECKING, Any
+
+from ..errors import Interrupted
+from .naming import Task
+from .results import FileResult, _result, process_task
+
+if TYPE_CHECKING:
+    from ..recipe import Recipe
+
+__all__ = ["default_jobs", "run_batch", "terminate_on_sigterm"]
+
+
+def default_jobs() -> int:
+    """The number of usable cores: the default number of worker processes.
+
+    Examples
+    --------
+    >>> default_jobs() >= 1
+    True
+    """
+    from ..engine import machine_threads  # the engine owns what "the cores" means
+
+    return machine_threads()
+
+
+@contextlib.contextmanager
+def terminate_on_sigterm() -> Iterator[None]:
+    """Turn ``SIGTERM`` into :class:`Interrupted` for the duration (main thread only).
+
+    So that ``finally`` blocks run and temporary files are removed, as for Ctrl-C.
+
+    Examples
+    --------
+    >>> import signal
+    >>> before = signal.getsignal(signal.SIGTERM)
+    >>> with terminate_on_sigterm():
+    ...     signal.getsignal(signal.SIGTERM) is before
+    False
+    >>> signal.getsignal(signal.SIGTERM) is before
+    True
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: object) -> None:
+        raise Interrupted()
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+@contextlib.contextmanager
+def _signals_ignored() -> Iterator[None]:
+    """Hold off Ctrl-C and SIGTERM while cleaning up after one."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+def _remove_temp_files(tasks: Sequence[Task]) -> None:
+    from ..imageio import leftover_temp_files
+
+    for task in tasks:
+        if task.output and task.output != "-":
+            for leftover in leftover_temp_files(task.output):
+                with contextlib.suppress(OSError):
+                    leftover.unlink()
+
+
+# worker processes --------------------------------------------------------------
+
+_IN_TASK = False
+
+
+def _worker_sigterm(signum: int, frame: object) -> None:
+    if _IN_TASK:
+        raise Interrupted()  # unwinds through write_image's clean-up, then _worker_run exits
+    os._exit(128 + signal.SIGTERM)
+
+
+def _worker_init() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and stops the workers
+    signal.signal(signal.SIGTERM, _worker_sigterm)
+
+
+def _worker_run(task: Task, recipe: Recipe, overwrite: bool) -> FileResult:
+    from ..engine import thread_limit
+
+    global _IN_TASK
+    _IN_TASK = True
+    try:
+        with thread_limit(1):  # the workers share the cores; see run_batch
+            return _guarded(task, recipe, overwrite=overwrite)
+    except Interrupted:
+        os._exit(128 + signal.SIGTERM)
+    finally:
+        _IN_TASK = False
+
+
+def _guarded(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
+    """:func:`process_task`, with an unexpected exception (a bug) reported as this file's failure."""
+    try:
+        return process_task(task, recipe, overwrite=overwrite)
+    except Exception as err:  # a bug: report it on this file, keep the batch going
+        return _result(task, "failed",
+                          error=f"{task.source.label}: unexpected {type(err).__name__}: {err} "
+                                "(a bug in convcli; please report it)")
+
+
+def _context() -> Any:
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("forkserver" if "forkserver" in methods else "spawn")
+    if ctx.get_start_method() == "forkserver":
+        ctx.set_forkserver_preload(["convcli.batch", "convcli.recipe", "convcli.pipeline", "convcli.imageio"])
+    return ctx
+
+
+def _stop(executor: ProcessPoolExecutor) -> None:
+    """Stop the workers now: SIGTERM (they remove their temporary files), then SIGKILL stragglers."""
+    processes = list(getattr(executor, "_processes", {}).values())
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.terminate()
+    deadline = time.monotonic() + 5.0
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(max(0.0, deadline - time.monotonic()))
+            if process.is_alive():
+                process.kill()
+                process.join(1.0)
+    executor.shutdown(wait=True, cancel_futures=True)
+
+
+def run_batch(
+    tasks: Sequence[Task],
+    recipe: Recipe,
+    *,
+    jobs: int = 1,
+    force: bool | None = None,
+    fail_fast: bool = False,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Process every task and return one result per task, in task order.
+
+    Parameters
+    ----------
+    tasks : sequence of Task
+        From :func:`plan_outputs`.
+    recipe : Recipe
+    jobs : int, optional
+        Worker processes; 1 works in this process.  When there are several
+        files to filter, each is filtered by one engine thread
+        (:func:`convcli.engine.thread_limit`), here or in a worker, so that the cores are
+        shared without oversubscription and the bytes written do not depend
+        on ``jobs`` (the engine's results may differ in the last bit with the
+        thread count).  A single file uses all the engine's threads.
+    force : bool, optional
+        Replace existing outputs; by default as ``recipe.force``.
+    fail_fast : bool, optional
+        Stop at the first failure: nothing new is started, running files
+        finish, the rest are ``skipped``.
+    on_result : callable, optional
+        Called in this process with each result as it is ready (for progress).
+
+    Raises
+    ------
+    KeyboardInterrupt, Interrupted
+        After stopping the workers and removing temporary files; outputs
+        already written are complete.
+
+    Examples
+    --------
+    >>> from pathlib import PurePath
+    >>> from convcli.batch import Source
+    >>> from convcli.recipe import Recipe
+    >>> gone = Task(0, Source("gone.png", PurePath("gone.png")), None, None, error="no such file")
+    >>> [(r.status, r.error) for r in run_batch([gone], Recipe())]
+    [('failed', 'gone.png: no such file')]
+    """
+    from ..engine import thread_limit
+    from ..imageio import ImageWriteError
+
+    overwrite = recipe.force if force is None else force
+    results: dict[int, FileResult] = {}
+    stop = False
+
+    def record(result: FileResult) -> None:
+        nonlocal stop
+        results[result.index] = result
+        if result.status == "failed" and fail_fast:
+            stop = True
+        if on_result is not None:
+            on_result(result)
+
+    work: list[Task] = []
+    for task in tasks:
+        if task.error is not None or task.skip:
+            record(process_task(task, recipe))
+        else:
+            work.append(task)
+    folders_made: set[str] = set()
+
+    def prepare(task: Task) -> FileResult | None:
+        if task.make_folder and task.output:
+            folder = os.path.dirname(task.output) or "."
+            if folder not in folders_made:
+                try:
+                    os.makedirs(folder, exist_ok=True)
+                except OSError as err:
+                    error = ImageWriteError(f"{task.output}: cannot create the folder {folder!r} "
+                                            f"({err.strerror or err}); check the permissions")
+                    return _result(task, "failed", error=str(error))
+                folders_made.add(folder)
+        return None
+
+    jobs = max(1, min(jobs, len(work))) if work else 1
+    try:
+        if stop:
+            pass
+        elif jobs == 1:
+            with thread_limit(1 if len(work) > 1 else None):
+                for task in work:
+                    if stop:
+                        break
+                    record(prepare(task) or _guarded(task, recipe, overwrite=overwrite))
+        else:
+            _run_pool(work, recipe, jobs=jobs, force=overwrite, prepare=prepare, record=record,
+                      should_stop=lambda: stop)
+    except BaseException:
+        with _signals_ignored():
+            _remove_temp_files(tasks)
+        raise
+    for task in tasks:
+        if task.index not in results:
+            results[task.index] = _result(task, "skipped",
+                                             error="not started: --fail-fast stopped the batch")
+    return [results[t.index] for t in tasks]
+
+
+def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,
+              prepare: Callable[[Task], FileResult | None], record: Callable[[FileResult], None],
+              should_stop: Callable[[], bool]) -> None:
+    pending = list(reversed(work))
+    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_worker_init)
+    running: dict[Future[FileResult], Task] = {}
+    try:
+        while pending or running:
+            while pending and len(running) < 2 * jobs and not should_stop():
+                task = pending.pop()
+                failed = prepare(task)
+                if failed is not None:
+                    record(failed)
+                    continue
+                try:
+                    future = executor.submit(_worker_run, task, recipe, force)
+                except BrokenProcessPool:
+                    pending.append(task)
+                    executor.shutdown(wait=True, cancel_futures=True)
+                    executor = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(),
+                                                   initializer=_worker_init)
+                    continue
+                running[future] = task
+            if should_stop():
+                pending.clear()
+            if not running:
+                continue
+            done, _ = wait(list(running), return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                task = running.pop(future)
+                try:
+                    record(future.result())
+                except BrokenProcessPool:
+                    broken = True
+                    record(_result(task, "failed",
+                                      error=f"{task.source.label}: the worker process died while filtering it "
+                                            "(out of memory?); try --jobs 1"))
+            if broken:
+                for future, task in list(running.items()):
+                    running.pop(future)
+                    record(_result(task, "failed",
+                                      error=f"{task.source.label}: the worker process pool broke while filtering "
+                                            "it (out of memory?); try --jobs 1"))
+                executor.shutdown(wait=True, cancel_futures=True)
+                _remove_temp_files(work)
+                executor = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_worker_init)
+    except BaseException:
+        with _signals_ignored():
+            _stop(executor)
+        raise
+    executor.shutdown(wait=True)

@@ -1,0 +1,338 @@
+"""Naming the outputs of a batch and checking the plan as a whole before anything is written.
+
+Examples
+--------
+>>> Naming(outdir="out", format="JPG").fixed_format()
+'JPEG'
+"""
+
+from __future__ import annotations
+
+import os
+import string
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from ..errors import ConvcliError, OutputConflict
+from .inputs import Source
+
+__all__ = ["DEFAULT_TEMPLATE", "TEMPLATE_FIELDS", "Naming", "Task", "check_overwrite", "plan_outputs"]
+
+#: the template used with --outdir/--suffix when no --name is given
+DEFAULT_TEMPLATE = "{stem}{suffix}.{ext}"
+TEMPLATE_FIELDS = ("stem", "ext", "suffix", "name", "parent", "index", "frame")
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How outputs are named (the ``-o``, ``--outdir``, ``--suffix``, ``--format`` and ``--name`` options).
+
+    Attributes
+    ----------
+    output : str or None
+        One output file for one input; ``-`` for stdout.
+    outdir : str or None
+        A folder for the outputs (created when missing), keeping input names.
+    suffix : str
+        Added to each output's stem.
+    format : str or None
+        Output extension without the dot (``png``, ``jpg``, ``tif``, ``npy``,
+        …); it also forces the format of ``-o FILE`` and stdout (default PNG).
+    template : str or None
+        Output name with fields (see the module notes), e.g. ``{stem}_blur.{ext}``.
+    """
+
+    output: str | None = None
+    outdir: str | None = None
+    suffix: str = ""
+    format: str | None = None
+    template: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.output is not None and (self.outdir is not None or self.suffix or self.template):
+            options = (("--outdir", self.outdir), ("--suffix", self.suffix), ("--name", self.template))
+            given = [n for n, v in options if v]
+            raise OutputConflict(f"-o names the one output; it cannot be combined with {', '.join(given)}")
+        if self.output is None and self.outdir is None and not self.suffix and not self.template:
+            raise OutputConflict(
+                "say where the outputs go: -o FILE (or -o - for stdout), --outdir DIR, or --suffix/--name "
+                "to write beside each input"
+            )
+        if self.format is not None:
+            from ..imageio import FORMATS
+
+            if self.extension not in FORMATS:
+                raise OutputConflict(
+                    f"--format {self.format!r} is not a format convcli writes; use one of "
+                    f"{', '.join(e.lstrip('.') for e in FORMATS)}"
+                )
+        if self.template is not None:
+            try:
+                fields = [f for _, f, _, _ in string.Formatter().parse(self.template) if f is not None]
+            except ValueError as err:
+                raise OutputConflict(f"--name {self.template!r} is not a valid template ({err}); "
+                                     "write fields like {stem}_blur.{ext}") from None
+            for name in fields:
+                if name not in TEMPLATE_FIELDS:
+                    raise OutputConflict(
+                        f"--name {self.template!r} uses an unknown field {{{name}}}; valid: "
+                        + ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
+                    )
+            if not fields or not self.template.strip():
+                raise OutputConflict(f"--name {self.template!r} gives every input the same name; use {{stem}}")
+            if os.path.isabs(self.template) or ".." in Path(self.template).parts:
+                raise OutputConflict(f"--name {self.template!r} must be a relative name; put the folder in --outdir")
+
+    @property
+    def extension(self) -> str | None:
+        """``format`` as a lower-case extension with the dot (``.jpg``), or None.
+
+        Examples
+        --------
+        >>> Naming(outdir="o", format="JPG").extension
+        '.jpg'
+        """
+        return "." + self.format.lower().lstrip(".") if self.format else None
+
+    def fixed_format(self) -> str | None:
+        """The format of every output when the options fix it, else None.
+
+        ``format`` fixes it; so does the extension of ``-o FILE`` (when it is
+        one convcli knows) and stdout (PNG by default).  Otherwise each output
+        keeps its input's format.
+
+        Examples
+        --------
+        >>> Naming(output="x.tif").fixed_format(), Naming(output="-").fixed_format()
+        ('TIFF', 'PNG')
+        >>> Naming(output="x.tif", format="npy").fixed_format(), Naming(outdir="o").fixed_format()
+        ('NPY', None)
+        """
+        from ..imageio import FORMATS, format_for
+
+        if self.extension is not None:
+            return FORMATS[self.extension]
+        if self.output == "-":
+            return "PNG"
+        if self.output is not None:
+            return format_for(self.output, default="") or None
+        return None
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input with its planned output.
+
+    Attributes
+    ----------
+    index : int
+        0-based position in the batch.
+    source : Source
+    output : str or None
+        The output file, ``-`` for stdout, or None when naming failed.
+    fmt : str or None
+        The output format (``PNG``, ``NPY``, …).
+    make_folder : bool
+        Create the output's folder (below ``--outdir``) before writing.
+    skip : bool
+        The output exists and ``skip_existing`` was given.
+    error : str or None
+        Why this input fails before any work (bad input, output exists, …).
+    """
+
+    index: int
+    source: Source
+    output: str | None
+    fmt: str | None
+    make_folder: bool = False
+    skip: bool = False
+    error: str | None = None
+
+
+def check_overwrite(*, force: bool, skip_existing: bool) -> None:
+    """Refuse ``force`` with ``skip_existing``: one replaces existing outputs, the other keeps them.
+
+    Examples
+    --------
+    >>> check_overwrite(force=True, skip_existing=False)
+    >>> check_overwrite(force=True, skip_existing=True)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OutputConflict: --force replaces existing outputs and --skip-existing keeps them; choose one
+    """
+    if force and skip_existing:
+        raise OutputConflict("--force replaces existing outputs and --skip-existing keeps them; choose one")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def plan_outputs(
+    sources: Sequence[Source],
+    naming: Naming,
+    *,
+    force: bool = False,
+    skip_existing: bool = False,
+) -> list[Task]:
+    """Name every output and check the plan as a whole before anything is written.
+
+    Parameters
+    ----------
+    sources : sequence of Source
+        From :func:`expand_inputs`.
+    naming : Naming
+        The naming options.
+    force : bool, optional
+        Replace existing outputs, and allow an output to replace its own input.
+    skip_existing : bool, optional
+        Leave existing outputs alone and mark their inputs skipped.
+
+    Returns
+    -------
+    list of Task
+
+    Raises
+    ------
+    OutputConflict
+        For ``-o`` with several inputs, two inputs with one output, an output
+        that is another input, or (without ``force``) an output that is its own
+        input; every conflict is listed.
+
+    Examples
+    --------
+    >>> from pathlib import PurePath
+    >>> src = [Source("a/x.png", PurePath("x.png")), Source("b/x.png", PurePath("x.png"))]
+    >>> plan_outputs(src, Naming(outdir="out"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OutputConflict: 2 inputs would write the same file: a/x.png and b/x.png -> out/x.png; ...
+    """
+    from ..imageio import FORMATS, format_for
+
+    check_overwrite(force=force, skip_existing=skip_existing)
+    forced_ext = naming.extension
+    files = list(dict.fromkeys(s.path for s in sources))  # the frames of one file count once
+    if naming.output is not None and len(files) > 1:
+        names = ", ".join(files[:3]) + (", …" if len(files) > 3 else "")
+        raise OutputConflict(
+            f"-o {naming.output} names one output, but there are {len(files)} inputs ({names}); "
+            "use --outdir DIR (and --suffix/--name) for several"
+        )
+    if naming.output == "-" and len(sources) > 1:
+        raise OutputConflict(
+            f"-o - writes one image to stdout, but {sources[0].path} has {sources[0].frames} frames "
+            "(--frames all); use -o FILE or --outdir DIR for them, or --frames first"
+        )
+    uses_frame = naming.template is not None and "{frame" in naming.template
+    tasks: list[Task] = []
+    for index, source in enumerate(sources):
+        if source.error is not None:
+            tasks.append(Task(index, source, None, None, error=source.error))
+            continue
+        frame = _frame_text(source)
+        if naming.output is not None:
+            try:  # format_for names the unknown extension when the options fix no format
+                fmt = naming.fixed_format() or format_for(naming.output)
+            except ConvcliError as err:
+                raise OutputConflict(f"-o {naming.output}: {err}; or give --format") from None
+            out_path = naming.output
+            if source.frame is not None and out_path != "-":
+                named = Path(naming.output)
+                out_path = str(named.with_name(f"{named.stem}_{frame}{named.suffix}"))
+            tasks.append(Task(index, source, out_path, fmt))
+            continue
+        in_path = Path(source.rel.as_posix()) if source.path == "-" else Path(source.path)
+        stem, in_ext = in_path.stem, in_path.suffix
+        if source.frame is not None and not uses_frame:
+            stem = f"{stem}_{frame}"
+        ext = forced_ext or (in_ext if source.path != "-" else ".png")
+        out_fmt = FORMATS.get(ext.lower())
+        name = (naming.template or DEFAULT_TEMPLATE).format(
+            stem=stem, ext=ext.lstrip("."), suffix=naming.suffix, name=in_path.name,
+            parent=Path(os.path.abspath(source.path)).parent.name if source.path != "-" else "stdin",
+            index=index + 1, frame=frame,
+        )
+        if naming.outdir is not None:
+            out = Path(naming.outdir) / Path(source.rel.as_posix()).parent / name
+        elif source.path == "-":
+            tasks.append(Task(index, source, None, None, error="-: stdin has no folder to write beside; "
+                              "use -o FILE, -o - or --outdir"))
+            continue
+        else:
+            out = in_path.parent / name
+        if out_fmt is None:
+            from ..imageio import image_extensions
+
+            if ext and ext.lower() not in image_extensions():
+                problem = (f"{source.path}: {ext} is not an image format convcli reads; convert it to PNG, JPEG or "
+                           "TIFF, or give a .npy array (or, if Pillow reads it anyway, choose --format png)")
+            else:
+                problem = (f"{source.path}: cannot write {ext or 'files without an extension'}; choose an output "
+                           "format with --format (e.g. --format png)")
+            tasks.append(Task(index, source, str(out), None, error=problem))
+            continue
+        tasks.append(Task(index, source, str(out), out_fmt, make_folder=naming.outdir is not None))
+    _check_conflicts(tasks, force=force)
+    return [_existing(t, force=force, skip_existing=skip_existing) for t in tasks]
+
+
+def _frame_text(source: Source) -> str:
+    """The frame number as written in output names: from 0, padded to the width of the last one."""
+    if source.frame is None:
+        return "0"
+    return str(source.frame).zfill(len(str(source.frames - 1)))
+
+
+def _check_conflicts(tasks: Sequence[Task], *, force: bool) -> None:
+    problems: list[str] = []
+    by_output: dict[str, list[Task]] = {}
+    inputs = {os.path.realpath(t.source.path): t for t in tasks if t.source.path != "-" and t.error is None}
+    for task in tasks:
+        if task.output is None or task.output == "-" or task.error is not None:
+            continue
+        key = os.path.normcase(os.path.realpath(task.output))
+        by_output.setdefault(key, []).append(task)
+        owner = inputs.get(os.path.realpath(task.output))
+        if owner is None:
+            continue
+        if owner is task or (task.source.path != "-" and _same_file(task.output, task.source.path)):
+            if not force:
+                problems.append(
+                    f"{task.output} would replace its own input; pass --force to filter in place, "
+                    "or choose --outdir/--suffix"
+                )
+        else:
+            problems.append(
+                f"{task.source.path} -> {task.output} would replace another input of the batch; "
+                "choose another --outdir/--suffix/--name"
+            )
+    for group in by_output.values():
+        if len(group) > 1:
+            names = " and ".join(t.source.label for t in group[:3]) + (" and more" if len(group) > 3 else "")
+            problems.append(
+                f"{len(group)} inputs would write the same file: {names} -> {group[0].output}; "
+                "use --name with {parent} or {index}, or separate --outdir runs"
+            )
+    if problems:
+        more = f" (and {len(problems) - 5} more)" if len(problems) > 5 else ""
+        raise OutputConflict("; ".join(problems[:5]) + more + "; nothing was written")
+
+
+def _existing(task: Task, *, force: bool, skip_existing: bool) -> Task:
+    if task.error is not None or task.output in (None, "-") or force:
+        return task
+    assert task.output is not None
+    if not os.path.lexists(task.output):
+        return task
+    if os.path.isdir(task.output):
+        return replace(task, error=f"{task.output}: is a folder; choose another output name")
+    if skip_existing:
+        return replace(task, skip=True)
+    return replace(task, error=f"{task.output}: exists already; pass --force to overwrite it or "
+                               "--skip-existing to keep it")
+

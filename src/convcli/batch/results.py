@@ -1,0 +1,272 @@
+"""One planned file filtered (:func:`process_task`) or planned from its headers (:func:`plan_task`).
+
+Both turn every :class:`~convcli.errors.ConvcliError` into a failed
+:class:`FileResult` naming the file, so a batch goes on past a bad file.
+
+Examples
+--------
+>>> from pathlib import PurePath
+>>> from convcli.batch import Source, Task
+>>> from convcli.recipe import Recipe
+>>> task = Task(0, Source("gone.png", PurePath("gone.png")), None, None, error="no such file or folder")
+>>> process_task(task, Recipe()).error
+'gone.png: no such file or folder'
+>>> plan_task(task, Recipe()).status
+'failed'
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
+
+from ..errors import ConvcliError
+from .naming import Task
+
+if TYPE_CHECKING:
+    from ..depth import Depth
+    from ..recipe import Recipe
+
+__all__ = ["FileResult", "Status", "dry_run", "plan_task", "process_task"]
+
+Status: TypeAlias = Literal["written", "skipped", "failed", "planned", "interrupted"]
+
+
+@dataclass
+class FileResult:
+    """What happened to one input.
+
+    Attributes
+    ----------
+    index : int
+        Position in the batch.
+    input : str
+    output : str or None
+        The file written (or planned), ``-`` for stdout.
+    status : {"written", "skipped", "failed", "planned", "interrupted"}
+    error : str or None
+        One line naming the file, the problem and the fix.
+    warnings : list of str
+    input_shape, output_shape : tuple of int or None
+    depth : str or None
+        The output depth actually written (``8``, ``16``, ``float``).
+    format : str or None
+    steps : list of Step
+        Dry runs: the shapes through each operation and the chosen methods.
+    seconds : float
+    payload : bytes or None
+        The encoded image for stdout.
+    frame : int or None
+        The frame of ``input`` (``--frames all``), else None.
+    """
+
+    index: int
+    input: str
+    output: str | None
+    status: Status
+    error: str | None = None
+    warnings: list[str] = field(default_factory=list)
+    input_shape: tuple[int, ...] | None = None
+    output_shape: tuple[int, ...] | None = None
+    depth: str | None = None
+    format: str | None = None
+    steps: list[Any] = field(default_factory=list)
+    seconds: float = 0.0
+    payload: bytes | None = field(default=None, repr=False)
+    frame: int | None = None
+
+    @property
+    def label(self) -> str:
+        """The input as messages name it: ``photo.png``, or ``anim.gif[2]`` for one frame."""
+        return self.input if self.frame is None else f"{self.input}[{self.frame}]"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dictionary (without the payload)."""
+        return {
+            "input": self.input,
+            "frame": self.frame,
+            "output": self.output,
+            "status": self.status,
+            "error": self.error,
+            "warnings": list(self.warnings),
+            "input_shape": list(self.input_shape) if self.input_shape else None,
+            "output_shape": list(self.output_shape) if self.output_shape else None,
+            "depth": self.depth,
+            "format": self.format,
+            "steps": [
+                {"operation": s.operation, "input": list(s.input), "output": list(s.output),
+                 "method": s.method, "reason": s.reason}
+                for s in self.steps
+            ],
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def _result(task: Task, status: Status, **details: Any) -> FileResult:
+    """A :class:`FileResult` for ``task``."""
+    return FileResult(task.index, task.source.path, task.output, status, frame=task.source.frame, **details)
+
+
+def _named(path: str, message: str) -> str:
+    """``message`` starting with the file's name, exactly once."""
+    return message if message.startswith(path) else f"{path}: {message}"
+
+
+def _settled(task: Task) -> FileResult | None:
+    """The result of a task that needs no work (it failed while planning, or is skipped); else None."""
+    if task.error is not None:
+        return _result(task, "failed", error=_named(task.source.label, task.error))
+    if task.skip:
+        return _result(task, "skipped")
+    return None
+
+
+def _target(recipe: Recipe, task: Task, shape: tuple[int, ...], dtype: Any,
+            alpha: bool) -> tuple[int, Depth, list[str]]:
+    """The output's channels and depth for an input of ``shape`` and ``dtype``, with a note on any fallback."""
+    from ..depth import depth_name, natural_depth
+    from ..imageio import fit_depth
+    from ..pipeline import output_channels
+
+    assert task.fmt is not None
+    channels = output_channels(1 if len(shape) == 2 else int(shape[2]), channels=recipe.channels, alpha=alpha)
+    wanted = recipe.depth or natural_depth(dtype)
+    depth = fit_depth(task.fmt, wanted, channels, strict=recipe.depth is not None)
+    notes = []
+    if depth != wanted:
+        notes.append(f"{task.output}: {task.fmt} cannot hold {depth_name(wanted)} data here; wrote "
+                     f"{depth_name(depth)} (use .npy, .tif or .png to keep more, or --depth)")
+    return channels, depth, notes
+
+
+def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> FileResult:
+    """Read, filter and write one input; every :class:`ConvcliError` becomes a failed result.
+
+    Parameters
+    ----------
+    task : Task
+        From :func:`plan_outputs`.
+    recipe : Recipe
+        The operations and output policy.
+    overwrite : bool, optional
+        Replace an existing output (``--force``).
+
+    Returns
+    -------
+    FileResult
+        ``written`` (with ``payload`` for stdout), ``skipped`` or ``failed``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from convcli.batch import Naming, expand_inputs, plan_outputs
+    >>> from convcli.recipe import build_recipe
+    >>> folder = tempfile.mkdtemp()
+    >>> np.save(os.path.join(folder, "in.npy"), np.eye(4, dtype=np.float32))
+    >>> recipe = build_recipe(kernels=["box:size=3"], pad="valid", output=os.path.join(folder, "out.npy"))
+    >>> task = plan_outputs(expand_inputs([os.path.join(folder, "in.npy")]), recipe.naming)[0]
+    >>> result = process_task(task, recipe)
+    >>> result.status, result.output_shape, result.depth
+    ('written', (2, 2), 'float')
+    """
+    settled = _settled(task)
+    if settled is not None:
+        return settled
+    start = time.perf_counter()
+    try:
+        found = _process(task, recipe, overwrite=overwrite)
+    except ConvcliError as err:
+        found = _result(task, "failed", error=_named(task.source.label, str(err)))
+    except MemoryError:
+        found = _result(task, "failed", error=f"{task.source.label}: not enough memory to filter this image; "
+                        "use fewer --jobs or a smaller image")
+    found.seconds = time.perf_counter() - start
+    return found
+
+
+def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
+    from ..imageio import encode_image, read_image, write_image
+    from ..pipeline import filter_to_depth
+
+    assert task.output is not None and task.fmt is not None
+    array, info = read_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
+                             frame=task.source.frame)
+    input_shape = tuple(array.shape)
+    channels, depth, notes = _target(recipe, task, input_shape, array.dtype, info.alpha)
+    out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
+    # one convolution (+ activations) streams in strips straight to the output depth: the float result
+    # of the whole image is never held (same bytes as filter_image + to_depth)
+    samples = filter_to_depth(array, recipe.operations, depth=depth, channels=recipe.channels, alpha=info.alpha,
+                              keep_alpha=recipe.keep_alpha, range_mode=recipe.range_mode,
+                              gain=recipe.gain, offset=recipe.offset, out_alpha=out_alpha)
+    del array
+    if depth == "float" and task.fmt != "NPY":
+        samples = samples.astype("float32")
+    found = _result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
+                    output_shape=tuple(samples.shape), depth=depth, format=task.fmt)
+    if task.output == "-":
+        found.payload = encode_image(samples, task.fmt, info=info, name="-", quality=recipe.quality)
+    else:
+        write_image(task.output, samples, info=info, fmt=task.fmt, quality=recipe.quality, overwrite=overwrite)
+    return found
+
+
+def plan_task(task: Task, recipe: Recipe) -> FileResult:
+    """What :func:`process_task` would do with ``task``, from the image's headers only; nothing is written.
+
+    Returns
+    -------
+    FileResult
+        ``planned`` (with the output path, the shapes through each operation
+        and the methods ``auto`` chooses), ``skipped`` or ``failed``.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> from convcli.batch import expand_inputs, plan_outputs
+    >>> from convcli.recipe import build_recipe
+    >>> folder = tempfile.mkdtemp()
+    >>> np.save(os.path.join(folder, "in.npy"), np.zeros((8, 6), np.float32))
+    >>> recipe = build_recipe(kernels=["box:size=3"], stride="2", pool="max", outdir=folder, format="tif")
+    >>> task = plan_outputs(expand_inputs([os.path.join(folder, "in.npy")]), recipe.naming)[0]
+    >>> planned = plan_task(task, recipe)
+    >>> [(s.input, s.output) for s in planned.steps], planned.depth
+    ([((8, 6), (4, 3)), ((4, 3), (2, 1))], 'float')
+    >>> os.path.exists(os.path.join(folder, "in.tif"))
+    False
+    """
+    from ..imageio import probe_image
+    from ..pipeline import plan_steps
+
+    settled = _settled(task)
+    if settled is not None:
+        return settled
+    try:
+        shape, dtype, info = probe_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
+                                         frame=task.source.frame)
+        steps = plan_steps(shape, recipe.operations, dtype=dtype, channels=recipe.channels, alpha=info.alpha)
+        _, depth, notes = _target(recipe, task, tuple(shape), dtype, info.alpha)
+    except ConvcliError as err:
+        return _result(task, "failed", error=_named(task.source.label, str(err)))
+    out_shape = steps[-1].output if steps else shape
+    return _result(task, "planned", warnings=[*info.notes, *notes], input_shape=tuple(shape),
+                   output_shape=tuple(out_shape), depth=depth, format=task.fmt, steps=steps)
+
+
+def dry_run(tasks: Sequence[Task], recipe: Recipe) -> list[FileResult]:
+    """What :func:`run_batch` would do, from image headers only; nothing is written.
+
+    Each result is ``planned`` (with the output path, the shapes through each
+    operation and the methods ``auto`` chooses), ``skipped`` or ``failed``
+    (:func:`plan_task` for every task, in order).
+
+    Examples
+    --------
+    >>> dry_run([], None)
+    []
+    """
+    return [plan_task(task, recipe) for task in tasks]

@@ -1,0 +1,235 @@
+"""Opening image files safely: bytes, ``.npy`` headers, Pillow headers and its guards.
+
+Everything that can go wrong before pixels are decoded is turned into an
+:class:`~convcli.errors.ImageReadError` here, naming the file, what is wrong
+and the fix; :mod:`.read` builds on these helpers.
+
+Pillow's own decompression-bomb check reads a process-wide setting
+(``PIL.Image.MAX_IMAGE_PIXELS``).  Headers are identified by :func:`identify`,
+which runs Pillow's registered openers without that check, so reading a size
+never changes the setting; convcli checks the size itself with a message
+naming ``--max-pixels``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import stat
+import struct
+import warnings
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+
+from ..errors import ImageReadError
+
+__all__: list[str] = []
+
+
+def identify(stream: IO[bytes]) -> Any:
+    """Open ``stream`` with the first Pillow plugin that accepts it, reading the header only.
+
+    As :func:`PIL.Image.open` does, but without its decompression-bomb check
+    (which reads a process-wide setting): the caller checks the size.
+
+    Raises
+    ------
+    PIL.UnidentifiedImageError
+        When no plugin accepts the data.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> buffer = io.BytesIO(); Image.new("L", (5, 3)).save(buffer, format="PNG")
+    >>> identify(buffer).size
+    (5, 3)
+    """
+    from PIL import Image, UnidentifiedImageError
+
+    stream.seek(0)
+    prefix = stream.read(16)
+    tried: set[str] = set()
+    for loader in (Image.preinit, Image.init):
+        loader()
+        for fmt in [f for f in Image.ID if f not in tried]:
+            tried.add(fmt)
+            factory, accept = Image.OPEN[fmt]
+            accepted = not accept or accept(prefix)
+            if not accepted or isinstance(accepted, str):
+                continue
+            try:
+                stream.seek(0)
+                return factory(stream, "")
+            except (SyntaxError, IndexError, TypeError, struct.error):  # not this format, as Image.open
+                continue
+    raise UnidentifiedImageError("cannot identify image file")
+
+
+def _frame_name(name: str, frame: int | None) -> str:
+    """How messages name a frame: ``anim.gif[2]`` (ImageMagick's notation), or the file."""
+    return name if frame is None else f"{name}[{frame}]"
+
+
+def _frame_count(image: Any) -> int:
+    """Frames (GIF, APNG, WebP) or pages (TIFF) in the file; 1 when Pillow cannot tell."""
+    try:
+        return max(1, int(getattr(image, "n_frames", 1) or 1))
+    except MemoryError:
+        raise
+    except Exception:  # a damaged later frame: the first may still decode, once Pillow is back on it
+        image.seek(0)  # (counting left Pillow half-way into the damaged frame; if this fails, the file is damaged)
+        return 1
+
+
+def _damaged(name: str, err: BaseException) -> ImageReadError:
+    detail = str(err).strip() or type(err).__name__
+    if isinstance(err, (TypeError, IndexError, KeyError, AttributeError, ZeroDivisionError, RuntimeError)):
+        detail = f"{type(err).__name__}: {detail}"  # Pillow's own parsers tripping over the damage
+    return ImageReadError(f"{name}: the image is damaged or truncated ({detail[:200]}); re-export it")
+
+
+def _open(data: bytes, name: str, max_pixels: int | None) -> Any:
+    """Open encoded bytes with Pillow (header only), checking the pixel limit."""
+    from PIL import UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # anything that matters shows again when the pixels are decoded
+            image = identify(io.BytesIO(data))
+    except UnidentifiedImageError:
+        raise ImageReadError(
+            f"{name}: not an image Pillow can read (unknown or corrupt format); "
+            "convert it to PNG, JPEG or TIFF, or give a .npy array"
+        ) from None
+    except MemoryError:
+        raise
+    except Exception as err:  # any other failure of Pillow's header parsers is damage in the file
+        raise _damaged(name, err) from None
+    width, height = image.size
+    _check_pixels(name, width, height, max_pixels)
+    return image
+
+
+@contextlib.contextmanager
+def _pillow_errors(name: str, max_pixels: int | None = None) -> Any:
+    """Whatever Pillow raises while parsing or decoding a damaged file becomes an :class:`ImageReadError`.
+
+    Pillow's parsers fail on damaged data with many exception types (``OSError``,
+    ``SyntaxError``, ``TypeError``, ``IndexError``, ``struct.error``, …); the
+    fuzzer in ``tests/fuzz_images.py`` found them.  ``MemoryError`` passes.
+    """
+    from PIL import Image
+
+    try:
+        yield
+    except (ImageReadError, MemoryError):
+        raise
+    except Image.DecompressionBombError:
+        raise ImageReadError(
+            f"{name}: a frame declares more pixels than the limit of {max_pixels or 0:,} (a decompression bomb "
+            "guard); raise it with --max-pixels if the image is real"
+        ) from None
+    except Exception as err:
+        raise _damaged(name, err) from None
+
+
+def _seek(image: Any, name: str, frame: int, frames: int, max_pixels: int | None) -> None:
+    if not 0 <= frame < frames:
+        have = "1 frame" if frames == 1 else f"{frames} frames (0-{frames - 1})"
+        raise ImageReadError(f"{name}: has {have}; frame {frame} does not exist")
+    if frame:
+        image.seek(frame)
+        width, height = image.size  # TIFF pages may each have their own size
+        _check_pixels(_frame_name(name, frame), width, height, max_pixels)
+
+
+def _check_pixels(name: str, width: int, height: int, max_pixels: int | None) -> None:
+    if max_pixels is not None and width * height > max_pixels:
+        raise ImageReadError(
+            f"{name}: {width}x{height} is {width * height:,} pixels, over the limit of "
+            f"{max_pixels:,} (a decompression bomb guard); raise it with --max-pixels if the image is real"
+        )
+
+
+@contextlib.contextmanager
+def _pillow_bomb_limit(max_pixels: int | None) -> Any:
+    """Pillow's own bomb check at convcli's limit, for what convcli cannot see in the header.
+
+    convcli checks the picture's size itself (with a message naming
+    ``--max-pixels``); Pillow's check then catches a frame of an animation
+    that declares a larger size than the picture (it raises past twice its
+    limit, which :func:`_pillow_errors` reports as the limit being exceeded).
+    """
+    from PIL import Image
+
+    previous = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = max_pixels
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = previous
+
+
+def _read_bytes(path: str | os.PathLike[str]) -> bytes:
+    name = str(path)
+    p = Path(path)
+    if p.is_dir():
+        raise ImageReadError(f"{name} is a folder, not an image; pass --recursive to filter what is inside")
+    if not p.exists():
+        raise ImageReadError(f"{name}: no such file; check the path")
+    try:
+        if stat.S_ISCHR(p.stat().st_mode) or stat.S_ISBLK(p.stat().st_mode):  # /dev/zero would never end
+            raise ImageReadError(f"{name}: is a device, not an image file; give a file, or - to read stdin")
+        return p.read_bytes()
+    except OSError as err:
+        raise ImageReadError(f"{name}: cannot read ({err.strerror or err}); check its permissions") from None
+
+
+def _npy_header(stream: Any) -> tuple[tuple[int, ...], np.dtype]:
+    """The shape and dtype a .npy stream declares, reading only its header."""
+    version = np.lib.format.read_magic(stream)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(stream)
+    elif version == (2, 0):
+        shape, _, dtype = np.lib.format.read_array_header_2_0(stream)
+    else:
+        raise ValueError(f"unsupported .npy format version {version}")
+    return tuple(int(v) for v in shape), np.dtype(dtype)
+
+
+def _load_npy(source: str | os.PathLike[str] | bytes, name: str, max_pixels: int | None) -> np.ndarray:
+    """A .npy array, its declared size checked against ``max_pixels`` before the data is read."""
+    try:
+        if isinstance(source, bytes):
+            stream: Any = io.BytesIO(source)
+            shape, dtype = _npy_header(stream)
+        else:
+            with open(source, "rb") as handle:
+                shape, dtype = _npy_header(handle)
+        if len(shape) in (2, 3):
+            _check_pixels(name, shape[1], shape[0], max_pixels)
+        if dtype.hasobject:
+            raise ValueError("it holds Python objects, which convcli never unpickles")
+        arr = np.load(io.BytesIO(source) if isinstance(source, bytes) else source, allow_pickle=False)
+    except (ImageReadError, MemoryError):
+        raise
+    except Exception as err:  # numpy's header parser fails in many ways on damaged files
+        detail = str(err).strip() or type(err).__name__
+        raise ImageReadError(f"{name}: not a readable .npy array ({detail[:200]}); write it with numpy.save") from None
+    if not isinstance(arr, np.ndarray):
+        raise ImageReadError(f"{name}: holds several arrays (.npz); save one image array with numpy.save")
+    arr = _check_array(arr, name)
+    _check_pixels(name, int(arr.shape[1]), int(arr.shape[0]), max_pixels)
+    return arr
+
+
+def _check_array(arr: np.ndarray, name: str) -> np.ndarray:
+    if arr.ndim not in (2, 3) or min(arr.shape) < 1 or arr.dtype.kind not in "biuf":
+        raise ImageReadError(
+            f"{name}: holds an array of shape {arr.shape} and dtype {arr.dtype}; an image is a "
+            "non-empty (height, width) or (height, width, channels) array of real numbers"
+        )
+    return arr

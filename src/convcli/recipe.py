@@ -1,0 +1,351 @@
+"""What ``convcli apply`` does, as one validated, picklable :class:`Recipe`.
+
+:func:`build_recipe` takes ``apply``'s options as text (as they were typed)
+and checks every one of them before any file is read: choices, number forms
+(``N``, ``HxW``, ``T,B,L,R``, ``R,C`` through :mod:`convcli.specs`), finite
+numbers, the kernels, the pooling spec, the output naming, whether the output
+format can hold ``--depth``, and options that exclude each other.  A bad
+option value or combination raises :class:`~convcli.errors.UsageError`
+(exit code 2) naming the option; a bad kernel raises
+:class:`~convcli.errors.KernelError` (exit code 1).
+
+The recipe is the one description of the work: the command line runs it,
+``--dry-run`` plans with it (:meth:`Recipe.dry_run`), the batch's worker
+processes receive it pickled (:meth:`Recipe.run`), and so can tile or Dask
+workers.  It holds the operations in the CNN order (one
+:class:`~convcli.operations.Convolve` per kernel, then
+:class:`~convcli.operations.Activate`, then :class:`~convcli.operations.Pool`),
+the channel, alpha, range and depth policy, and how outputs are named.
+
+Examples
+--------
+>>> recipe = build_recipe(kernels=["gaussian:sigma=1"], activation="relu", pool="max", outdir="out")
+>>> [op.describe() for op in recipe.operations]
+['correlate gaussian:sigma=1 (9x9)', 'activation relu', 'max pool 2x2 stride 2x2']
+>>> build_recipe(stride="0", outdir="out")
+Traceback (most recent call last):
+...
+convcli.errors.UsageError: --stride must be N or HxW (e.g. 2 or 2x1) with integers >= 1, got '0'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, cast
+
+from .errors import UsageError, usage_errors
+from .specs import parse_anchor, parse_choice, parse_pad, parse_pair
+
+if TYPE_CHECKING:
+    from .batch import FileResult, Frames, Naming, Task
+    from .depth import Depth, RangeMode
+    from .operations import Operation
+    from .pipeline import Channels
+
+__all__ = ["ALPHA_MODES", "Recipe", "build_recipe"]
+
+#: ``--alpha``: filter the alpha channel too, or keep it as it is
+ALPHA_MODES: tuple[str, ...] = ("filter", "keep")
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What ``apply`` does to every image, and where the results go.
+
+    Build it with :func:`build_recipe` (which checks every option) or directly
+    from operations.  It is immutable and picklable: worker processes receive it.
+
+    Attributes
+    ----------
+    operations : tuple of Convolve, Activate, Pool
+        In the order they run (see :mod:`convcli.pipeline`).
+    channels : {"each", "sum", "gray"}
+    keep_alpha : bool
+        ``--alpha keep``: leave alpha as it is instead of filtering it.
+    range_mode : {"clip", "abs", "normalize"}
+    gain, offset : float
+        ``gain * x + offset`` before the range policy, in output units.
+    depth : {"8", "16", "float"} or None
+        None follows the input (and falls back to what the format holds).
+    quality : int or None
+        JPEG/WebP quality.
+    max_pixels : int or None
+        The decompression-bomb guard (None: no limit).
+    naming : Naming or None
+        How outputs are named (needed by :meth:`plan`).
+    frames : {"first", "all"}
+        Multi-frame files: the first frame, or every frame as an input.
+    force, skip_existing : bool
+        Replace existing outputs, or leave them and skip their inputs.
+    notes : tuple of str
+        Warnings about the options (an option that has no effect).
+
+    Examples
+    --------
+    >>> import pickle
+    >>> from convcli.operations import Activate
+    >>> recipe = Recipe(operations=(Activate("relu"),), range_mode="abs")
+    >>> pickle.loads(pickle.dumps(recipe)) == recipe
+    True
+    """
+
+    operations: tuple[Operation, ...] = ()
+    channels: Channels = "each"
+    keep_alpha: bool = False
+    range_mode: RangeMode = "clip"
+    gain: float = 1.0
+    offset: float = 0.0
+    depth: Depth | None = None
+    quality: int | None = None
+    max_pixels: int | None = None
+    naming: Naming | None = None
+    frames: Frames = "first"
+    force: bool = False
+    skip_existing: bool = False
+    notes: tuple[str, ...] = field(default=(), compare=False)
+
+    def plan(
+        self,
+        inputs: Sequence[str] = (),
+        *,
+        listed: Sequence[str] = (),
+        recursive: bool = False,
+        stdin_data: bytes | None = None,
+    ) -> list[Task]:
+        """Expand ``inputs`` and name every output: the tasks :meth:`run` and :meth:`dry_run` take.
+
+        :func:`convcli.batch.expand_inputs` with this recipe's frames and pixel
+        limit (the output folder is never walked), then
+        :func:`convcli.batch.plan_outputs` with its naming and overwrite policy.
+
+        Raises
+        ------
+        OutputConflict
+            When outputs collide or replace inputs (see :func:`~convcli.batch.plan_outputs`).
+        ValueError
+            When the recipe has no naming.
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> folder = tempfile.mkdtemp()
+        >>> open(os.path.join(folder, "a.png"), "wb").close()
+        >>> recipe = build_recipe(kernels=["box"], suffix="_box")
+        >>> [os.path.basename(t.output) for t in recipe.plan([os.path.join(folder, "*.png")])]
+        ['a_box.png']
+        """
+        from .batch import expand_inputs, plan_outputs
+
+        if self.naming is None:
+            raise ValueError("this recipe has no naming; build it with build_recipe(output=..., outdir=..., ...)")
+        sources = expand_inputs(inputs, listed=listed, recursive=recursive, stdin_data=stdin_data,
+                                skip_dirs=[self.naming.outdir] if self.naming.outdir else [],
+                                frames=self.frames, max_pixels=self.max_pixels)
+        return plan_outputs(sources, self.naming, force=self.force, skip_existing=self.skip_existing)
+
+    def run(self, task: Task) -> FileResult:
+        """Read, filter and write one planned input (:func:`convcli.batch.process_task`).
+
+        Existing outputs are replaced only with ``force``.
+
+        Examples
+        --------
+        >>> from pathlib import PurePath
+        >>> from convcli.batch import Source, Task
+        >>> Recipe().run(Task(0, Source("-", PurePath("stdin")), None, None, error="bad")).status
+        'failed'
+        """
+        from .batch import process_task
+
+        return process_task(task, self, overwrite=self.force)
+
+    def dry_run(self, task: Task) -> FileResult:
+        """What :meth:`run` would do with ``task``, from the image's headers (:func:`convcli.batch.plan_task`).
+
+        Examples
+        --------
+        >>> from pathlib import PurePath
+        >>> from convcli.batch import Source, Task
+        >>> Recipe().dry_run(Task(0, Source("a.png", PurePath("a.png")), "a.png", "PNG", skip=True)).status
+        'skipped'
+        """
+        from .batch import plan_task
+
+        return plan_task(task, self)
+
+
+def _finite(value: float, option: str) -> float:
+    """``value`` as a float when it is a finite number; else a :class:`UsageError` naming ``option``."""
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = math.nan
+    if not math.isfinite(number):
+        raise UsageError(f"{option} must be a finite number, got {value}")
+    return number
+
+
+def _bounded(value: int | None, option: str, *, low: int, high: int | None = None) -> int | None:
+    """``value`` when it is None or an integer in ``[low, high]``; else a :class:`UsageError`."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        allowed = f"from {low} to {high}" if high is not None else f">= {low}"
+        raise UsageError(f"{option} must be an integer {allowed}, got {value!r}")
+    return value
+
+
+def build_recipe(
+    *,
+    kernels: Sequence[str] = (),
+    flip: bool = False,
+    normalize: bool = False,
+    border: str = "reflect",
+    border_value: float | None = None,
+    pad: str = "same",
+    stride: str = "1",
+    dilation: str = "1",
+    anchor: str | None = None,
+    method: str = "auto",
+    activation: str = "none",
+    pool: str | None = None,
+    channels: str = "each",
+    alpha: str = "filter",
+    range_mode: str = "clip",
+    gain: float = 1.0,
+    offset: float = 0.0,
+    depth: str | None = None,
+    quality: int | None = None,
+    max_pixels: int | None = None,
+    output: str | None = None,
+    outdir: str | None = None,
+    suffix: str = "",
+    format: str | None = None,
+    name: str | None = None,
+    frames: str = "first",
+    force: bool = False,
+    skip_existing: bool = False,
+    json_report: bool = False,
+) -> Recipe:
+    """``apply``'s options, as typed, checked and turned into a :class:`Recipe`.
+
+    Parameters
+    ----------
+    kernels : sequence of str
+        Kernel specs, inline matrices or files (:func:`convcli.kernel`), run in order.
+    flip, normalize : bool
+        True convolution (kernels rotated 180°); kernels divided by their sum.
+    border, border_value : str, float
+        The border (numpy.pad's names or an alias) and the value of ``constant``.
+    pad, stride, dilation, anchor : str
+        ``same|valid|full|N|HxW|T,B,L,R``; ``N|HxW``; ``N|HxW``; ``R,C`` or None.
+    method : str
+        ``auto`` or one of :data:`convcli.engine.METHODS`.
+    activation : str
+        ``none`` or an activation run after the kernels.
+    pool : str or None
+        A pooling spec run last (``max``, ``mean:size=3,stride=2``, …).
+    channels, alpha, range_mode : str
+        ``each|sum|gray``; ``filter|keep``; ``clip|abs|normalize``.
+    gain, offset : float
+        ``gain * x + offset`` first, in output units.
+    depth : str or None
+        ``8``, ``16`` or ``float``; it must fit the output format when that is fixed.
+    quality : int or None
+        JPEG/WebP quality, 1 to 100.
+    max_pixels : int or None
+        The pixel limit; None for the default (256 megapixels), 0 for none.
+    output, outdir, suffix, format, name : optional
+        The output naming (:class:`convcli.batch.Naming`).
+    frames : str
+        ``first`` or ``all``.
+    force, skip_existing : bool
+        Replace existing outputs; leave them (not both).
+    json_report : bool
+        The caller prints a JSON report on stdout, so the image cannot go there.
+
+    Returns
+    -------
+    Recipe
+
+    Raises
+    ------
+    UsageError
+        For a bad option value or combination, naming the option
+        (:class:`~convcli.errors.OutputConflict` for the naming options).
+    KernelError
+        For a kernel that cannot be used.
+
+    Examples
+    --------
+    >>> recipe = build_recipe(kernels=["sobel:axis=x"], stride="2", range_mode="abs", output="edges.png")
+    >>> recipe.operations[0].stride, recipe.range_mode, recipe.naming.output
+    ((2, 2), 'abs', 'edges.png')
+    >>> build_recipe(channels="rgb", outdir="o")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UsageError: --channels must be one of each, sum, gray, got 'rgb'
+    >>> build_recipe(depth="16", output="x.jpg")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UsageError: --depth 16: JPEG cannot hold 16-bit samples; write .png or .tif for 16-bit, \
+.tif or .npy for float, or drop --depth
+    """
+    from .batch import FRAMES, Naming, check_overwrite
+    from .depth import DEPTHS, RANGES, depth_name
+    from .engine import METHODS, normalize_border
+    from .imageio import DEFAULT_MAX_PIXELS, depth_possible
+    from .kernels import kernel
+    from .operations import ACTIVATIONS, Activate, Convolve, Pool
+    from .pipeline import CHANNELS
+
+    with usage_errors():
+        if json_report and output == "-":
+            raise UsageError("--json prints its report on stdout, which -o - uses for the image; "
+                             "write the image to a file or drop --json")
+        check_overwrite(force=force, skip_existing=skip_existing)
+        frames = parse_choice(frames, FRAMES, what="--frames")
+        channels = parse_choice(channels, CHANNELS, what="--channels")
+        alpha = parse_choice(alpha, ALPHA_MODES, what="--alpha")
+        range_mode = parse_choice(range_mode, RANGES, what="--range")
+        activation = parse_choice(activation, ACTIVATIONS, what="--activation")
+        method = parse_choice(method, METHODS, what="--method")
+        wanted = None if depth is None else cast("Depth", parse_choice(depth, DEPTHS, what="--depth"))
+        gain, offset = _finite(gain, "--gain"), _finite(offset, "--offset")
+        border_value = None if border_value is None else _finite(border_value, "--border-value")
+        quality = _bounded(quality, "--quality", low=1, high=100)
+        max_pixels = _bounded(max_pixels, "--max-pixels", low=0)
+        stride_hw = parse_pair(stride, what="--stride")
+        dilation_hw = parse_pair(dilation, what="--dilation")
+        pad_amount = parse_pad(pad, what="--pad")
+        anchor_rc = None if anchor is None else parse_anchor(anchor, what="--anchor")
+        border = normalize_border(border)
+    # a bad kernel (name, key, value, file) is a kernel error (exit 1), as in `convcli kernels show`
+    loaded = [kernel(spec, normalize=normalize) for spec in kernels]
+    with usage_errors():
+        operations: list[Operation] = [
+            Convolve(matrix, flip=flip, border=border, border_value=border_value or 0.0, pad=pad_amount,
+                     stride=stride_hw, dilation=dilation_hw, method=method, anchor=anchor_rc)
+            for matrix in loaded
+        ]
+        if activation != "none":
+            operations.append(Activate(activation))
+        if pool is not None:
+            operations.append(Pool.from_spec(pool, what="--pool"))
+        naming = Naming(output=output, outdir=outdir, suffix=suffix, format=format, template=name)
+        fixed = naming.fixed_format()
+        if wanted is not None and fixed is not None and not depth_possible(fixed, wanted):
+            raise UsageError(f"--depth {wanted}: {fixed} cannot hold {depth_name(wanted)} samples; write .png or "
+                             ".tif for 16-bit, .tif or .npy for float, or drop --depth")
+    notes: tuple[str, ...] = ()
+    if border_value is not None and border != "constant":
+        notes = (f"--border-value {border_value:g} has no effect with --border {border}; "
+                 "it is the value of --border constant",)
+    return Recipe(
+        operations=tuple(operations), channels=cast("Channels", channels), keep_alpha=alpha == "keep",
+        range_mode=cast("RangeMode", range_mode), gain=gain, offset=offset, depth=wanted, quality=quality,
+        max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None),
+        naming=naming, frames=cast("Frames", frames), force=force, skip_existing=skip_existing, notes=notes,
+    )
