@@ -147,7 +147,9 @@ def test_bad_thread_counts_are_refused(bad):
 
 
 def _blas_threads() -> set[int]:
-    return {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"}
+    """Threads of NumPy's BLAS, the one the engine's matrix products use (SciPy may load its own)."""
+    return {lib["num_threads"] for lib in threadpool_info()
+            if lib["user_api"] == "blas" and "numpy" in lib["filepath"]}
 
 
 def test_blas_runs_single_threaded_inside_the_engine_and_is_restored_after(monkeypatch, rng):

@@ -271,3 +271,22 @@ def test_plan_uses_the_recipe_frames_and_overwrite_policy(tmp_path):
 def test_plan_needs_a_naming():
     with pytest.raises(ValueError, match="this recipe has no naming"):
         Recipe().plan(["a.png"])
+
+
+def test_run_alone_creates_the_outdir_folders_like_a_batch(tmp_path):
+    """A worker running one task (no executor around it) writes into a missing --outdir sub-folder."""
+    import numpy as np
+    from scipy import ndimage
+
+    from convcli.recipe import build_recipe
+
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    image = np.random.default_rng(3).random((9, 11), dtype=np.float32)
+    np.save(tmp_path / "in" / "sub" / "a.npy", image)
+    recipe = build_recipe(kernels=["box:size=3"], outdir=str(tmp_path / "out"))
+    (task,) = recipe.plan([str(tmp_path / "in")], recursive=True)
+    result = recipe.run(task)
+    assert result.status == "written", result.error
+    written = np.load(tmp_path / "out" / "sub" / "a.npy")
+    np.testing.assert_allclose(written, ndimage.uniform_filter(image.astype(np.float64), 3, mode="mirror"),
+                               rtol=1e-5, atol=1e-6)

@@ -116,6 +116,19 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from .sequences import multiply as multiply
 
 
+# issue 11 (one owner per concept): the recipe apply runs, usage errors, header-only sizes
+_RECIPE_NAMES = {
+    "Recipe": "recipe", "build_recipe": "recipe", "UsageError": "errors", "probe_size": "imageio",
+}
+_LAZY.update(_RECIPE_NAMES)
+__all__ += sorted(_RECIPE_NAMES)
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from .errors import UsageError as UsageError
+    from .imageio import probe_size as probe_size
+    from .recipe import Recipe as Recipe
+    from .recipe import build_recipe as build_recipe
+
+
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)
     if module is None:

@@ -30,7 +30,9 @@ convcli.errors.UsageError: --stride must be N or HxW (e.g. 2 or 2x1) with intege
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, cast
@@ -148,7 +150,9 @@ class Recipe:
     def run(self, task: Task) -> FileResult:
         """Read, filter and write one planned input (:func:`convcli.batch.process_task`).
 
-        Existing outputs are replaced only with ``force``.
+        Existing outputs are replaced only with ``force``.  With ``--outdir``
+        the output's folder is created when missing (as a batch does), so a
+        worker that runs one task on its own needs nothing else.
 
         Examples
         --------
@@ -159,6 +163,10 @@ class Recipe:
         """
         from .batch import process_task
 
+        outdir = self.naming.outdir if self.naming is not None else None
+        if outdir is not None and task.output not in (None, "-") and task.error is None:
+            with contextlib.suppress(OSError):  # a folder that cannot be made is reported by the write
+                os.makedirs(os.path.dirname(str(task.output)) or ".", exist_ok=True)
         return process_task(task, self, overwrite=self.force)
 
     def dry_run(self, task: Task) -> FileResult:

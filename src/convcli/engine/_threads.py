@@ -166,11 +166,13 @@ def single_threaded_blas() -> Iterator[None]:
     Nested and concurrent blocks share one limit: the first to enter sets it,
     the last to leave restores what was there before.
 
+    The BLAS held is NumPy's (the one the engine's matrix products use),
+    found when the engine first runs.
+
     Examples
     --------
-    >>> from threadpoolctl import threadpool_info
     >>> with single_threaded_blas():
-    ...     {lib["num_threads"] for lib in threadpool_info() if lib["user_api"] == "blas"} <= {1}
+    ...     {lib.num_threads for lib in _controller().lib_controllers} <= {1}
     True
     """
     global _BLAS_USERS, _BLAS_LIMITER
