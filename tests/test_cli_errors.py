@@ -28,6 +28,9 @@ CASES = [
     (["--border", "mirror"], ["apply", "explain"], None),
     (["--border", "bogus"], ["apply", "explain"], None),
     (["--pool", "max:size=0"], ["apply", "outsize", "explain"], None),
+    (["--pool", "max:size=3,pad=2"], ["apply", "outsize", "explain"],
+     "Error: pooling pad must be at most half the window (pad <= size // 2, as PyTorch), got pad=2 for a 3-row "
+     "window"),
     # (outsize also takes the name `pool`, for sizes only, and its message lists it)
     (["--pool", "median"], ["apply", "explain"],
      "Error: --pool 'median': the operation must be max, mean or min, e.g. max:size=2"),

@@ -35,6 +35,7 @@ from .shapes import (
     output_size,
     pool_output_size,
     resolve_pad,
+    resolve_pool_pad,
 )
 from .specs import Spec, closest, parse_spec, spec_bool, spec_int_pair
 
@@ -351,13 +352,19 @@ def parse_pool(text: str, *, what: str = "--pool", require_op: bool = True) -> L
     Traceback (most recent call last):
     ...
     convcli.errors.ParameterError: --pool 'conv:k=3': the operation must be max, mean or min, e.g. max:size=2
+    >>> parse_pool("max:size=3,pad=2")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: pooling pad must be at most half the window ... got pad=2 for a 3-row window
     """
     spec = parse_spec(text, what=what)
     names = POOL_OPS if require_op else (*POOL_OPS, "pool")
     if spec.name not in names:
         also = "" if require_op else " (or pool, for sizes only)"
         raise ParameterError(f"{what} {spec.text!r}: the operation must be max, mean or min{also}, e.g. max:size=2")
-    return _layer_from_spec(spec)
+    layer = _layer_from_spec(spec)
+    resolve_pool_pad(layer.pad, layer.kernel)  # the spec alone must be a valid pooling, wherever it is used
+    return layer
 
 
 def _layer_from_spec(spec: Spec) -> Layer:

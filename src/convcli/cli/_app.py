@@ -61,6 +61,11 @@ def reports_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ConvcliError as err:
             raise fail(str(err), exit_code_for(err)) from None
+        except BrokenPipeError:  # `convcli kernels show … | head`: the reader left; stop quietly, as Unix tools do
+            from .render import silence_stdout
+
+            silence_stdout()
+            raise typer.Exit(141) from None
 
     return wrapper  # type: ignore[return-value]
 

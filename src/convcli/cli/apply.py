@@ -102,7 +102,7 @@ def apply(
     method: Annotated[str, method_option(panel=_PANELS[2])] = "auto",
     activation: Annotated[str, _option(
         "--activation", panel=2, autocompletion=complete_choice("activation"),
-        help="After the kernels: none, relu, abs, sigmoid or tanh. E.g. --activation relu")] = "none",
+        help="Applied to the result of the kernels. E.g. --activation relu")] = "none",
     pool: Annotated[str | None, pool_option(panel=_PANELS[2])] = None,
     channels: Annotated[str, _option(
         "--channels", panel=3, autocompletion=complete_choice("channels"),
@@ -117,10 +117,10 @@ def apply(
         help="Integer outputs: clip (round and clip), abs (magnitude, then clip) or normalize (stretch min..max to"
              " the full range). E.g. --range abs")] = "clip",
     gain: Annotated[float, _option(
-        "--gain", panel=3,
+        "--gain", panel=3, metavar="X",
         help="Multiply the result first (before --range). E.g. --gain 0.5 --offset 128")] = 1.0,
     offset: Annotated[float, _option(
-        "--offset", panel=3,
+        "--offset", panel=3, metavar="X",
         help="Add to the result first, in output units (128 = mid-gray for 8-bit, 0.5 for float). E.g. --offset "
              "128")] = 0.0,
     depth: Annotated[str | None, _option(

@@ -82,13 +82,14 @@ def _matrix_table(rows: list[list[float]]) -> tuple[Any, int]:
 
 
 def _print_linear(console: Any, info: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.markup import escape
+
+    from .render import console as make_console
 
     h, w = info["shape"]
     table, width = _matrix_table(info["matrix"])
     # a matrix is never squeezed: a console as wide as the matrix needs (Rich clamps print(width=))
-    Console(highlight=False, width=max(console.width, width)).print(table)
+    make_console(width=max(console.width, width)).print(table)
     if max(h, w) > MAX_SHOWN:
         console.print(f"(showing the corners of {h}x{w}; --json prints every value)")
     anchor = f"({info['anchor'][0]}, {info['anchor'][1]})"

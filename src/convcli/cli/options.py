@@ -117,18 +117,35 @@ def choices(name: str) -> tuple[str, ...]:
     return _CHOICES[name]()
 
 
+#: the longest ``[a|b|c]`` shown as a metavar; longer lists go into the help text, where they wrap at spaces
+#: (a wide metavar column would squeeze every help text on an 80-column terminal)
+MAX_METAVAR = 16
+
+
 class Command(TyperCommand):
     """A Typer command whose choice options list their values in ``--help``.
 
-    Flags show no value placeholder; choice options (see :data:`_CHOICES`)
-    show ``[a|b|c]`` from the library's tables, looked up only when help is
-    rendered.
+    Choice options (see :data:`_CHOICES`) show ``[a|b|c]`` as their metavar
+    when it is short, else their name as the metavar and ``Choices: a, b, c.``
+    at the end of their help; the values come from the library's tables,
+    looked up only when help is rendered.
     """
 
     def format_help(self, ctx: Any, formatter: Any) -> None:
         for param in self.params:
-            if param.name in _CHOICES and getattr(param, "param_type_name", "") == "option":
-                param.metavar = choice_metavar(choices(param.name))
+            if param.name not in _CHOICES or getattr(param, "param_type_name", "") != "option":
+                continue
+            values = choices(param.name)
+            base = getattr(param, "_convcli_help", None)
+            if base is None:
+                base = getattr(param, "help", None) or ""
+                setattr(param, "_convcli_help", base)  # noqa: B010  (help is rendered more than once in tests)
+            if len(choice_metavar(values)) <= MAX_METAVAR:
+                param.metavar = choice_metavar(values)
+            else:
+                param.metavar = param.opts[-1].lstrip("-").upper()
+                text, example, rest = base.partition(" E.g. ")
+                setattr(param, "help", f"{text} Choices: {', '.join(values)}.{example}{rest}")  # noqa: B010
         super().format_help(ctx, formatter)
 
 
@@ -140,10 +157,8 @@ def _starting(values: Iterable[str], incomplete: str) -> list[str]:
 
 
 def complete_borders(incomplete: str) -> list[str]:
-    """Border names (and their aliases) for shell completion."""
-    from ..engine import BORDER_ALIASES, BORDERS
-
-    return _starting(dict.fromkeys([*BORDERS, *sorted(BORDER_ALIASES)]), incomplete)
+    """Border names (numpy.pad's, the documented ones) for shell completion; aliases are still accepted."""
+    return _starting(_borders(), incomplete)
 
 
 def complete_methods(incomplete: str) -> list[str]:
@@ -168,8 +183,8 @@ def complete_choice(name: str) -> Callable[[str], list[str]]:
     return complete
 
 
-BORDER_HELP = ("Outside the image: constant, edge, reflect (dcb|abcd), symmetric (cba|abc), wrap, or an alias "
-               "(zeros, replicate, …).")
+BORDER_HELP = ("What lies outside the image, by numpy.pad's names (reflect: dcb|abcd, symmetric: cba|abc) or an "
+               "alias (zeros, replicate, circular, …).")
 
 
 # --- shared option types -------------------------------------------------------------------------

@@ -55,11 +55,10 @@ def _json(input_hw: tuple[int, int], steps: list[LayerShape], output: tuple[int,
 
 def _table(title: str, input_hw: tuple[int, int], steps: list[LayerShape]) -> None:
     from rich import box
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    from .render import shape_text
+    from .render import console, shape_text
 
     table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("#", justify="right")
@@ -74,7 +73,7 @@ def _table(title: str, input_hw: tuple[int, int], steps: list[LayerShape]) -> No
         formula = f"H, W: {rows}" if rows == cols else f"H: {rows}\nW: {cols}"
         table.add_row(str(step.index), escape(step.layer.text), shape_text(step.input), formula,
                       shape_text(step.output), shape_text(step.receptive_field), shape_text(step.jump))
-    Console(highlight=False).print(table)
+    console().print(table)
 
 
 @app.command("outsize")
@@ -91,7 +90,7 @@ def outsize(
     layer_specs: Annotated[
         list[str] | None,
         typer.Argument(
-            metavar="LAYER",
+            metavar="LAYER...",
             help=(
                 "Layers in order: conv:k=K[,s=S,p=P,d=D] and pool:k=K[,s=S,p=P,ceil=true] "
                 "(K, S, D: N or HxW; conv p: N, HxW, same, valid or full, default 0 as PyTorch; "

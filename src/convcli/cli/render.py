@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["console", "fmt_number", "shape_text", "write_stdout"]
+__all__ = ["console", "fmt_number", "shape_text", "silence_stdout", "write_stdout"]
 
 
 def fmt_number(value: float, *, digits: int = 4, nan: str = "·", exact_below: float = 1e15) -> str:
@@ -68,11 +68,26 @@ def shape_text(shape: Iterable[int] | Any | None) -> str:
     return "x".join(parts) if parts else "?"
 
 
-def console(*, stderr: bool = False) -> Any:
-    """A Rich console that never re-wraps long lines (messages stay one line for scripts)."""
+def console(*, stderr: bool = False, width: int | None = None) -> Any:
+    """A Rich console that never re-wraps long lines (messages stay one line for scripts).
+
+    When stdout's reader goes away (``convcli kernels show … | head``), it
+    stops quietly with exit code 141, as ``apply -o -`` does, where Rich
+    itself would exit with 1.  ``width`` overrides the terminal's; output
+    that is not a terminal is never squeezed to 80 columns (a table of layer
+    specs piped to a file keeps each spec whole).
+    """
     from rich.console import Console
 
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            silence_stdout()
+            raise SystemExit(141)
+
+    stream = sys.stderr if stderr else sys.stdout
+    if width is None and not (hasattr(stream, "isatty") and stream.isatty()) and not os.environ.get("COLUMNS"):
+        width = 1000
+    return _Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
 
 
 def write_stdout(data: bytes) -> bool:
@@ -90,10 +105,15 @@ def write_stdout(data: bytes) -> bool:
             view = view[written if written is not None else len(view):]
         stream.flush()
     except BrokenPipeError:
-        try:
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        except (OSError, ValueError):
-            pass
+        silence_stdout()
         return False
     return True
+
+
+def silence_stdout() -> None:
+    """Point stdout at ``/dev/null`` after its reader went away, so that Python does not complain at exit."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
