@@ -400,6 +400,7 @@ _GOOD_COMBINATION_FAILURES: list[tuple[Callable[[ApplyCase], bool], int, str]] =
     (lambda c: "--format" in c.options, 1, "cannot hold"),
     (lambda c: "--format" in c.options, 2, "--format"),
     (lambda c: "--max-pixels" in c.options, 1, "over the limit of"),
+    (lambda c: c.options.get("--alpha") == "keep", 1, "--alpha keep"),
 ]
 
 
@@ -445,7 +446,9 @@ def check_apply(case: ApplyCase) -> None:
             kernel(spec)
         except ConvcliError:
             bad_kernels.append(spec)
-    expected = expected_size(case) if not case.bad and not bad_kernels else None
+    no_operation = not case.kernels and "--pool" not in case.options and case.options.get("--activation") in (
+        None, "none")
+    expected = expected_size(case) if not case.bad and not bad_kernels and not no_operation else None
     if result.exit_code != 0:
         assert result.exit_code in (1, 2), (result.exit_code, case.args, result.stderr)
         assert "Traceback" not in result.stderr
@@ -454,7 +457,9 @@ def check_apply(case: ApplyCase) -> None:
             assert "Invalid value" in result.stderr, result.stderr  # Click's own check of an INTEGER option
         else:
             assert lines and all(line.startswith("Error: ") for line in lines), (case.args, result.stderr)
-        if bad_kernels and not case.bad:
+        if no_operation and not case.bad:
+            assert result.exit_code == 2, (case.args, result.stderr)  # no operation, or another usage error first
+        elif bad_kernels and not case.bad:
             assert result.exit_code == 1, (case.args, result.stderr)  # a bad kernel is exit 1, as in `kernels`
         elif not case.bad and expected is not None:
             explained = any(applies(case) and result.exit_code == code and text in result.stderr
@@ -466,12 +471,14 @@ def check_apply(case: ApplyCase) -> None:
         return
     assert not case.bad, f"a value from a 'not allowed' list was accepted: {case.bad} in {case.args}"
     assert not bad_kernels, f"a kernel spec that convcli.kernel refuses was accepted: {bad_kernels}"
+    assert not no_operation, f"a run with no operation was accepted: {case.args}"
     assert expected is not None, f"an empty output size was not refused: {case.args}"
     COUNTS["ok"] += 1
     out, _ = read_image("stdout", data=result.stdout_bytes, max_pixels=None)
     assert tuple(out.shape[:2]) == expected, (case.args, out.shape, expected)
     # the plan of a dry run (to a file name that does not exist: the format comes from --format or .png)
-    target = os.path.join(tempfile.gettempdir(), "convcli-fuzz-no-such-folder", "planned.png")
+    ext = str(case.options.get("--format") or "png")
+    target = os.path.join(tempfile.gettempdir(), "convcli-fuzz-no-such-folder", f"planned.{ext}")
     planned = _invoke(["apply", "-", "-o", target, "--dry-run", "--json", *case.args], case.data)
     assert planned.exit_code == 0, (case.args, planned.stderr)
     report = json.loads(planned.stdout)["files"][0]

@@ -58,11 +58,12 @@ def test_files_folders_and_globs(tmp_path):
     assert all(s.error is None for s in top)
 
 
-def test_a_folder_without_recursive_and_missing_inputs_are_failed_sources(tmp_path):
+def test_a_folder_without_images_on_top_and_missing_inputs_are_failed_sources(tmp_path):
     (tmp_path / "empty").mkdir()
     sources = expand_inputs([str(tmp_path), str(tmp_path / "nope.png"), str(tmp_path / "zz*.png")])
     assert [s.error for s in sources] == [
-        f"{tmp_path} is a folder; pass --recursive (-r) to filter the images inside",
+        f"{tmp_path}: the folder holds no image files directly inside (.png, .jpg, .tif, .npy, …); "
+        "pass -r to filter its sub-folders too",
         f"{tmp_path / 'nope.png'}: no such file or folder; check the path",
         f"{tmp_path / 'zz*.png'}: no file matches this pattern; check it (quote it so that convcli expands it)",
     ]
@@ -228,10 +229,12 @@ def test_an_output_equal_to_its_input_needs_force(tmp_path):
     assert task.output == str(a) and task.error is None
 
 
-def test_an_output_that_is_another_input_is_refused_even_with_force(tmp_path):
+def test_an_input_that_is_another_inputs_output_is_that_output_not_an_input(tmp_path):
     a, a_blur = png(tmp_path / "a.png"), png(tmp_path / "a_blur.png")
-    with pytest.raises(OutputConflict, match=r"a.png -> .*a_blur.png would replace another input of the batch"):
-        plan_outputs(_sources(str(a), str(a_blur)), Naming(suffix="_blur"), force=True)
+    first, again = plan_outputs(_sources(str(a), str(a_blur)), Naming(suffix="_blur"), force=True)
+    assert (first.output, first.skip, first.error) == (str(a_blur), False, None)  # --force replaces it
+    assert (again.output, again.skip, again.reason) == (
+        None, True, f"the output of {a} in this batch, not a new input")
 
 
 def test_existing_outputs_fail_skip_or_are_replaced(tmp_path):

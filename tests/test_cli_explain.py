@@ -155,7 +155,7 @@ def test_explain_backward_against_torch():
 def test_explain_backward_text():
     out = ok("explain", "-i", NOTES_IMAGE, "-k", NOTES_KERNEL, "--pad", "1", "--stride", "2", "--backward",
              "--step", "1")
-    assert "backward pass (seed 003)" in out
+    assert "backward pass (backpropagation)" in out
     assert "full convolution of δ with the kernel" in out
     assert "δ with stride - 1 zeros between its terms" in out
     assert "kernel gradient: ∇w[a, b] = Σ δ[m, n] · x_padded[a + m·2, b + n·2]" in out

@@ -108,7 +108,7 @@ def test_a_border_value_without_a_constant_border_is_noted():
                           "integers >= 0, got 'lots'"),
         ({"anchor": "1"}, "--anchor must be R,C (e.g. 1,1) with integers >= 0, got '1'"),
         ({"channels": "rgb"}, "--channels must be one of each, sum, gray, got 'rgb'"),
-        ({"channels": "grey"}, "--channels must be one of each, sum, gray, got 'grey'; did you mean 'gray'?"),
+        ({"channels": "gary"}, "--channels must be one of each, sum, gray, got 'gary'; did you mean 'gray'?"),
         ({"alpha": "drop"}, "--alpha must be one of filter, keep, got 'drop'"),
         ({"range_mode": "wrap"}, "--range must be one of clip, abs, normalize, got 'wrap'"),
         ({"activation": "softmax"}, "--activation must be one of none, relu, abs, sigmoid, tanh, got 'softmax'"),
@@ -116,7 +116,7 @@ def test_a_border_value_without_a_constant_border_is_noted():
         ({"depth": "32"}, "--depth must be one of 8, 16, float, got '32'"),
         ({"frames": "every"}, "--frames must be one of first, all, got 'every'"),
         ({"gain": math.nan}, "--gain must be a finite number, got nan"),
-        ({"offset": math.inf}, "--offset must be a finite number, got inf"),
+        ({"offset": math.inf}, "--offset must be a finite number in output units (e.g. 128) or a percentage"),
         ({"border_value": -math.inf}, "--border-value must be a finite number, got -inf"),
         ({"gain": "x"}, "--gain must be a finite number, got x"),
         ({"quality": 0}, "--quality must be an integer from 1 to 100, got 0"),
@@ -263,9 +263,11 @@ def test_plan_uses_the_recipe_frames_and_overwrite_policy(tmp_path):
     forced = build_recipe(outdir=str(out), format="png", frames="all", force=True)
     assert forced.run(forced.plan([str(tmp_path / "anim.gif")])[0]).status == "written"
     assert (out / "anim_0.png").read_bytes() != b"old"
-    # the output folder is never walked, so a re-run does not filter its own outputs
+    # files in the output folder are found but left alone (skipped, with the reason): a re-run does not
+    # filter its own outputs
     walked = build_recipe(outdir=str(out), format="png", force=True).plan([str(tmp_path)], recursive=True)
-    assert sorted(os.path.basename(t.source.path) for t in walked) == ["anim.gif"]
+    assert sorted((os.path.basename(t.source.path), t.skip) for t in walked) == [("anim.gif", False),
+                                                                                 ("anim_0.png", True)]
 
 
 def test_plan_needs_a_naming():

@@ -8,7 +8,9 @@ samples), the batch runner and the command line.
 
 :func:`to_depth` turns a filtered float result (in the source's units) into
 output samples: ``gain * x + offset`` (in output units, e.g. offset 128 for
-8-bit: ImageMagick's bias idiom for signed edge maps), then the range policy:
+8-bit: ImageMagick's bias idiom for signed edge maps; or relative, ``"50%"``
+of the output's own full scale, as ImageMagick's ``-bias 50%``: one offset
+then serves 8-bit, 16-bit and float outputs alike), then the range policy:
 ``clip`` (round and clip, the default), ``abs`` (magnitude, then clip) or
 ``normalize`` (stretch min..max to the full range).  Float outputs are scaled
 so that full scale is 1.0 (float sources: unchanged) and never clipped.
@@ -25,6 +27,7 @@ array([  0, 255], dtype=uint8)
 
 from __future__ import annotations
 
+import math
 from typing import Literal, TypeAlias
 
 import numpy as np
@@ -37,18 +40,23 @@ __all__ = [
     "FULL_SCALE",
     "RANGES",
     "Depth",
+    "Offset",
     "RangeMode",
     "check_depth",
     "depth_name",
     "depth_of",
     "natural_depth",
     "nominal_max",
+    "parse_offset",
+    "resolve_offset",
     "sample_dtype",
     "to_depth",
 ]
 
 Depth: TypeAlias = Literal["8", "16", "float"]
 RangeMode: TypeAlias = Literal["clip", "abs", "normalize"]
+#: an offset in output units (``128.0``) or relative to the output's full scale (``"50%"``)
+Offset: TypeAlias = float | str
 
 #: every depth, shallowest first
 DEPTHS: tuple[Depth, ...] = ("8", "16", "float")
@@ -128,6 +136,68 @@ def nominal_max(dtype: DTypeLike) -> float:
     return FULL_SCALE["float"]
 
 
+def parse_offset(value: float | str, *, what: str = "offset") -> Offset:
+    """An offset as given: a finite number (output units), or ``"N%"`` of the output's full scale.
+
+    Parameters
+    ----------
+    value : float or str
+        ``128``, ``"-0.25"``, ``"50%"``, ``" 12.5 % "`` …
+    what : str, optional
+        What the value is given as (``"--offset"``), for messages.
+
+    Returns
+    -------
+    float or str
+        A float, or the relative form written canonically (``"12.5%"``).
+
+    Raises
+    ------
+    ParameterError
+        For anything else, naming ``what``, the value and the forms allowed.
+
+    Examples
+    --------
+    >>> parse_offset("128"), parse_offset(" 50 % "), parse_offset("-12.5%")
+    (128.0, '50%', '-12.5%')
+    >>> parse_offset("half", what="--offset")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: --offset must be a finite number in output units (e.g. 128) or a percentage \
+of the output's full scale (e.g. 50%), got 'half'
+    """
+    text = str(value).strip()
+    relative = text.endswith("%")
+    number_text = text[:-1].strip() if relative else text
+    try:
+        number = float(number_text) if number_text and "_" not in number_text else math.nan
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number):
+        raise ParameterError(f"{what} must be a finite number in output units (e.g. 128) or a percentage of the "
+                             f"output's full scale (e.g. 50%), got {value!r}")
+    return f"{number:g}%" if relative else number
+
+
+def resolve_offset(offset: float | str, depth: Depth) -> float:
+    """An offset in the units of ``depth``: ``"N%"`` is N/100 of its full scale; a number stays as it is.
+
+    The relative form is ImageMagick's ``-bias 50%``: 127.5 for 8-bit,
+    32767.5 for 16-bit and 0.5 for float outputs.
+
+    Examples
+    --------
+    >>> resolve_offset("50%", "8"), resolve_offset("50%", "16"), resolve_offset("50%", "float")
+    (127.5, 32767.5, 0.5)
+    >>> resolve_offset(128, "16")
+    128.0
+    """
+    parsed = parse_offset(offset)
+    if isinstance(parsed, str):
+        return float(parsed[:-1]) / 100.0 * FULL_SCALE[check_depth(depth)]
+    return parsed
+
+
 def natural_depth(dtype: DTypeLike) -> Depth:
     """The output depth that follows an input dtype: 8-bit, 16-bit or float.
 
@@ -149,7 +219,7 @@ def to_depth(
     source_max: float,
     range_mode: RangeMode = "clip",
     gain: float = 1.0,
-    offset: float = 0.0,
+    offset: float | str = 0.0,
     alpha: bool = False,
 ) -> np.ndarray:
     """The filtered result as output samples of ``depth``.
@@ -168,9 +238,12 @@ def to_depth(
         to the range; ``abs`` takes the magnitude first; ``normalize``
         stretches min..max (over all colour channels together) to the range.
         NaN becomes 0 in integer outputs.
-    gain, offset : float, optional
-        ``gain * x + offset``, in the output's units (offset 128 for 8-bit,
-        32768 for 16-bit, 0.5 for float).
+    gain : float, optional
+        ``gain * x + offset``.
+    offset : float or str, optional
+        In the output's units (offset 128 for 8-bit, 32768 for 16-bit, 0.5
+        for float), or relative to the output's full scale: ``"50%"`` is
+        127.5, 32767.5 or 0.5 (:func:`resolve_offset`).
     alpha : bool, optional
         The last channel is alpha: only scaled (and rounded, clipped), never
         touched by gain, offset or the range policy.
@@ -185,12 +258,15 @@ def to_depth(
     array([    0, 65535], dtype=uint16)
     >>> to_depth(np.array([-100.0, 100.0]), "8", source_max=255, gain=0.5, offset=128)
     array([ 78, 178], dtype=uint8)
+    >>> to_depth(np.array([-65535.0, 0.0]), "16", source_max=65535, gain=0.5, offset="50%")
+    array([    0, 32768], dtype=uint16)
     >>> to_depth(np.array([0.0, 255.0], np.float32), "float", source_max=255)
     array([0., 1.], dtype=float32)
     """
     from .engine import work_dtype
 
     top = FULL_SCALE[check_depth(depth)]
+    offset = resolve_offset(offset, depth)
     if range_mode not in RANGES:
         raise ParameterError(f"unknown range mode {range_mode!r}; use one of {', '.join(RANGES)}")
     if not source_max > 0:

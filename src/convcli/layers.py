@@ -21,7 +21,7 @@ Examples
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal, TypeAlias
 
 from .errors import ParameterError
@@ -57,6 +57,8 @@ DEFAULT_POOL_SIZE: Final = 2
 LayerKind: TypeAlias = Literal["conv", "pool"]
 
 _LAYER_NAMES = ("conv", "pool", *POOL_OPS)
+#: other names of pooling operations: ``avg:size=2`` is ``mean:size=2`` (PyTorch's AvgPool, vips' average)
+_POOL_ALIASES: Final = {"avg": "mean", "average": "mean"}
 #: Long key names accepted in layer specs, so that ``--pool max:size=3,stride=2``
 #: (the ``apply`` grammar) and ``pool:k=3,s=2`` mean the same thing.
 _KEY_ALIASES = {"kernel": "k", "size": "k", "stride": "s", "pad": "p", "dilation": "d"}
@@ -325,7 +327,7 @@ def parse_pool(text: str, *, what: str = "--pool", require_op: bool = True) -> L
     Parameters
     ----------
     text : str
-        ``OP[:key=value,...]`` with ``OP`` one of ``max``, ``mean``, ``min``.
+        ``OP[:key=value,...]`` with ``OP`` one of ``max``, ``mean`` (``avg``), ``min``.
     what : str, optional
         What the spec is given as (``"--pool"``, ``"pooling spec"``), for messages.
     require_op : bool, optional
@@ -348,6 +350,8 @@ def parse_pool(text: str, *, what: str = "--pool", require_op: bool = True) -> L
     ('max', (2, 2), (2, 2), (0, 0), False)
     >>> parse_pool("mean:size=3,stride=2,pad=1").stride
     (2, 2)
+    >>> parse_pool("avg:size=3").op  # an alias
+    'mean'
     >>> parse_pool("conv:k=3")
     Traceback (most recent call last):
     ...
@@ -357,8 +361,8 @@ def parse_pool(text: str, *, what: str = "--pool", require_op: bool = True) -> L
     ...
     convcli.errors.ParameterError: pooling pad must be at most half the window ... got pad=2 for a 3-row window
     """
-    spec = parse_spec(text, what=what)
-    names = POOL_OPS if require_op else (*POOL_OPS, "pool")
+    spec = parse_spec(text, what=what, keys=("size", "stride", "pad", "ceil"))
+    names = (*POOL_OPS, *_POOL_ALIASES) if require_op else (*POOL_OPS, *_POOL_ALIASES, "pool")
     if spec.name not in names:
         also = "" if require_op else " (or pool, for sizes only)"
         raise ParameterError(f"{what} {spec.text!r}: the operation must be max, mean or min{also}, e.g. max:size=2")
@@ -369,6 +373,7 @@ def parse_pool(text: str, *, what: str = "--pool", require_op: bool = True) -> L
 
 def _layer_from_spec(spec: Spec) -> Layer:
     """A layer from a parsed spec (:func:`parse_layer`, :func:`parse_pool`): the defaults are set here."""
+    spec = replace(spec, name=_POOL_ALIASES.get(spec.name, spec.name))  # avg:size=2 is mean:size=2
     if spec.name not in _LAYER_NAMES:
         hint = closest(spec.name, _LAYER_NAMES)
         did_you_mean = f" did you mean {hint!r}?" if hint else ""

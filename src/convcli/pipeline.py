@@ -406,7 +406,7 @@ def filter_to_depth(
     keep_alpha: bool = False,
     range_mode: RangeMode = "clip",
     gain: float = 1.0,
-    offset: float = 0.0,
+    offset: float | str = 0.0,
     out_alpha: bool = False,
 ) -> np.ndarray:
     """:func:`filter_image` then :func:`to_depth`, in strips of rows when the chain allows.
@@ -418,6 +418,8 @@ def filter_to_depth(
     the output depth at once, so the float result of the whole image never
     exists: peak memory follows the 8-bit size of the image.  The bytes are
     the same as those of the unstreamed path.  Other chains run unstreamed.
+    ``offset`` may be relative to the output's full scale (``"50%"``, see
+    :func:`convcli.depth.resolve_offset`), so it is resolved for ``depth``.
 
     Examples
     --------

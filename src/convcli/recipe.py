@@ -46,10 +46,12 @@ if TYPE_CHECKING:
     from .operations import Operation
     from .pipeline import Channels
 
-__all__ = ["ALPHA_MODES", "Recipe", "build_recipe"]
+__all__ = ["ALPHA_MODES", "CHANNEL_ALIASES", "Recipe", "build_recipe"]
 
 #: ``--alpha``: filter the alpha channel too, or keep it as it is
 ALPHA_MODES: tuple[str, ...] = ("filter", "keep")
+#: other spellings ``--channels`` accepts
+CHANNEL_ALIASES: dict[str, str] = {"grey": "gray"}
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,12 @@ class Recipe:
     keep_alpha : bool
         ``--alpha keep``: leave alpha as it is instead of filtering it.
     range_mode : {"clip", "abs", "normalize"}
-    gain, offset : float
-        ``gain * x + offset`` before the range policy, in output units.
+    gain : float
+        ``gain * x + offset`` before the range policy.
+    offset : float or str
+        In output units (128), or ``"N%"`` of each output's own full scale
+        (``"50%"``: 127.5 for 8-bit, 32767.5 for 16-bit, 0.5 for float;
+        :func:`convcli.depth.resolve_offset`).
     depth : {"8", "16", "float"} or None
         None follows the input (and falls back to what the format holds).
     quality : int or None
@@ -98,7 +104,7 @@ class Recipe:
     keep_alpha: bool = False
     range_mode: RangeMode = "clip"
     gain: float = 1.0
-    offset: float = 0.0
+    offset: float | str = 0.0
     depth: Depth | None = None
     quality: int | None = None
     max_pixels: int | None = None
@@ -115,12 +121,18 @@ class Recipe:
         listed: Sequence[str] = (),
         recursive: bool = False,
         stdin_data: bytes | None = None,
+        base: str | None = None,
+        ignore_case: bool = False,
     ) -> list[Task]:
         """Expand ``inputs`` and name every output: the tasks :meth:`run` and :meth:`dry_run` take.
 
-        :func:`convcli.batch.expand_inputs` with this recipe's frames and pixel
-        limit (the output folder is never walked), then
-        :func:`convcli.batch.plan_outputs` with its naming and overwrite policy.
+        :func:`convcli.batch.expand_inputs` with this recipe's frames, pixel
+        limit and output folder (files found in an ``--outdir`` below a walked
+        folder are skipped, with the reason; ``base`` and ``ignore_case`` are
+        ``--base`` and ``--ignore-case``), then
+        :func:`convcli.batch.plan_outputs` with its naming and overwrite policy
+        (an input that is another input's planned output is skipped as that
+        output).
 
         Raises
         ------
@@ -143,7 +155,7 @@ class Recipe:
         if self.naming is None:
             raise ValueError("this recipe has no naming; build it with build_recipe(output=..., outdir=..., ...)")
         sources = expand_inputs(inputs, listed=listed, recursive=recursive, stdin_data=stdin_data,
-                                skip_dirs=[self.naming.outdir] if self.naming.outdir else [],
+                                outdir=self.naming.outdir, base=base, ignore_case=ignore_case,
                                 frames=self.frames, max_pixels=self.max_pixels)
         return plan_outputs(sources, self.naming, force=self.force, skip_existing=self.skip_existing)
 
@@ -205,6 +217,27 @@ def _bounded(value: int | None, option: str, *, low: int, high: int | None = Non
     return value
 
 
+def _check_extension(naming: Naming) -> None:
+    """Refuse ``-o``/``--name`` whose extension names another format than ``--format`` (bytes and name would lie)."""
+    from .imageio import FORMATS
+
+    if naming.extension is None:
+        return
+    wanted = FORMATS[naming.extension]
+    named = [("-o", naming.output)] if naming.output not in (None, "-") else []
+    if naming.template is not None:
+        named.append(("--name", naming.template))
+    for option, text in named:
+        assert text is not None
+        ext = os.path.splitext(os.path.basename(text))[1].lower()
+        found = FORMATS.get(ext) if "{" not in ext else None
+        if found is not None and found != wanted:
+            fix = (f"name it {os.path.splitext(text)[0]}{naming.extension}" if option == "-o"
+                   else "end it in .{ext}")
+            raise UsageError(f"{option} {text} is a {found} name but --format {naming.format} writes {wanted}; "
+                             f"{fix}, or drop --format")
+
+
 def build_recipe(
     *,
     kernels: Sequence[str] = (),
@@ -223,7 +256,7 @@ def build_recipe(
     alpha: str = "filter",
     range_mode: str = "clip",
     gain: float = 1.0,
-    offset: float = 0.0,
+    offset: float | str = 0.0,
     depth: str | None = None,
     quality: int | None = None,
     max_pixels: int | None = None,
@@ -236,6 +269,7 @@ def build_recipe(
     force: bool = False,
     skip_existing: bool = False,
     json_report: bool = False,
+    require_operation: bool = False,
 ) -> Recipe:
     """``apply``'s options, as typed, checked and turned into a :class:`Recipe`.
 
@@ -256,9 +290,12 @@ def build_recipe(
     pool : str or None
         A pooling spec run last (``max``, ``mean:size=3,stride=2``, …).
     channels, alpha, range_mode : str
-        ``each|sum|gray``; ``filter|keep``; ``clip|abs|normalize``.
-    gain, offset : float
-        ``gain * x + offset`` first, in output units.
+        ``each|sum|gray`` (``grey`` is ``gray``); ``filter|keep``; ``clip|abs|normalize``.
+    gain : float
+        ``gain * x + offset`` first.
+    offset : float or str
+        In output units (``128``), or relative to each output's full scale
+        (``"50%"``, ImageMagick's ``-bias 50%``).
     depth : str or None
         ``8``, ``16`` or ``float``; it must fit the output format when that is fixed.
     quality : int or None
@@ -266,13 +303,17 @@ def build_recipe(
     max_pixels : int or None
         The pixel limit; None for the default (256 megapixels), 0 for none.
     output, outdir, suffix, format, name : optional
-        The output naming (:class:`convcli.batch.Naming`).
+        The output naming (:class:`convcli.batch.Naming`); an ``output`` or
+        ``name`` extension that disagrees with ``format`` is refused.
     frames : str
         ``first`` or ``all``.
     force, skip_existing : bool
         Replace existing outputs; leave them (not both).
     json_report : bool
         The caller prints a JSON report on stdout, so the image cannot go there.
+    require_operation : bool
+        Refuse a recipe without any kernel, activation or pooling (it would
+        copy the image); ``apply`` sets it, and ``-k identity`` copies on purpose.
 
     Returns
     -------
@@ -302,7 +343,7 @@ def build_recipe(
 .tif or .npy for float, or drop --depth
     """
     from .batch import FRAMES, Naming, check_overwrite
-    from .depth import DEPTHS, RANGES, depth_name
+    from .depth import DEPTHS, RANGES, depth_name, parse_offset
     from .engine import METHODS, normalize_border
     from .imageio import DEFAULT_MAX_PIXELS, depth_possible
     from .kernels import kernel
@@ -315,13 +356,14 @@ def build_recipe(
                              "write the image to a file or drop --json")
         check_overwrite(force=force, skip_existing=skip_existing)
         frames = parse_choice(frames, FRAMES, what="--frames")
-        channels = parse_choice(channels, CHANNELS, what="--channels")
+        channels = parse_choice(CHANNEL_ALIASES.get(str(channels).strip().lower(), channels), CHANNELS,
+                                what="--channels")
         alpha = parse_choice(alpha, ALPHA_MODES, what="--alpha")
         range_mode = parse_choice(range_mode, RANGES, what="--range")
         activation = parse_choice(activation, ACTIVATIONS, what="--activation")
         method = parse_choice(method, METHODS, what="--method")
         wanted = None if depth is None else cast("Depth", parse_choice(depth, DEPTHS, what="--depth"))
-        gain, offset = _finite(gain, "--gain"), _finite(offset, "--offset")
+        gain, offset = _finite(gain, "--gain"), parse_offset(offset, what="--offset")
         border_value = None if border_value is None else _finite(border_value, "--border-value")
         quality = _bounded(quality, "--quality", low=1, high=100)
         max_pixels = _bounded(max_pixels, "--max-pixels", low=0)
@@ -347,6 +389,11 @@ def build_recipe(
         if wanted is not None and fixed is not None and not depth_possible(fixed, wanted):
             raise UsageError(f"--depth {wanted}: {fixed} cannot hold {depth_name(wanted)} samples; write .png or "
                              ".tif for 16-bit, .tif or .npy for float, or drop --depth")
+        _check_extension(naming)
+        if require_operation and not operations:
+            raise UsageError("no operation given, so the output would be an unfiltered copy; give a kernel "
+                             "(-k KERNEL, e.g. -k gaussian:sigma=2), --pool or --activation "
+                             "(-k identity copies on purpose)")
     notes: tuple[str, ...] = ()
     if border_value is not None and border != "constant":
         notes = (f"--border-value {border_value:g} has no effect with --border {border}; "

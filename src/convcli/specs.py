@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import difflib
 import math
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from .errors import ParameterError, UsageError
@@ -88,7 +89,7 @@ class Spec:
                 )
 
 
-def parse_spec(text: str, *, what: str = "spec") -> Spec:
+def parse_spec(text: str, *, what: str = "spec", keys: Sequence[str] = ()) -> Spec:
     """Parse ``name[:key=value,...]``.
 
     Parameters
@@ -97,6 +98,10 @@ def parse_spec(text: str, *, what: str = "spec") -> Spec:
         The spec.
     what : str, optional
         What the spec is for (``"kernel"``, ``"pooling"``), for error messages.
+    keys : sequence of str, optional
+        The spec's parameters in order, for error messages only: a value
+        given without a key (``gaussian:2``) is shown with the first one
+        (``gaussian:sigma=2``).
 
     Returns
     -------
@@ -111,10 +116,16 @@ def parse_spec(text: str, *, what: str = "spec") -> Spec:
     --------
     >>> parse_spec("Sobel:Axis=y").params
     {'axis': 'y'}
+    >>> parse_spec("gaussian:2", what="kernel", keys=["sigma", "radius"])
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: kernel 'gaussian:2': '2' is not key=value: name the parameter it sets, e.g. \
+'gaussian:sigma=2' (parameters: sigma, radius)
     >>> parse_spec("box:size")
     Traceback (most recent call last):
     ...
-    convcli.errors.ParameterError: spec 'box:size': 'size' is not key=value; write it like 'box:size=3'
+    convcli.errors.ParameterError: spec 'box:size': 'size' is not key=value: the value is missing; write \
+'box:size=VALUE'
     """
     raw = text.strip()
     name, _, rest = raw.partition(":")
@@ -127,14 +138,31 @@ def parse_spec(text: str, *, what: str = "spec") -> Spec:
             key, eq, value = item.partition("=")
             key = key.strip().lower()
             if not eq or not key or not value.strip():
-                raise ParameterError(
-                    f"{what} {text!r}: {item.strip()!r} is not key=value; write it like "
-                    f"'{name}:{key or 'key'}=3'"
-                )
+                raise ParameterError(f"{what} {text!r}: {_not_key_value(name, item, keys)}")
             if key in params:
                 raise ParameterError(f"{what} {text!r} gives {key!r} twice; give each parameter once")
             params[key] = value.strip()
     return Spec(name=name, params=params, text=raw)
+
+
+def _not_key_value(name: str, item: str, keys: Sequence[str]) -> str:
+    """Why ``item`` is not ``key=value``, and what to write instead (a value is never shown as a key)."""
+    key, eq, value = (part.strip() for part in item.partition("="))
+    listed = f" (parameters: {', '.join(keys)})" if keys else ""
+    first = keys[0] if keys else "KEY"
+    if not key and not value:
+        return f"{item.strip()!r} is not key=value (a stray comma?); separate key=value pairs with commas"
+    if eq and not value:
+        return f"{item.strip()!r} is not key=value: the value is missing; write '{name}:{key.lower()}=VALUE'"
+    if eq:  # a value without its key: '=3'
+        return f"{item.strip()!r} is not key=value: the key is missing; write '{name}:{first}={value}'{listed}"
+    if key.lower() in keys or (not keys and not _NUMBER_START.match(key)):  # a key without its value
+        return f"{key!r} is not key=value: the value is missing; write '{name}:{key.lower()}=VALUE'"
+    return f"{key!r} is not key=value: name the parameter it sets, e.g. '{name}:{first}={key}'{listed}"
+
+
+#: what a value given without its key usually starts with (a number)
+_NUMBER_START = re.compile(r"[-+.\d]")
 
 
 def closest(word: str, choices: Iterable[str]) -> str | None:

@@ -8,18 +8,26 @@ and :mod:`.executor` (step 3: the process pool, signals and clean-up).  What
 is done to each image is a :class:`~convcli.recipe.Recipe`.
 
 1. :func:`expand_inputs` turns what was typed into :class:`Source` s: files,
-   folders (walked with ``recursive``; their image files only, hidden ones
-   skipped), glob patterns expanded by convcli itself (quote them:
-   ``'photos/**/*.jpg'``), ``-`` for stdin, and the literal paths of a list
-   file (:func:`read_path_list`).  An input that is missing, a folder without
-   ``recursive`` or a pattern that matches nothing becomes a failed source;
-   the others still run.
+   folders (the image files directly inside; all below with ``recursive``;
+   hidden ones skipped), glob patterns expanded by convcli itself (quote them:
+   ``'photos/**/*.jpg'``; ``ignore_case`` for any case), ``-`` for stdin, and
+   the literal paths of a list file (:func:`read_path_list`), each kept
+   relative to ``base`` (the current folder by default) below ``--outdir``,
+   as rsync's ``--files-from``.  An input that is missing, a folder without
+   images or a pattern that matches nothing becomes a failed source; the
+   others still run.  Files found in an output folder that lies inside a
+   walked folder are sources marked ``skipped``, with the reason: they are
+   reported, not filtered (an output folder that *is* the walked folder is
+   in-place work, and its files are inputs).
 2. :func:`plan_outputs` names every output (:class:`Naming`) and checks the
    whole plan before anything is written: two inputs that would write the same
-   file, or an output that is another input of the batch, or an output equal
-   to its own input without ``force``, raise :class:`OutputConflict` (a usage
-   error, exit code 2).  Existing outputs are skipped (``skip_existing``),
-   replaced (``force``) or reported as failures.
+   file, or an output equal to its own input without ``force``, raise
+   :class:`OutputConflict` (a usage error, exit code 2).  An input that is
+   another input's planned output (an earlier run's ``a_b.png`` beside
+   ``a.png``) is that output, not a new input: it is skipped, with the
+   reason, so a re-run with ``skip_existing`` finishes an interrupted batch.
+   Existing outputs are skipped (``skip_existing``), replaced (``force``) or
+   reported as failures.
 3. :func:`run_batch` reads, filters and writes each file (:func:`process_task`)
    in-process or in ``jobs`` worker processes, and returns one
    :class:`FileResult` per input, in input order.  Results are byte for byte

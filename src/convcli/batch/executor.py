@@ -79,6 +79,32 @@ def _signals_ignored() -> Iterator[None]:
             signal.signal(s, handler)
 
 
+def _folder_problem(folder: str, err: OSError) -> str:
+    """Why ``folder`` could not be created, and the fix: a file in the way is named as such.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     open(os.path.join(tmp, "in.png"), "wb").close()
+    ...     folder = os.path.join(tmp, "in.png", "sub")
+    ...     _folder_problem(folder, NotADirectoryError(20, "Not a directory")).replace(tmp + os.sep, "")
+    "cannot create the folder 'in.png/sub': 'in.png' is a file, not a folder; give --outdir a folder \
+(a new or existing directory), or move the file away"
+    """
+    path = folder
+    while path and not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            break
+        path = parent
+    if path and os.path.lexists(path) and not os.path.isdir(path):
+        what = "it is a file" if path == folder else f"{path!r} is a file"
+        return (f"cannot create the folder {folder!r}: {what}, not a folder; give --outdir a folder "
+                "(a new or existing directory), or move the file away")
+    return f"cannot create the folder {folder!r} ({err.strerror or err}); check the permissions"
+
+
 def _remove_temp_files(tasks: Sequence[Task]) -> None:
     from ..imageio import leftover_temp_files
 
@@ -231,8 +257,7 @@ def run_batch(
                 try:
                     os.makedirs(folder, exist_ok=True)
                 except OSError as err:
-                    error = ImageWriteError(f"{task.output}: cannot create the folder {folder!r} "
-                                            f"({err.strerror or err}); check the permissions")
+                    error = ImageWriteError(f"{task.output}: {_folder_problem(folder, err)}")
                     return _result(task, "failed", error=str(error))
                 folders_made.add(folder)
         return None

@@ -39,9 +39,12 @@ class Source:
     data : bytes or None
         The encoded image, for stdin.
     error : str or None
-        Why this input cannot be used (missing, a folder without
-        ``--recursive``, a pattern matching nothing); it is reported as a
-        failed file.
+        Why this input cannot be used (missing, an empty folder, a pattern
+        matching nothing); it is reported as a failed file.
+    skipped : str or None
+        Why this file, found in a folder or by a pattern, is left alone (it
+        lies inside the output folder); it is reported as skipped, with this
+        reason.
     frame : int or None
         With ``--frames all``: which frame (animation) or page (TIFF) of the
         file, from 0; None for the first frame of a file used as one image.
@@ -53,6 +56,7 @@ class Source:
     rel: PurePath
     data: bytes | None = field(default=None, repr=False)
     error: str | None = None
+    skipped: str | None = None
     frame: int | None = None
     frames: int = 1
 
@@ -101,8 +105,9 @@ check the path
 
 
 def check_inputs(patterns: Sequence[str], *, from_file: str | None = None,
-                 listed: Sequence[str] | None = None) -> None:
-    """Refuse a batch with no inputs, or with stdin asked to carry both an image and a list.
+                 listed: Sequence[str] | None = None, base: str | None = None,
+                 named_output: bool = True) -> None:
+    """Refuse a batch with no inputs, stdin asked to carry both an image and a list, or a misplaced output.
 
     Parameters
     ----------
@@ -113,6 +118,15 @@ def check_inputs(patterns: Sequence[str], *, from_file: str | None = None,
     listed : sequence of str, optional
         The paths read from that list, once read: an empty list with no other
         input is refused too.
+    base : str or None, optional
+        ``--base DIR``: the folder the listed paths are relative to; it must
+        be a folder, and it needs ``from_file``.
+    named_output : bool, optional
+        Whether an output option (``-o``, ``--outdir``, ``--suffix``,
+        ``--name``) says where the outputs go.  Without one, two paths of
+        which the second is missing and has an image extension are the
+        ImageMagick/vips order ``in.jpg out.jpg``: refused with a hint to
+        ``-o``.
 
     Raises
     ------
@@ -131,12 +145,31 @@ def check_inputs(patterns: Sequence[str], *, from_file: str | None = None,
     Traceback (most recent call last):
     ...
     convcli.errors.UsageError: --from-file list.txt: the list holds no paths
+    >>> check_inputs(["in.png", "no/such/out.jpg"], named_output=False)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UsageError: no/such/out.jpg does not exist, and INPUT... takes only inputs; did you mean \
+-o no/such/out.jpg? (convcli apply in.png -o no/such/out.jpg ...)
     """
     if not patterns and from_file is None:
         raise UsageError("give at least one INPUT (a file, folder, quoted glob or - for stdin), "
                          "or --from-file LIST; see convcli apply --help")
     if "-" in patterns and from_file == "-":
         raise UsageError("stdin can carry an image (INPUT -) or a list of paths (--from-file -), not both")
+    if base is not None:
+        if from_file is None:
+            raise UsageError(f"--base {base} is the folder --from-file paths are relative to; "
+                             "add --from-file LIST or drop --base")
+        if not os.path.isdir(base):
+            raise UsageError(f"--base {base}: no such folder; give the folder the listed paths are relative to")
+    if not named_output and from_file is None and len(patterns) == 2:
+        from ..imageio import image_extensions
+
+        first, second = patterns
+        if (second != "-" and not _has_magic(second) and not os.path.lexists(second)
+                and os.path.splitext(second)[1].lower() in image_extensions()):
+            raise UsageError(f"{second} does not exist, and INPUT... takes only inputs; did you mean -o {second}? "
+                             f"(convcli apply {first} -o {second} ...)")
     if listed is not None and not listed and not patterns:
         raise UsageError(f"--from-file {from_file}: the list holds no paths")
 
@@ -145,18 +178,25 @@ def _has_magic(text: str) -> bool:
     return any(ch in _MAGIC for ch in text)
 
 
-def _walk(folder: str, *, skip: Sequence[str], extensions: frozenset[str]) -> list[tuple[str, PurePath]]:
-    """Image files below ``folder`` (hidden files and folders skipped), sorted, with their relative paths."""
+def _inside(path: str, folder: str) -> bool:
+    """Whether ``path`` is ``folder`` or below it (both absolute, normalised)."""
+    return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
+
+
+def _walk(folder: str, *, recursive: bool, skip: Sequence[str],
+          extensions: frozenset[str]) -> list[tuple[str, PurePath]]:
+    """Image files in ``folder`` (below it too with ``recursive``; hidden ones skipped), sorted, with their
+    paths relative to it."""
     found: list[tuple[str, PurePath]] = []
     base = Path(folder)
     for root, dirs, files in os.walk(folder):
-        here = os.path.realpath(root)
+        if os.path.realpath(root) in skip:  # a folder never walked, with all below it
+            dirs[:] = []
+            continue
         dirs[:] = sorted(
             d for d in dirs
-            if not d.startswith(".") and os.path.realpath(os.path.join(root, d)) not in skip
+            if recursive and not d.startswith(".") and os.path.realpath(os.path.join(root, d)) not in skip
         )
-        if here in skip:
-            continue
         for name in sorted(files):
             if name.startswith(".") or os.path.splitext(name)[1].lower() not in extensions:
                 continue
@@ -176,6 +216,47 @@ def _glob_base(pattern: str) -> str:
     return str(Path(*fixed)) if fixed else "."
 
 
+def _fold_case(text: str) -> str:
+    """One glob part matching names in any case: ``*.jpg`` becomes ``*.[jJ][pP][gG]``; ``[a-c]`` ``[a-cA-C]``."""
+    out: list[str] = []
+    i = 0
+    while i < len(text):
+        ch = text[i]
+        if ch == "[":
+            j = i + 1
+            if j < len(text) and text[j] == "!":
+                j += 1
+            if j < len(text) and text[j] == "]":
+                j += 1
+            close = text.find("]", j)
+            if close != -1:
+                body = text[i + 1 : close]
+                negate = body.startswith("!")
+                chars = body[1:] if negate else body
+                extra = chars.swapcase().replace("]", "") if chars.swapcase() != chars else ""
+                out.append("[" + ("!" if negate else "") + chars + extra + "]")
+                i = close + 1
+                continue
+        out.append(f"[{ch.lower()}{ch.upper()}]" if ch.lower() != ch.upper() else ch)
+        i += 1
+    return "".join(out)
+
+
+def _ignore_case(pattern: str) -> str:
+    """``pattern`` with its wildcard part matching any case (the fixed leading folders stay as typed).
+
+    Examples
+    --------
+    >>> _ignore_case("Photos/*.jpg")
+    'Photos/*.[jJ][pP][gG]'
+    >>> _ignore_case("IMG_[0-9]*.png")
+    '[iI][mM][gG]_[0-9]*.[pP][nN][gG]'
+    """
+    parts = pattern.split("/")
+    first = next((i for i, part in enumerate(parts) if _has_magic(part)), len(parts))
+    return "/".join(parts[:first] + [_fold_case(part) for part in parts[first:]])
+
+
 def expand_inputs(
     patterns: Sequence[str],
     *,
@@ -183,6 +264,9 @@ def expand_inputs(
     recursive: bool = False,
     stdin_data: bytes | None = None,
     skip_dirs: Sequence[str | os.PathLike[str]] = (),
+    outdir: str | os.PathLike[str] | None = None,
+    base: str | os.PathLike[str] | None = None,
+    ignore_case: bool = False,
     frames: Frames = "first",
     max_pixels: int | None = None,
 ) -> list[Source]:
@@ -195,15 +279,29 @@ def expand_inputs(
         depth) and ``-`` for stdin.  A name that exists is never treated as a
         pattern.
     listed : sequence of str
-        Literal paths (from ``--from-file``): files or folders.
+        Literal paths (from ``--from-file``): files or folders.  Their place
+        below ``--outdir`` is their path relative to ``base``, as rsync's
+        ``--files-from``.
     recursive : bool, optional
-        Walk folders (all depths).  Without it a folder is an error, as for
-        ``cp``; folders a glob matches are skipped.
+        Walk folders to any depth.  Without it a folder gives the image files
+        directly inside it; folders a glob matches are skipped.
     stdin_data : bytes, optional
         The bytes read from stdin, for ``-``.
     skip_dirs : sequence of path, optional
-        Folders never walked (the output folder, so a re-run does not filter
-        its own outputs).
+        Folders never walked, with everything below them.
+    outdir : path, optional
+        The output folder (``--outdir``).  When it lies below a folder that is
+        walked (or below a glob's fixed leading folder), the files found in it
+        are sources with ``skipped`` set (taken for earlier outputs, reported
+        as skipped with the reason); when it is that folder (in-place work),
+        its files are inputs.  A listed path outside ``base`` is a failed
+        source when ``outdir`` is given (its place below it is unknown).
+    base : path, optional
+        The folder ``listed`` paths are relative to (``--base``); default the
+        current folder.
+    ignore_case : bool, optional
+        Glob patterns match names in any case (``*.jpg`` finds ``A.JPG``); the
+        fixed leading folders of a pattern are taken as typed.
     frames : {"first", "all"}, optional
         ``first`` uses the first frame of an animation or multi-page TIFF (a
         note says there are more); ``all`` makes each frame an input of its
@@ -216,46 +314,93 @@ def expand_inputs(
     Returns
     -------
     list of Source
-        Failed inputs included (with ``error`` set), so that they are reported.
+        Failed and skipped inputs included (with ``error`` or ``skipped``
+        set), so that they are reported.
 
     Examples
     --------
     >>> [s.error for s in expand_inputs(["no/such/file.png"])]
     ['no/such/file.png: no such file or folder; check the path']
+    >>> import os, tempfile
+    >>> folder = tempfile.mkdtemp()
+    >>> for name in ("a.png", "old/a.png"):
+    ...     os.makedirs(os.path.dirname(os.path.join(folder, name)), exist_ok=True)
+    ...     open(os.path.join(folder, name), "wb").close()
+    >>> [(s.rel.as_posix(), s.skipped is None) for s in expand_inputs([folder])]  # no -r: the top only
+    [('a.png', True)]
+    >>> [(s.rel.as_posix(), s.skipped is None)
+    ...  for s in expand_inputs([folder], recursive=True, outdir=os.path.join(folder, "old"))]
+    [('a.png', True), ('old/a.png', False)]
     """
     from ..imageio import image_extensions
 
     extensions = image_extensions()
-    skip = [os.path.realpath(p) for p in skip_dirs]
+    skip = {os.path.realpath(p) for p in skip_dirs}
+    out_real = os.path.realpath(outdir) if outdir is not None else None
+    out_name = os.fspath(outdir) if outdir is not None else ""
+    base_abs = os.path.abspath(base if base is not None else os.curdir)
     sources: list[Source] = []
     seen: set[str] = set()
+    real_roots: dict[str, str] = {}
 
-    def add(path: str, rel: PurePath) -> None:
+    def held(path: str, root: str) -> str | None:
+        """Why ``path``, found below ``root``, is left alone: it lies in an output folder inside ``root``."""
+        if out_real is None:
+            return None
+        if root not in real_roots:
+            real_roots[root] = os.path.realpath(root)
+        root_real = real_roots[root]
+        if out_real == root_real or not _inside(out_real, root_real):
+            return None
+        if not _inside(os.path.realpath(os.path.dirname(path) or os.curdir), out_real):
+            return None
+        return (f"in the output folder {out_name} below {root}, so taken for an earlier output; "
+                f"choose an --outdir outside {root} to filter it")
+
+    def add(path: str, rel: PurePath, *, root: str | None = None) -> None:
         key = os.path.realpath(path)
         if key not in seen:
             seen.add(key)
-            sources.append(Source(path=path, rel=rel))
+            sources.append(Source(path=path, rel=rel, skipped=held(path, root) if root is not None else None))
 
-    def add_folder(path: str) -> None:
-        if not recursive:
-            sources.append(Source(path=path, rel=PurePath(Path(path).name),
-                                  error=f"{path} is a folder; pass --recursive (-r) to filter the images inside"))
-            return
-        files = _walk(path, skip=skip, extensions=extensions)
+    def add_folder(path: str, prefix: PurePath) -> None:
+        files = _walk(path, recursive=recursive, skip=list(skip), extensions=extensions)
         if not files:
+            hint = "" if recursive or not _has_subfolders(path) else "; pass -r to filter its sub-folders too"
+            what = "no image files" if recursive else "no image files directly inside"
             sources.append(Source(path=path, rel=PurePath(Path(path).name),
-                                  error=f"{path}: the folder holds no image files (.png, .jpg, .tif, .npy, …)"))
+                                  error=f"{path}: the folder holds {what} (.png, .jpg, .tif, .npy, …){hint}"))
         for file, rel in files:
-            add(file, rel)
+            add(file, prefix / rel, root=path)
 
-    def add_literal(path: str) -> None:
+    def listed_place(path: str) -> PurePath | None:
+        """A listed path relative to ``base``, or None when it is outside it."""
+        try:
+            rel = os.path.relpath(os.path.abspath(path), base_abs)
+        except ValueError:  # another drive
+            return None
+        if rel == os.pardir or rel.startswith(os.pardir + os.sep) or os.path.isabs(rel):
+            return None
+        return PurePath(Path(rel).as_posix())
+
+    def add_literal(path: str, *, from_list: bool = False) -> None:
+        place, prefix = PurePath(Path(path).name), PurePath()
+        if from_list:
+            found = listed_place(path)
+            if found is None and outdir is not None and os.path.lexists(path):
+                where = os.fspath(base) if base is not None else "the current folder"
+                sources.append(Source(path=path, rel=place, error=(
+                    f"{path}: outside {where}, which --from-file paths are kept relative to below --outdir; "
+                    "pass --base DIR holding it (or run from there)")))
+                return
+            if found is not None and found.as_posix() != ".":
+                place = prefix = found
         if os.path.isdir(path):
-            add_folder(path)
+            add_folder(path, prefix)
         elif os.path.lexists(path):
-            add(path, PurePath(Path(path).name))
+            add(path, place)
         else:
-            sources.append(Source(path=path, rel=PurePath(Path(path).name),
-                                  error=f"{path}: no such file or folder; check the path"))
+            sources.append(Source(path=path, rel=place, error=f"{path}: no such file or folder; check the path"))
 
     for item in patterns:
         if item == "-":
@@ -267,8 +412,8 @@ def expand_inputs(
         elif os.path.lexists(item) or not _has_magic(item):
             add_literal(item)
         else:
-            base = _glob_base(item)
-            matches = sorted(glob.glob(item, recursive=True))
+            root = _glob_base(item)
+            matches = sorted(glob.glob(_ignore_case(item) if ignore_case else item, recursive=True))
             files = [m for m in matches if not os.path.isdir(m)]
             folders = [m for m in matches if os.path.isdir(m)] if recursive else []
             if not files and not folders:
@@ -276,17 +421,22 @@ def expand_inputs(
                                       error=f"{item}: no file matches this pattern; check it "
                                             "(quote it so that convcli expands it)"))
             for match in files:
-                add(match, PurePath(Path(os.path.relpath(match, base)).as_posix()))
+                add(match, PurePath(Path(os.path.relpath(match, root)).as_posix()), root=root)
             for folder in folders:
-                for file, rel in _walk(folder, skip=skip, extensions=extensions):
-                    add(file, PurePath(Path(os.path.relpath(folder, base)).as_posix()) / rel)
+                for file, rel in _walk(folder, recursive=True, skip=list(skip), extensions=extensions):
+                    add(file, PurePath(Path(os.path.relpath(folder, root)).as_posix()) / rel, root=root)
     for item in listed:
-        add_literal(item)
+        add_literal(item, from_list=True)
     if frames not in FRAMES:
         raise ParameterError(f"frames must be one of {', '.join(FRAMES)}, got {frames!r}")
     if frames == "all":
         sources = _each_frame(sources, max_pixels=max_pixels)
     return sources
+
+
+def _has_subfolders(folder: str) -> bool:
+    with os.scandir(folder) as entries:
+        return any(e.is_dir() and not e.name.startswith(".") for e in entries)
 
 
 def _each_frame(sources: Sequence[Source], *, max_pixels: int | None) -> list[Source]:
@@ -296,7 +446,7 @@ def _each_frame(sources: Sequence[Source], *, max_pixels: int | None) -> list[So
     out: list[Source] = []
     for source in sources:
         count = 1
-        if source.error is None:
+        if source.error is None and source.skipped is None:
             try:
                 count = count_frames(source.path, data=source.data, max_pixels=max_pixels)
             except ConvcliError:

@@ -136,9 +136,14 @@ class Task:
     make_folder : bool
         Create the output's folder (below ``--outdir``) before writing.
     skip : bool
-        The output exists and ``skip_existing`` was given.
+        Left alone: the output exists and ``skip_existing`` was given, or the
+        input is not filtered (see ``reason``).
     error : str or None
         Why this input fails before any work (bad input, output exists, …).
+    reason : str or None
+        Why it is skipped: its output exists (``output`` set), or the input is
+        itself the output of another input of the batch, or lies in the
+        output folder (``output`` None).
     """
 
     index: int
@@ -148,6 +153,7 @@ class Task:
     make_folder: bool = False
     skip: bool = False
     error: str | None = None
+    reason: str | None = None
 
 
 def check_overwrite(*, force: bool, skip_existing: bool) -> None:
@@ -195,13 +201,18 @@ def plan_outputs(
     Returns
     -------
     list of Task
+        One per source, in order.  A source that is the planned output of
+        another source (an earlier run's output found again: ``a_b.png``
+        beside ``a.png`` with ``--suffix _b``) is that output, not a new
+        input: its task is skipped, with the reason, and has no output of
+        its own.  So is a source found in the output folder (``skipped``).
 
     Raises
     ------
     OutputConflict
-        For ``-o`` with several inputs, two inputs with one output, an output
-        that is another input, or (without ``force``) an output that is its own
-        input; every conflict is listed.
+        For ``-o`` with several inputs, two inputs with one output, or
+        (without ``force``) an output that is its own input; every conflict
+        is listed.
 
     Examples
     --------
@@ -211,6 +222,9 @@ def plan_outputs(
     Traceback (most recent call last):
     ...
     convcli.errors.OutputConflict: 2 inputs would write the same file: a/x.png and b/x.png -> out/x.png; ...
+    >>> again = [Source("p/a.png", PurePath("a.png")), Source("p/a_b.png", PurePath("a_b.png"))]
+    >>> [(t.output, t.skip, t.reason) for t in plan_outputs(again, Naming(suffix="_b"))]
+    [('p/a_b.png', False, None), (None, True, 'the output of p/a.png in this batch, not a new input')]
     """
     from ..imageio import FORMATS, format_for
 
@@ -233,6 +247,9 @@ def plan_outputs(
     for index, source in enumerate(sources):
         if source.error is not None:
             tasks.append(Task(index, source, None, None, error=source.error))
+            continue
+        if source.skipped is not None:
+            tasks.append(Task(index, source, None, None, skip=True, reason=source.skipped))
             continue
         frame = _frame_text(source)
         if naming.output is not None:
@@ -277,8 +294,32 @@ def plan_outputs(
             tasks.append(Task(index, source, str(out), None, error=problem))
             continue
         tasks.append(Task(index, source, str(out), out_fmt, make_folder=naming.outdir is not None))
+    tasks = _outputs_found_again(tasks)
     _check_conflicts(tasks, force=force)
     return [_existing(t, force=force, skip_existing=skip_existing) for t in tasks]
+
+
+def _key(path: str) -> str:
+    return os.path.normcase(os.path.realpath(path))
+
+
+def _outputs_found_again(tasks: list[Task]) -> list[Task]:
+    """Tasks whose input is another task's planned output, made skipped: that file is an output, not an input."""
+    owners: dict[str, Task] = {}
+    for task in tasks:
+        if task.output not in (None, "-") and task.error is None and not task.skip:
+            assert task.output is not None
+            owners.setdefault(_key(task.output), task)
+    found: list[Task] = []
+    for task in tasks:
+        owner = owners.get(_key(task.source.path)) if task.source.path != "-" and task.source.error is None else None
+        if (owner is None or owner.source.path == task.source.path
+                or _same_file(owner.source.path, task.source.path)):
+            found.append(task)
+            continue
+        found.append(replace(task, output=None, fmt=None, make_folder=False, skip=True, error=None,
+                             reason=f"the output of {owner.source.label} in this batch, not a new input"))
+    return found
 
 
 def _frame_text(source: Source) -> str:
@@ -289,27 +330,17 @@ def _frame_text(source: Source) -> str:
 
 
 def _check_conflicts(tasks: Sequence[Task], *, force: bool) -> None:
+    # an output that is another input cannot happen here: _outputs_found_again made that input skipped
     problems: list[str] = []
     by_output: dict[str, list[Task]] = {}
-    inputs = {os.path.realpath(t.source.path): t for t in tasks if t.source.path != "-" and t.error is None}
     for task in tasks:
-        if task.output is None or task.output == "-" or task.error is not None:
+        if task.output is None or task.output == "-" or task.error is not None or task.skip:
             continue
-        key = os.path.normcase(os.path.realpath(task.output))
-        by_output.setdefault(key, []).append(task)
-        owner = inputs.get(os.path.realpath(task.output))
-        if owner is None:
-            continue
-        if owner is task or (task.source.path != "-" and _same_file(task.output, task.source.path)):
-            if not force:
-                problems.append(
-                    f"{task.output} would replace its own input; pass --force to filter in place, "
-                    "or choose --outdir/--suffix"
-                )
-        else:
+        by_output.setdefault(_key(task.output), []).append(task)
+        if not force and task.source.path != "-" and _same_file(task.output, task.source.path):
             problems.append(
-                f"{task.source.path} -> {task.output} would replace another input of the batch; "
-                "choose another --outdir/--suffix/--name"
+                f"{task.output} would replace its own input; pass --force to filter in place, "
+                "or choose --outdir/--suffix"
             )
     for group in by_output.values():
         if len(group) > 1:
@@ -324,7 +355,7 @@ def _check_conflicts(tasks: Sequence[Task], *, force: bool) -> None:
 
 
 def _existing(task: Task, *, force: bool, skip_existing: bool) -> Task:
-    if task.error is not None or task.output in (None, "-") or force:
+    if task.error is not None or task.skip or task.output in (None, "-") or force:
         return task
     assert task.output is not None
     if not os.path.lexists(task.output):
@@ -332,7 +363,7 @@ def _existing(task: Task, *, force: bool, skip_existing: bool) -> Task:
     if os.path.isdir(task.output):
         return replace(task, error=f"{task.output}: is a folder; choose another output name")
     if skip_existing:
-        return replace(task, skip=True)
+        return replace(task, skip=True, reason="the output exists (--skip-existing)")
     return replace(task, error=f"{task.output}: exists already; pass --force to overwrite it or "
                                "--skip-existing to keep it")
 

@@ -54,12 +54,17 @@ class FileResult:
         The output depth actually written (``8``, ``16``, ``float``).
     format : str or None
     steps : list of Step
-        Dry runs: the shapes through each operation and the chosen methods.
+        The shapes through each operation and the methods ``auto`` chooses
+        (the same for a dry run and a real run).
     seconds : float
     payload : bytes or None
         The encoded image for stdout.
     frame : int or None
         The frame of ``input`` (``--frames all``), else None.
+    reason : str or None
+        Why a ``skipped`` input was left alone: its output exists, or it is
+        the output of another input of the batch, or it lies in the output
+        folder (then ``output`` is None).
     """
 
     index: int
@@ -76,6 +81,7 @@ class FileResult:
     seconds: float = 0.0
     payload: bytes | None = field(default=None, repr=False)
     frame: int | None = None
+    reason: str | None = None
 
     @property
     def label(self) -> str:
@@ -89,6 +95,7 @@ class FileResult:
             "frame": self.frame,
             "output": self.output,
             "status": self.status,
+            "reason": self.reason,
             "error": self.error,
             "warnings": list(self.warnings),
             "input_shape": list(self.input_shape) if self.input_shape else None,
@@ -119,7 +126,7 @@ def _settled(task: Task) -> FileResult | None:
     if task.error is not None:
         return _result(task, "failed", error=_named(task.source.label, task.error))
     if task.skip:
-        return _result(task, "skipped")
+        return _result(task, "skipped", reason=task.reason)
     return None
 
 
@@ -127,7 +134,7 @@ def _target(recipe: Recipe, task: Task, shape: tuple[int, ...], dtype: Any,
             alpha: bool) -> tuple[int, Depth, list[str]]:
     """The output's channels and depth for an input of ``shape`` and ``dtype``, with a note on any fallback."""
     from ..depth import depth_name, natural_depth
-    from ..imageio import fit_depth
+    from ..imageio import fit_depth, formats_holding, palette_reduced
     from ..pipeline import output_channels
 
     assert task.fmt is not None
@@ -136,8 +143,16 @@ def _target(recipe: Recipe, task: Task, shape: tuple[int, ...], dtype: Any,
     depth = fit_depth(task.fmt, wanted, channels, strict=recipe.depth is not None)
     notes = []
     if depth != wanted:
+        keep = " or ".join(", ".join(formats_holding(wanted, channels, besides=task.fmt)).rsplit(", ", 1))
         notes.append(f"{task.output}: {task.fmt} cannot hold {depth_name(wanted)} data here; wrote "
-                     f"{depth_name(depth)} (use .npy, .tif or .png to keep more, or --depth)")
+                     f"{depth_name(depth)} (write {keep} to keep {depth_name(wanted)} data, or choose "
+                     f"--depth {depth})")
+    if palette_reduced(task.fmt, channels):  # as ImageMagick writes GIF: quantised, with a word
+        what = {2: "gray+alpha", 3: "RGB", 4: "RGBA"}[channels]
+        alpha_note = ", alpha to on/off transparency" if channels in (2, 4) else ""
+        notes.append(f"{task.output}: {task.fmt} holds at most 256 colours; the {what} result was reduced to "
+                     f"a 256-colour palette{alpha_note} (use --format png, or a .png output name, to keep "
+                     "every colour)")
     return channels, depth, notes
 
 
@@ -189,13 +204,14 @@ def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> File
 
 def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     from ..imageio import encode_image, read_image, write_image
-    from ..pipeline import filter_to_depth
+    from ..pipeline import filter_to_depth, plan_steps
 
     assert task.output is not None and task.fmt is not None
     array, info = read_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
                              frame=task.source.frame)
     input_shape = tuple(array.shape)
     channels, depth, notes = _target(recipe, task, input_shape, array.dtype, info.alpha)
+    dtype = array.dtype
     out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
     # one convolution (+ activations) streams in strips straight to the output depth: the float result
     # of the whole image is never held (same bytes as filter_image + to_depth)
@@ -203,10 +219,13 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
                               keep_alpha=recipe.keep_alpha, range_mode=recipe.range_mode,
                               gain=recipe.gain, offset=recipe.offset, out_alpha=out_alpha)
     del array
+    # the steps --dry-run reports (shapes, the methods auto chooses), for --json; after filtering, so that a
+    # chain that leaves nothing fails with the engine's own message
+    steps = plan_steps(input_shape, recipe.operations, dtype=dtype, channels=recipe.channels, alpha=info.alpha)
     if depth == "float" and task.fmt != "NPY":
         samples = samples.astype("float32")
     found = _result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
-                    output_shape=tuple(samples.shape), depth=depth, format=task.fmt)
+                    output_shape=tuple(samples.shape), depth=depth, format=task.fmt, steps=steps)
     if task.output == "-":
         found.payload = encode_image(samples, task.fmt, info=info, name="-", quality=recipe.quality)
     else:

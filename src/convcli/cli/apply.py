@@ -51,23 +51,31 @@ def apply(
         typer.Argument(
             metavar="INPUT...",
             help=(
-                "Images (PNG, JPEG, TIFF, BMP, WebP, … and .npy arrays), folders (with -r), quoted glob "
-                "patterns expanded by convcli ('photos/**/*.jpg'), or - for stdin. E.g. photo.png"
+                "Images (PNG, JPEG, TIFF, BMP, WebP, … and .npy arrays), folders (the images directly inside; "
+                "-r for sub-folders too), quoted glob patterns expanded by convcli ('photos/**/*.jpg'), or - for "
+                "stdin. E.g. photo.png"
             ),
             show_default=False,
         ),
     ] = None,
     recursive: Annotated[bool, _option(
         "--recursive", "-r", panel=0,
-        help="Filter the image files inside folders, at any depth. E.g. -r photos/")] = False,
+        help="Also filter the images in sub-folders of folders, at any depth. E.g. -r photos/")] = False,
+    ignore_case: Annotated[bool, _option(
+        "--ignore-case", panel=0,
+        help="Glob patterns match names in any case ('*.jpg' finds A.JPG too). E.g. --ignore-case")] = False,
     frames: Annotated[str, _option(
         "--frames", panel=0, autocompletion=complete_choice("frames"),
         help="Animated GIFs and multi-page TIFFs: first (the first frame, with a warning) or all (each frame "
              "filtered and written as {stem}_{frame}, from 0). E.g. --frames all")] = "first",
     from_file: Annotated[str | None, _option(
         "--from-file", panel=0, metavar="LIST", show_default=False,
-        help="Also read input paths from LIST, one per line (- for stdin). E.g. find . -name '*.png' | convcli "
-             "apply --from-file - --outdir out")] = None,
+        help="Also read input paths from LIST, one per line (- for stdin); under --outdir each keeps its path "
+             "relative to --base. E.g. find . -name '*.png' | convcli apply --from-file - --outdir out")] = None,
+    base: Annotated[str | None, _option(
+        "--base", panel=0, metavar="DIR", show_default=False,
+        help="The folder --from-file paths are relative to below --outdir (default: the current folder), as "
+             "rsync's --files-from. E.g. --base /data/photos")] = None,
     output: Annotated[str | None, _option(
         "--output", "-o", panel=1, metavar="FILE", show_default=False,
         help="The output for one input; - writes to stdout (PNG unless --format). E.g. -o blurred.png")] = None,
@@ -119,17 +127,18 @@ def apply(
     gain: Annotated[float, _option(
         "--gain", panel=3, metavar="X",
         help="Multiply the result first (before --range). E.g. --gain 0.5 --offset 128")] = 1.0,
-    offset: Annotated[float, _option(
-        "--offset", panel=3, metavar="X",
-        help="Add to the result first, in output units (128 = mid-gray for 8-bit, 0.5 for float). E.g. --offset "
-             "128")] = 0.0,
+    offset: Annotated[str, _option(
+        "--offset", panel=3, metavar="X|N%",
+        help="Add to the result first, in output units (128 = mid-gray for 8-bit, 0.5 for float), or N% of each "
+             "output's full scale (50% = mid-gray at any depth, as ImageMagick's -bias 50%). E.g. --offset "
+             "50%")] = "0",
     depth: Annotated[str | None, _option(
         "--depth", panel=3, autocompletion=complete_choice("depth"), show_default=False,
         help="Output samples: 8, 16 or float (default: as the input, or the deepest the format holds). E.g. "
              "--depth 16")] = None,
     quality: Annotated[int | None, _option(
         "--quality", panel=3, metavar="1-100", show_default=False,
-        help="JPEG/WebP quality 1-100 (JPEG default 95). E.g. --quality 90")] = None,
+        help="JPEG/WebP quality 1-100 (JPEG default: a JPEG input's own, else 95). E.g. --quality 90")] = None,
     dry_run: Annotated[bool, _option(
         "--dry-run", "-n", panel=4,
         help="Show each planned output, the shapes through each operation and the method auto chooses; write "
@@ -143,6 +152,9 @@ def apply(
     quiet: Annotated[bool, _option(
         "--quiet", "-q", panel=4,
         help="No progress bar, summary or warnings; errors are still printed. E.g. -q")] = False,
+    verbose: Annotated[bool, _option(
+        "--verbose", "-v", panel=4,
+        help="Say what each file became (a single-file run is otherwise silent on success). E.g. -v")] = False,
     force: Annotated[bool, _option(
         "--force", "-f", panel=4,
         help="Overwrite existing outputs (and allow filtering a file in place). E.g. --force")] = False,
@@ -163,6 +175,8 @@ def apply(
 
     Writes are atomic and never overwrite without --force. A file that fails is reported and the others are done.
 
+    One file: nothing is printed on success (-v says what was written). Several: a progress bar and a summary.
+
     Exit codes: 0 all done, 1 some file failed, 2 usage error, 130 Ctrl-C, 141 stdout closed early, 143 SIGTERM.
 
     Examples:
@@ -173,7 +187,7 @@ def apply(
 
       convcli apply -r photos/ -k sobel:axis=both --channels gray --outdir edges/ --suffix _edges
 
-      convcli apply scan.png -k sobel:axis=x --gain 0.5 --offset 128 -o signed_edges.png
+      convcli apply -r scans/ -k sobel:axis=x --gain 0.5 --offset 50% --outdir signed_edges/
 
       convcli apply photo.png -k gaussian:sigma=1 --activation relu --pool max:size=2 -o small.png
 
@@ -192,7 +206,8 @@ def apply(
     err_console = None if quiet else console(stderr=True)
     try:
         inputs = list(inputs or [])
-        batch.check_inputs(inputs, from_file=from_file)
+        batch.check_inputs(inputs, from_file=from_file, base=base,
+                           named_output=any(v is not None for v in (output, outdir, name)) or bool(suffix))
         if jobs is not None and jobs < 1:
             raise UsageError(f"--jobs must be an integer >= 1, got {jobs}")
         recipe = build_recipe(
@@ -201,8 +216,12 @@ def apply(
             pool=pool, channels=channels, alpha=alpha, range_mode=range_mode, gain=gain, offset=offset,
             depth=depth, quality=quality, max_pixels=max_pixels, output=output, outdir=outdir, suffix=suffix,
             format=out_format, name=name, frames=frames, force=force, skip_existing=skip_existing,
-            json_report=as_json,
+            json_report=as_json, require_operation=True,
         )
+        if verbose and quiet:
+            raise UsageError("--verbose and --quiet exclude each other; give one")
+        _refuse_terminals(inputs, output=output, fmt=recipe.naming.fixed_format() if recipe.naming else None,
+                          dry_run=dry_run)
         if err_console is not None:
             for note in recipe.notes:
                 err_console.print(f"Warning: {note}", markup=False)
@@ -212,30 +231,42 @@ def apply(
             text = typer.get_text_stream("stdin").read() if from_file == "-" else None
             listed = batch.read_path_list(text) if text is not None else batch.load_path_list(from_file)
             batch.check_inputs(inputs, from_file=from_file, listed=listed)
-        tasks = recipe.plan(inputs, listed=listed, recursive=recursive, stdin_data=stdin_data)
+        tasks = recipe.plan(inputs, listed=listed, recursive=recursive, stdin_data=stdin_data, base=base,
+                            ignore_case=ignore_case)
         if dry_run:
             results = batch.dry_run(tasks, recipe)
         else:
             results = _run(tasks, recipe, jobs=jobs or batch.default_jobs(), fail_fast=fail_fast,
-                           err_console=err_console, done=done)
+                           err_console=err_console, done=done, verbose=verbose)
             if output == "-":
                 for result in results:
                     if result.payload is not None and not write_stdout(result.payload):
                         raise typer.Exit(141)
         apply_report.report(results, seconds=time.perf_counter() - started, as_json=as_json, dry_run=dry_run,
-                            console=err_console)
+                            console=err_console, offset=recipe.offset)
         raise typer.Exit(1 if any(r.status == "failed" for r in results) else 0)
     except (KeyboardInterrupt, Interrupted) as err:
         typer.echo(apply_report.interrupted_line(done), err=True)
         raise typer.Exit(exit_code_for(err)) from None
 
 
+def _refuse_terminals(inputs: list[str], *, output: str | None, fmt: str | None, dry_run: bool) -> None:
+    """Refuse to read image bytes from a terminal (``-``) or to write them to one (``-o -``), as a usage error."""
+    from ..errors import UsageError
+
+    if "-" in inputs and typer.get_binary_stream("stdin").isatty():
+        raise UsageError("refusing to read an image from a terminal; pipe or redirect one into stdin "
+                         "(convcli apply - ... < in.png) or give a file")
+    if output == "-" and not dry_run and typer.get_binary_stream("stdout").isatty():
+        raise UsageError(f"refusing to write {fmt or 'image'} bytes to a terminal; redirect stdout or use -o FILE")
+
+
 def _run(tasks: list[Task], recipe: Recipe, *, jobs: int, fail_fast: bool, err_console: Any,
-         done: list[FileResult]) -> list[FileResult]:
+         done: list[FileResult], verbose: bool = False) -> list[FileResult]:
     """Run the batch under a progress bar on stderr (shown on a terminal, for two files or more, unless --quiet)."""
     from .. import batch
 
-    show = apply_report.on_result(err_console, err_console or console(stderr=True), done)
+    show = apply_report.on_result(err_console, err_console or console(stderr=True), done, verbose=verbose)
     work = sum(1 for t in tasks if t.error is None and not t.skip)
     with batch.terminate_on_sigterm():
         if err_console is None or not err_console.is_terminal or work < 2:

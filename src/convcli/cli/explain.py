@@ -161,7 +161,7 @@ def _render_conv(console: Any, conv: dict[str, Any], *, step: int | None) -> Non
     console.print(Padding(_grid(padded, dim=conv["border_cells"], row_labels=rows, col_labels=cols,
                                 label_dim=faint), (0, 0, 0, 2), expand=False))
     console.print()
-    console.print("[bold]output size[/bold]  N = (O + 2P - K) / S + 1  (seed 003; floor when S does not divide)")
+    console.print("[bold]output size[/bold]  N = (O + 2P - K) / S + 1  (rounded down when S does not divide)")
     rows_formula, cols_formula = conv["formula"]["rows"], conv["formula"]["columns"]
     if rows_formula == cols_formula:
         console.print(f"  rows, columns: {escape(rows_formula)}")
@@ -228,7 +228,7 @@ def _render_backward(console: Any, forward: dict[str, Any] | None, pool: dict[st
     from rich.markup import escape
 
     console.print()
-    console.print("[bold]backward pass[/bold] (seed 003): the error term δ = dL/d(output) travels back")
+    console.print("[bold]backward pass[/bold] (backpropagation): the error term δ = dL/d(output) travels back")
     _show(console, f"δ on the result ({_hw(back['error'])})", back["error"])
     if back["pool"] is not None and pool is not None:
         rule = ("each δ goes to the value that won its window; the others get 0" if pool["op"] != "mean"
@@ -316,7 +316,7 @@ def explain_command(
     pad: Annotated[str, pad_option()] = "0",
     stride: Annotated[str, stride_option()] = "1",
     dilation: Annotated[str, dilation_option()] = "1",
-    border: Annotated[str, border_option(default_note=" Default constant: zero padding, as in the notes.")]
+    border: Annotated[str, border_option(default_note=" Default constant: zero padding, as in textbook examples.")]
     = "constant",
     border_value: Annotated[float, border_value_option()] = 0.0,
     flip: Annotated[bool, flip_option()] = False,
@@ -352,7 +352,7 @@ def explain_command(
 ) -> None:
     """Show a correlation step by step: padding, every window, products and sums, the output size formula.
 
-    For small matrices (up to 16x16), as in the notes: the padded input with its border and every window.
+    For small matrices (up to 16x16), as worked by hand: the padded input with its border and every window.
 
     Each output position shows its window, the products and their sum; then the output and N = (O + 2P - K)/S + 1.
 
@@ -362,9 +362,9 @@ def explain_command(
 
     It also shows the kernel gradient: a correlation of the input with the error.
 
-    Defaults follow the notes, not apply: no padding and a zero border.
+    Defaults are the textbook ones, not apply's: no padding and a zero border.
 
-    Examples (the first is seed 003's 5x5 input and 3x3 kernel):
+    Examples (the first is the classic exercise: a 5x5 input and a 3x3 kernel):
 
       convcli explain --image "1 2 3 0 1; 4 5 6 1 0; 7 8 9 0 1; 1 0 1 2 3; 0 1 0 3 2" -k "1 0 1; 0 1 0; 1 0 1"
 

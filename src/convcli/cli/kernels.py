@@ -7,6 +7,7 @@ Parse, one library call (:func:`convcli.kernels.named_kernels`,
 from __future__ import annotations
 
 import json
+import re
 from typing import Annotated, Any
 
 import typer
@@ -85,6 +86,7 @@ def _print_linear(console: Any, info: dict[str, Any]) -> None:
     from rich.markup import escape
 
     from .render import console as make_console
+    from .render import wrap_pieces
 
     h, w = info["shape"]
     table, width = _matrix_table(info["matrix"])
@@ -102,8 +104,10 @@ def _print_linear(console: Any, info: dict[str, Any]) -> None:
     method = info["method"]
     size = "x".join(str(v) for v in method["image_size"])
     lines.append(("auto method", f"{method['name']} for a {size} float32 image: {method['reason']}"))
-    for label, text in lines:
-        console.print(f"[bold]{label:<12}[/bold]{escape(text)}")
+    indent = 12
+    for label, text in lines:  # wrapped at words under the text, not under the label
+        wrapped = wrap_pieces(_EQUATION_SPACE.split(text), console.width, indent=" " * indent)
+        console.print(f"[bold]{label:<{indent}}[/bold]" + escape("\n".join(wrapped)[indent:]))
 
 
 @kernels_app.callback()
@@ -127,24 +131,47 @@ def kernels_list(
     from rich.markup import escape
     from rich.table import Table
 
-    from .render import console
+    from .render import console, fits, wrap_pieces
 
-    table = Table(title="Named kernels (name:key=value,...)", title_justify="left", box=box.SIMPLE_HEAD)
+    title = "Named kernels (name:key=value,...)"
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
     table.add_column("name", style="bold", no_wrap=True)
-    table.add_column("parameters (default)")
+    table.add_column("parameters (default)", no_wrap=True)
     table.add_column("definition")
     for e in entries:
-        params = "\n".join(f"{p['name']}={p['default']}" for p in e["params"]) or "-"
+        params = "\n".join(_params(e)) or "-"
         summary = e["summary"] + (f"\n{e['operator']}" if e["operator"] else "")
         table.add_row(e["name"], escape(params), escape(summary))
     out = console()
-    out.print(table)
-    out.print(
-        escape(
-            "Also: inline matrices \"1 2 1; 0 0 0; -1 -2 -1\" and kernel files (kernels/emboss.txt, @path; "
-            ".txt .csv .tsv .json .npy .mat). See one with: convcli kernels show SPEC"
-        )
-    )
+    if fits(out, table):
+        out.print(table)
+    else:  # a narrow terminal: each kernel's parameters on its line, the definition below, nothing split
+        out.print(f"{title}\n")
+        width = max(len(e["name"]) for e in entries) + 3
+        for e in entries:
+            lead = " " * width
+            lines = wrap_pieces(_params(e) or ["-"], out.width, indent=f"{e['name']:<{width}}", subsequent=lead,
+                                sep="  ")
+            for paragraph in (e["summary"], e["operator"]):
+                if paragraph:
+                    lines += wrap_pieces(_EQUATION_SPACE.split(paragraph), out.width, indent=lead)
+            out.print(f"[bold]{e['name']}[/bold]{escape(lines[0][len(e['name']):])}")
+            for line in lines[1:]:
+                out.print(escape(line))
+        out.print()
+    also = ["Also:", "inline", "matrices", '"1 2 1; 0 0 0; -1 -2 -1"', "and", "kernel", "files",
+            "(kernels/emboss.txt,", "@path;", ".txt .csv .tsv .json .npy .mat).", "See", "one", "with:",
+            "convcli kernels show SPEC"]
+    out.print(escape("\n".join(wrap_pieces(also, out.width))))
+
+
+#: a space that may end a line: not one around ``=`` (``x = [[-1,0,1],...]`` stays whole)
+_EQUATION_SPACE = re.compile(r"(?<!=) (?!=)")
+
+
+def _params(entry: dict[str, Any]) -> list[str]:
+    """A named kernel's parameters as ``key=default``, one piece each."""
+    return [f"{p['name']}={p['default']}" for p in entry["params"]]
 
 
 @kernels_app.command("show", cls=Command)
@@ -196,7 +223,7 @@ def kernels_show(
         return
     from rich.markup import escape
 
-    from .render import console
+    from .render import console, wrap_pieces
 
     out = console()
     h, w = info["shape"]
@@ -205,10 +232,11 @@ def kernels_show(
         _print_linear(out, info)
         return
     parts = info["components"]
-    out.print(
-        f"[bold]{escape(info['spec'])}[/bold]  {h}x{w}  operator: {info['combine']} of {len(parts)} kernels "
-        "(each filters the image; the results are combined, so there is no single matrix)"
-    )
+    about = (f"{info['combine']} of {len(parts)} kernels (each filters the image; the results are combined, so "
+             "there is no single matrix)")
+    lines = wrap_pieces([f"{info['spec']}  {h}x{w}  operator:", *about.split()], out.width, subsequent="  ")
+    head = lines[0][len(info["spec"]):]
+    out.print(f"[bold]{escape(info['spec'])}[/bold]" + escape("\n".join([head, *lines[1:]])))
     for number, part in enumerate(parts, start=1):
         out.print(f"\n[bold]component {number}: {escape(part['spec'])}[/bold]")
         _print_linear(out, part)

@@ -54,11 +54,11 @@ def seq_command(
 ) -> None:
     """Convolve two number sequences (1-D, true convolution: the second is flipped, as in long multiplication).
 
-    Seed 004: the digits of 42 and 137, units first, are (2, 4) and (7, 3, 1).
+    Long multiplication is a convolution: the digits of 42 and 137, units first, are (2, 4) and (7, 3, 1).
 
     Their convolution (14, 34, 14, 4) carried is 14 + 340 + 1400 + 4000 = 5754 = 42 x 137 (see convcli multiply).
 
-    With a box kernel it is a moving average (seed 001). Results print on one line, space separated.
+    With a box kernel it is a moving average. Results print on one line, space separated.
 
     Examples:
 
@@ -83,7 +83,8 @@ def multiply_command(
     a: Annotated[
         str,
         typer.Argument(metavar="A", show_default=False,
-                       help="A non-negative integer in decimal, or a file holding one (a path or @path)."),
+                       help="A non-negative integer in decimal, a file holding one (a path or @path) or - for "
+                            "stdin."),
     ],
     b: Annotated[
         str,
@@ -92,7 +93,7 @@ def multiply_command(
 ) -> None:
     """Multiply two non-negative integers exactly, by FFT convolution of their digits plus carrying.
 
-    Seed 004: 42 x 137 convolves the digit sequences (2, 4) and (7, 3, 1) to (14, 34, 14, 4) and carries: 5754.
+    For example, 42 x 137 convolves the digit sequences (2, 4) and (7, 3, 1) to (14, 34, 14, 4) and carries: 5754.
 
     The digits are grouped into limbs and convolved with a float64 FFT, O(n log n).
 
@@ -118,10 +119,16 @@ def multiply_command(
 
       convcli multiply @a.txt @b.txt > product.txt
 
+      echo 42 | convcli multiply - 137                        (prints 5754)
+
       python -c "print('9' * 100000)" > nines.txt; convcli multiply nines.txt nines.txt | wc -c
     """
+    from ..errors import UsageError
     from ..sequences import load_number, multiply
 
-    typer.echo(multiply(load_number(a, name="A"), load_number(b, name="B")))
+    if a == b == "-":
+        raise UsageError("only one of A and B can come from stdin (-)")
+    stdin = typer.get_text_stream("stdin").read() if "-" in (a, b) else None
+    typer.echo(multiply(load_number(a, name="A", stdin=stdin), load_number(b, name="B", stdin=stdin)))
 
 

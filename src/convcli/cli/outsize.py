@@ -9,7 +9,7 @@ comes from :func:`convcli.imageio.probe_size` (its header only).
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -54,26 +54,71 @@ def _json(input_hw: tuple[int, int], steps: list[LayerShape], output: tuple[int,
 
 
 def _table(title: str, input_hw: tuple[int, int], steps: list[LayerShape]) -> None:
+    """Every layer with its formula; on a narrow terminal the formulas follow the table, wrapped at ``=``."""
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    from .render import console, shape_text
+    from .render import console, fits, shape_text
 
-    table = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD)
-    table.add_column("#", justify="right")
-    table.add_column("layer", overflow="fold")
-    table.add_column("input")
-    table.add_column("formula")
-    for column in ("output", "receptive\nfield", "total\nstride"):
-        table.add_column(column)
-    table.add_row("0", "input", "", "", shape_text(input_hw), "1x1", "1x1")
+    def table(with_formula: bool) -> Table:
+        made = Table(title=escape(title), title_justify="left", box=box.SIMPLE_HEAD)
+        made.add_column("#", justify="right", no_wrap=True)
+        made.add_column("layer", no_wrap=True)
+        made.add_column("input", no_wrap=True)
+        if with_formula:
+            made.add_column("formula", no_wrap=True)
+        for column in ("output", "receptive\nfield", "total\nstride"):
+            made.add_column(column, no_wrap=True)
+        first = ["0", "input", "", *([""] if with_formula else []), shape_text(input_hw), "1x1", "1x1"]
+        made.add_row(*first)
+        for step in steps:
+            formula = [escape("\n".join(_formula_lines(step)))] if with_formula else []
+            made.add_row(str(step.index), escape(step.layer.text), shape_text(step.input), *formula,
+                         shape_text(step.output), shape_text(step.receptive_field), shape_text(step.jump))
+        return made
+
+    out = console()
+    wide = table(with_formula=True)
+    if fits(out, wide):
+        out.print(wide)
+        return
+    narrow = table(with_formula=False)
+    if fits(out, narrow):
+        out.print(narrow)
+    else:  # a layer spec is never cut: as wide as the table needs
+        from rich.measure import Measurement
+
+        needed = Measurement.get(out, out.options.update(width=10_000), narrow).maximum
+        console(width=needed).print(narrow)
+    _print_formulas(out, steps)
+
+
+def _formula_lines(step: LayerShape) -> list[str]:
+    """``H, W: …`` when both axes share a formula, else ``H: …`` and ``W: …``."""
+    rows, cols = step.formula
+    return [f"H, W: {rows}"] if rows == cols else [f"H: {rows}", f"W: {cols}"]
+
+
+def _print_formulas(out: Any, steps: list[LayerShape]) -> None:
+    """The size formulas of the layers, numbered as in the table, each step of a formula kept whole."""
+    from rich.markup import escape
+
+    from .render import wrap_pieces
+
+    if not steps:
+        return
+    out.print("[bold]formulas[/bold] (output size of each layer, per axis)")
+    number_width = len(str(steps[-1].index))
     for step in steps:
-        rows, cols = step.formula
-        formula = f"H, W: {rows}" if rows == cols else f"H: {rows}\nW: {cols}"
-        table.add_row(str(step.index), escape(step.layer.text), shape_text(step.input), formula,
-                      shape_text(step.output), shape_text(step.receptive_field), shape_text(step.jump))
-    console().print(table)
+        label = f"  {step.index:>{number_width}}  "
+        for position, line in enumerate(_formula_lines(step)):
+            axis, _, formula = line.partition(": ")
+            head = (label if position == 0 else " " * len(label)) + f"{axis}: "
+            steps_of = formula.split(" = ")
+            pieces = [steps_of[0], *(f"= {part}" for part in steps_of[1:])]
+            lines = wrap_pieces(pieces, out.width, indent=head, subsequent=" " * (len(head) + 2))
+            out.print(escape("\n".join(lines)))
 
 
 @app.command("outsize")

@@ -19,7 +19,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["console", "fmt_number", "shape_text", "silence_stdout", "write_stdout"]
+__all__ = ["console", "fits", "fmt_number", "shape_text", "silence_stdout", "wrap_pieces", "write_stdout"]
 
 
 def fmt_number(value: float, *, digits: int = 4, nan: str = "·", exact_below: float = 1e15) -> str:
@@ -75,7 +75,8 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
     stops quietly with exit code 141, as ``apply -o -`` does, where Rich
     itself would exit with 1.  ``width`` overrides the terminal's; output
     that is not a terminal is never squeezed to 80 columns (a table of layer
-    specs piped to a file keeps each spec whole).
+    specs piped to a file keeps each spec whole), and its lines carry no
+    trailing spaces (a table's padding).
     """
     from rich.console import Console
 
@@ -85,9 +86,119 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
             raise SystemExit(141)
 
     stream = sys.stderr if stderr else sys.stdout
-    if width is None and not (hasattr(stream, "isatty") and stream.isatty()) and not os.environ.get("COLUMNS"):
+    terminal = hasattr(stream, "isatty") and stream.isatty()
+    if width is None and not terminal and not os.environ.get("COLUMNS"):
         width = 1000
-    return _Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+    if terminal:
+        return _Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
+    trimmed: Any = _Trimmed(stream)  # a text stream in all but name
+    return _Console(file=trimmed, highlight=False, soft_wrap=True, width=width)
+
+
+class _Trimmed:
+    """A text stream that drops the spaces at the end of every line before writing it.
+
+    Rich pads each line of a table to the table's width; on a terminal that is
+    invisible, in a file or a pipe it is noise.  Anything else is the stream's.
+
+    Examples
+    --------
+    >>> import io
+    >>> out = io.StringIO()
+    >>> trimmed = _Trimmed(out)
+    >>> _ = trimmed.write("a  \\nb ")
+    >>> _ = trimmed.write(" c  \\n")
+    >>> out.getvalue()
+    'a\\nb  c\\n'
+    """
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._spaces = ""  # held back: they end the line unless more text follows
+
+    def write(self, text: str) -> int:
+        lines = (self._spaces + text).split("\n")
+        last = lines.pop()
+        kept = last.rstrip(" ")
+        self._spaces = last[len(kept):]
+        done = "".join(line.rstrip(" ") + "\n" for line in lines)
+        self._stream.write(done + kept)
+        return len(text)
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def fits(out: Any, renderable: Any) -> bool:
+    """Whether ``renderable`` (a Rich table) shows at its natural width on ``out``, nothing wrapped.
+
+    Examples
+    --------
+    >>> from rich.table import Table
+    >>> table = Table("name", "definition")
+    >>> table.add_row("box", "uniform mean: every value 1/(H*W), sums to 1")
+    >>> fits(console(width=80), table), fits(console(width=30), table)
+    (True, False)
+    """
+    from rich.measure import Measurement
+
+    unbounded = out.options.update(width=10_000)  # the natural width, not clamped to the console's
+    return bool(Measurement.get(out, unbounded, renderable).maximum <= out.width)
+
+
+def wrap_pieces(pieces: Iterable[str], width: int, *, indent: str = "", subsequent: str | None = None,
+                sep: str = " ") -> list[str]:
+    """Lines of at most ``width`` columns, each made of whole pieces joined by ``sep``.
+
+    A piece (a spec, a matrix, a step of a formula) is never split across
+    lines; one longer than a line is broken at its own spaces, and a word
+    longer than a line stands alone on its line.
+
+    Parameters
+    ----------
+    pieces : iterable of str
+        The text in order, in the units that must stay whole.
+    width : int
+        The most columns a line may take (Rich's cell widths).
+    indent, subsequent : str, optional
+        What the first line and the following ones start with (``subsequent``
+        defaults to ``indent``).
+    sep : str, optional
+        What goes between two pieces on one line.
+
+    Returns
+    -------
+    list of str
+
+    Examples
+    --------
+    >>> wrap_pieces(["floor((224 + 2*3 - 7) / 2) + 1", "= floor(223/2) + 1", "= 112"], 40, subsequent="  ")
+    ['floor((224 + 2*3 - 7) / 2) + 1', '  = floor(223/2) + 1 = 112']
+    >>> wrap_pieces(["sigma1=1", "sigma2=1.6*sigma1", "radius=int(4*max(sigma1,sigma2)+0.5)"], 30, sep="  ")
+    ['sigma1=1  sigma2=1.6*sigma1', 'radius=int(4*max(sigma1,sigma2)+0.5)']
+    """
+    from rich.cells import cell_len
+
+    rest = indent if subsequent is None else subsequent
+    lines: list[str] = []
+    line = ""
+    for piece in pieces:
+        candidate = f"{line}{sep}{piece}" if line else f"{rest if lines else indent}{piece}"
+        if line and cell_len(candidate) > width:
+            lines.append(line)
+            line, candidate = "", f"{rest}{piece}"
+        if cell_len(candidate) > width and " " in piece.strip():  # too long alone: its words fill the lines
+            prefix = candidate[: len(candidate) - len(piece)]
+            words = wrap_pieces(piece.split(), width, indent=prefix, subsequent=rest)
+            lines.extend(words[:-1])
+            candidate = words[-1]
+        line = candidate
+    if line:
+        lines.append(line)
+    return lines
 
 
 def write_stdout(data: bytes) -> bool:

@@ -1,8 +1,8 @@
 """Step-by-step explanations of correlation, convolution, pooling and their backward pass.
 
-The reference notes teach convolution on small matrices: pad the input, slide
+Convolution is taught on small matrices: pad the input, slide
 the kernel, multiply each window by the weights and add the products up
-(seed 003's ``cov(i, j) = sum_m sum_n w[m, n] * x[i + m, j + n]``), the output
+(``cov(i, j) = sum_m sum_n w[m, n] * x[i + m, j + n]``), the output
 size ``N = (O + 2P - K) / S + 1``, the 180° flip of true convolution, max and
 mean pooling, and the backward pass.  :func:`explain` computes all of that as
 data -- every window, every product, every sum -- for ``convcli explain`` to
@@ -15,7 +15,7 @@ equal :mod:`convcli.gradients`.  The explanation is for small matrices: at most
 :data:`MAX_SIDE` x :data:`MAX_SIDE` inputs and kernels, and at most
 :data:`MAX_SIDE` rows or columns of padding on a side.
 
-Unlike ``convcli apply``, the defaults are the notes': no padding (``pad=0``)
+Unlike ``convcli apply``, the defaults are the textbook ones: no padding (``pad=0``)
 and a zero border (``border="constant"``).
 
 ================ ==============================================================
@@ -111,11 +111,11 @@ def explain(
         The 2-D kernel (at most :data:`MAX_SIDE` a side); omit it to explain
         pooling alone.
     pad : {"same", "valid", "full"} or int or tuple of int, optional
-        As in :func:`convcli.correlate`, but 0 by default, as in the notes.
+        As in :func:`convcli.correlate`, but 0 by default, as in textbook examples.
     stride, dilation : int or pair of int, optional
         As in :func:`convcli.correlate`.
     border : str, optional
-        The border rule, ``constant`` (zero padding, seed 003) by default.
+        The border rule, ``constant`` (zero padding) by default.
     border_value : float, optional
         The value of the ``constant`` border.
     flip : bool, optional
@@ -146,7 +146,7 @@ def explain(
 
     Examples
     --------
-    Seed 003's 5x5 example, zero padding 1, stride 2: ``N = (5 + 2*1 - 3)/2 + 1 = 3``.
+    The classic 5x5 exercise, zero padding 1, stride 2: ``N = (5 + 2*1 - 3)/2 + 1 = 3``.
 
     >>> x = [[1, 2, 3, 0, 1], [4, 5, 6, 1, 0], [7, 8, 9, 0, 1], [1, 0, 1, 2, 3], [0, 1, 0, 3, 2]]
     >>> e = explain(x, [[1, 0, 1], [0, 1, 0], [1, 0, 1]], pad=1, stride=2)
@@ -159,7 +159,7 @@ def explain(
     >>> e.conv.steps[0].rows, e.conv.steps[0].window[0]  # row -1 is the zero border
     ((-1, 0, 1), array([0., 0., 0.]))
 
-    Max pooling 2x2 (seed 003) and where its error goes:
+    Max pooling 2x2 and where its error goes:
 
     >>> p = explain([[1, 3], [4, 2]], pool="max:size=2", backward=True)
     >>> p.pool.output, p.pool.steps[0].winner

@@ -285,7 +285,7 @@ class PoolExplanation:
 
 @dataclass(frozen=True)
 class PoolRoute:
-    """Where the error term of one pooling output goes (seed 003).
+    """Where the error term of one pooling output goes.
 
     Attributes
     ----------
@@ -332,7 +332,7 @@ class PoolBackward:
 
 @dataclass(frozen=True)
 class ConvBackward:
-    """The error through a correlation (seed 003's backward pass).
+    """The error through a correlation (the backward pass of backpropagation).
 
     Attributes
     ----------

@@ -7,6 +7,7 @@ module             owns
 :mod:`.read`       :func:`read_image`, :func:`probe_image`, :func:`count_frames`,
                    :func:`probe_size`; the pixel limit
 :mod:`.write`      :func:`encode_image` (16-bit colour PNG included), atomic writes
+:mod:`.metadata`   what outputs keep: JPEG quality and subsampling, dpi, PNG text
 :mod:`._open`      opening files safely: bytes, ``.npy`` and Pillow headers, guards
 =================  ==========================================================
 
@@ -43,7 +44,16 @@ from __future__ import annotations
 
 from ..depth import Depth
 from ..errors import ImageReadError, ImageWriteError
-from .formats import FORMATS, ImageInfo, depth_possible, fit_depth, format_for, image_extensions
+from .formats import (
+    FORMATS,
+    ImageInfo,
+    depth_possible,
+    fit_depth,
+    format_for,
+    formats_holding,
+    image_extensions,
+    palette_reduced,
+)
 from .read import DEFAULT_MAX_PIXELS, count_frames, probe_image, probe_size, read_image
 from .write import TEMP_SUFFIX, encode_image, leftover_temp_files, write_bytes_atomic, write_image
 
@@ -60,8 +70,10 @@ __all__ = [
     "encode_image",
     "fit_depth",
     "format_for",
+    "formats_holding",
     "image_extensions",
     "leftover_temp_files",
+    "palette_reduced",
     "probe_image",
     "probe_size",
     "read_image",

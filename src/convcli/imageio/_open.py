@@ -100,6 +100,9 @@ def _open(data: bytes, name: str, max_pixels: int | None) -> Any:
             warnings.simplefilter("ignore")  # anything that matters shows again when the pixels are decoded
             image = identify(io.BytesIO(data))
     except UnidentifiedImageError:
+        unsupported = _unsupported_tiff(data)
+        if unsupported:
+            raise ImageReadError(f"{name}: not supported ({unsupported})") from None
         raise ImageReadError(
             f"{name}: not an image Pillow can read (unknown or corrupt format); "
             "convert it to PNG, JPEG or TIFF, or give a .npy array"
@@ -111,6 +114,47 @@ def _open(data: bytes, name: str, max_pixels: int | None) -> Any:
     width, height = image.size
     _check_pixels(name, width, height, max_pixels)
     return image
+
+
+def _tiff_tags(data: bytes, wanted: set[int]) -> dict[int, tuple[int, ...]]:
+    """Short integer tags of a TIFF's first directory (classic TIFF only; empty for anything else)."""
+    if len(data) < 8 or data[:4] not in (b"II*\x00", b"MM\x00*"):
+        return {}
+    order = "<" if data[:2] == b"II" else ">"
+    sizes = {1: 1, 3: 2, 4: 4}  # BYTE, SHORT, LONG
+    found: dict[int, tuple[int, ...]] = {}
+    try:
+        (offset,) = struct.unpack_from(order + "I", data, 4)
+        (count,) = struct.unpack_from(order + "H", data, offset)
+        for i in range(min(count, 4096)):
+            tag, kind, n, value = struct.unpack_from(order + "HHI4s", data, offset + 2 + 12 * i)
+            if tag not in wanted or kind not in sizes or not 1 <= n <= 64:
+                continue
+            size = sizes[kind]
+            raw = value if size * n <= 4 else data[struct.unpack(order + "I", value)[0]:][: size * n]
+            code = {1: "B", 3: "H", 4: "I"}[kind]
+            found[tag] = struct.unpack(order + code * n, raw[: size * n])
+    except struct.error:  # a damaged directory: no verdict
+        return found
+    return found
+
+
+def _unsupported_tiff(data: bytes) -> str | None:
+    """Why Pillow cannot open a well-formed TIFF it does not support (float colour), or None.
+
+    Examples
+    --------
+    >>> _unsupported_tiff(b"not a tiff") is None
+    True
+    """
+    tags = _tiff_tags(data, {258, 277, 339})  # BitsPerSample, SamplesPerPixel, SampleFormat
+    if 3 not in tags.get(339, ()):  # 3 = IEEE floating point
+        return None
+    channels = tags.get(277, (1,))[0]
+    bits = max(tags.get(258, (32,)))
+    what = {1: "gray", 2: "gray+alpha", 3: "colour", 4: "colour+alpha"}.get(channels, f"{channels}-channel")
+    return (f"{bits}-bit float {what} TIFF; Pillow reads only one-channel 32-bit float TIFFs: save it as a .npy "
+            "array (numpy.save), or each channel as a one-channel float TIFF")
 
 
 @contextlib.contextmanager

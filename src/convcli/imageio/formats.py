@@ -8,14 +8,16 @@ TIFF       1, 2, 3, 4                             16: 1 / float: 1
 JPEG       1, 3                                   -- / --
 WebP       1, 3, 4                                -- / --
 BMP        1, 3                                   -- / --
-GIF        1                                      -- / --
+GIF        1 (2, 3, 4: a 256-colour palette)      -- / --
 PPM/PGM    1, 3                                   16: 1 / --
 TGA        1, 2, 3, 4                             -- / --
 NPY        any                                    any
 =========  =====================================  ================
 
 :func:`fit_depth` chooses the sample type within that table; depths are named
-by :mod:`convcli.depth`.
+by :mod:`convcli.depth`.  GIF holds gray; colour is reduced to a palette of at
+most 256 colours, and alpha to on/off transparency (:func:`palette_reduced`
+says when; the batch warns), as ImageMagick writes GIF.
 """
 
 from __future__ import annotations
@@ -27,7 +29,16 @@ from pathlib import Path
 from ..depth import DEPTHS, Depth, depth_name
 from ..errors import ImageWriteError
 
-__all__ = ["FORMATS", "ImageInfo", "depth_possible", "fit_depth", "format_for", "image_extensions"]
+__all__ = [
+    "FORMATS",
+    "ImageInfo",
+    "depth_possible",
+    "fit_depth",
+    "format_for",
+    "formats_holding",
+    "image_extensions",
+    "palette_reduced",
+]
 
 #: file extension -> format name for writing
 FORMATS = {
@@ -57,6 +68,8 @@ _HOLDS: dict[str, dict[str, frozenset[int]]] = {
     "PPM": {"8": frozenset({1, 3}), "16": frozenset({1})},
     "TGA": {"8": frozenset({1, 2, 3, 4})},
 }
+#: format -> the channel counts it takes only by reducing them to a palette (8-bit)
+_PALETTE: dict[str, frozenset[int]] = {"GIF": frozenset({2, 3, 4})}
 _DEPTH_ORDER: tuple[Depth, ...] = DEPTHS[::-1]  # deepest first
 _CHANNEL_NAMES = {1: "gray", 2: "gray+alpha", 3: "RGB", 4: "RGBA"}
 
@@ -78,6 +91,18 @@ class ImageInfo:
         channels are all data).
     icc_profile, exif : bytes or None
         Metadata to write back where the output format keeps it.
+    dpi : (float, float) or None
+        Resolution in dots per inch (PNG ``pHYs``, JPEG JFIF, TIFF, BMP),
+        written back to PNG, JPEG, TIFF and BMP outputs.
+    text : dict of str
+        PNG text chunks (``tEXt``, ``zTXt``, ``iTXt``), written back to PNG outputs.
+    jpeg_quality : int or None
+        A JPEG source's quality, estimated from its quantisation tables
+        (:func:`~convcli.imageio.metadata.estimate_jpeg_quality`); JPEG outputs
+        use it unless a quality is given.
+    jpeg_subsampling : int or None
+        A colour JPEG source's chroma subsampling (0 = 4:4:4, 1 = 4:2:2,
+        2 = 4:2:0), kept by colour JPEG outputs.
     notes : list of str
         Things a person should know about how the file was read (16-bit
         colour decoded to 8 bits, only the first frame used, …).
@@ -90,6 +115,10 @@ class ImageInfo:
     icc_profile: bytes | None = field(default=None, repr=False)
     exif: bytes | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
+    dpi: tuple[float, float] | None = None
+    text: dict[str, str] = field(default_factory=dict, repr=False)
+    jpeg_quality: int | None = None
+    jpeg_subsampling: int | None = None
 
 
 def format_for(path: str | os.PathLike[str], *, default: str | None = None) -> str:
@@ -184,6 +213,8 @@ def fit_depth(fmt: str, depth: Depth, channels: int, *, strict: bool = False) ->
     holds = _HOLDS.get(fmt)
     if holds is None:
         raise ImageWriteError(f"cannot write the format {fmt!r}; use one of {', '.join(_HOLDS)} or NPY")
+    if channels in _PALETTE.get(fmt, ()):
+        holds = {**holds, "8": holds["8"] | {channels}}
     what = _CHANNEL_NAMES.get(channels, f"{channels}-channel")
     if channels in holds.get(depth, frozenset()):
         return depth
@@ -203,6 +234,32 @@ def fit_depth(fmt: str, depth: Depth, channels: int, *, strict: bool = False) ->
         if channels in holds.get(candidate, ()):
             return candidate
     raise AssertionError("unreachable: some depth holds these channels")  # pragma: no cover
+
+
+def palette_reduced(fmt: str, channels: int) -> bool:
+    """Whether writing ``channels`` channels in ``fmt`` reduces them to a palette (RGB into GIF).
+
+    Examples
+    --------
+    >>> palette_reduced("GIF", 3), palette_reduced("GIF", 1), palette_reduced("PNG", 3)
+    (True, False, False)
+    """
+    return channels in _PALETTE.get(fmt, ())
+
+
+def formats_holding(depth: Depth, channels: int, *, besides: str | None = None) -> list[str]:
+    """Extensions of the formats that hold ``channels`` channels of ``depth`` exactly, ``.npy`` last.
+
+    Examples
+    --------
+    >>> formats_holding("float", 3), formats_holding("float", 1, besides="PNG")
+    (['.npy'], ['.tif', '.npy'])
+    >>> formats_holding("16", 3, besides="JPEG")
+    ['.png', '.npy']
+    """
+    found = {f: ext for ext, f in reversed(FORMATS.items())
+             if f not in ("NPY", besides) and channels in _HOLDS[f].get(depth, ())}
+    return [*sorted(found.values()), ".npy"]
 
 
 def depth_possible(fmt: str, depth: Depth) -> bool:

@@ -46,6 +46,7 @@ from ._open import (
     identify,
 )
 from .formats import ImageInfo
+from .metadata import read_metadata
 
 __all__ = ["DEFAULT_MAX_PIXELS", "count_frames", "probe_image", "probe_size", "read_image"]
 
@@ -241,6 +242,7 @@ def read_image(
         fmt = image.format
         declared = image.size
         image.load()
+        kept = read_metadata(image, turned=orientation in (5, 6, 7, 8))
         if image.size != declared:  # only damaged files seen so far (a TIFF whose tags disagree)
             notes.append(f"{shown}: the header says {declared[0]}x{declared[1]} pixels but they decode to "
                          f"{image.size[0]}x{image.size[1]}; the file may be damaged (--dry-run shows the header's)")
@@ -265,6 +267,7 @@ def read_image(
         icc_profile=icc or None,
         exif=exif or None,
         notes=notes,
+        **kept,
     )
     return arr, info
 

@@ -26,6 +26,8 @@ import numpy as np
 from ..depth import Depth, depth_of
 from ..errors import ImageWriteError
 from .formats import ImageInfo, fit_depth, format_for
+from .metadata import _chunk as _png_chunk
+from .metadata import png_metadata_chunks, save_options
 
 __all__ = ["TEMP_SUFFIX", "encode_image", "leftover_temp_files", "write_bytes_atomic", "write_image"]
 
@@ -40,11 +42,8 @@ def _icc_fits(profile: bytes, channels: int) -> bool:
     return (space == b"RGB " and colour) or (space == b"GRAY" and not colour)
 
 
-def _png_chunk(kind: bytes, payload: bytes) -> bytes:
-    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
-
-
-def _encode_png16(array: np.ndarray, *, icc_profile: bytes | None, exif: bytes | None) -> bytes:
+def _encode_png16(array: np.ndarray, *, icc_profile: bytes | None, exif: bytes | None,
+                  info: ImageInfo | None = None) -> bytes:
     """A 16-bit PNG (gray, gray+alpha, RGB or RGBA), which Pillow cannot write for colour."""
     h, w = array.shape[:2]
     channels = 1 if array.ndim == 2 else array.shape[2]
@@ -63,6 +62,7 @@ def _encode_png16(array: np.ndarray, *, icc_profile: bytes | None, exif: bytes |
         parts.append(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
     if exif:
         parts.append(_png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
+    parts.extend(png_metadata_chunks(info))
     parts.append(_png_chunk(b"IDAT", zlib.compress(filtered.tobytes(), 6)))
     parts.append(_png_chunk(b"IEND", b""))
     return b"".join(parts)
@@ -94,11 +94,15 @@ def encode_image(
         The format name, as :func:`format_for` gives it.
     info : ImageInfo, optional
         The source's ICC profile and EXIF, written where the format keeps them
-        (the ICC profile only when its colour space matches the output).
+        (the ICC profile only when its colour space matches the output), and
+        what :mod:`.metadata` keeps: resolution, PNG text, a JPEG source's
+        quality and chroma subsampling.
     name : str, optional
         The output's name, for messages.
     quality : int, optional
-        JPEG/WebP quality, 1-100 (default 95 for JPEG, Pillow's for WebP).
+        JPEG/WebP quality, 1-100.  Default for JPEG: the quality of a JPEG
+        source (estimated from its quantisation tables), else 95; for WebP,
+        Pillow's.
 
     Raises
     ------
@@ -125,27 +129,52 @@ def encode_image(
     icc = info.icc_profile if info is not None and info.icc_profile and _icc_fits(info.icc_profile, channels) else None
     exif = _exif_without_orientation(info.exif) if info is not None and info.exif else None
     if fmt == "PNG" and depth == "16" and channels > 1:
-        return _encode_png16(array, icc_profile=icc, exif=exif)
+        return _encode_png16(array, icc_profile=icc, exif=exif, info=info)
     from PIL import Image
 
+    options: dict[str, Any] = save_options(fmt, channels, info, quality)
     if depth == "16":
         image = Image.fromarray(np.ascontiguousarray(array, dtype="<u2"))  # I;16
+    elif fmt == "GIF" and channels > 1:
+        image, transparency = _palette_image(array)
+        if transparency is not None:
+            options["transparency"] = transparency
     else:
         image = Image.fromarray(np.ascontiguousarray(array))  # mode from shape and dtype
-    options: dict[str, Any] = {}
     if icc and fmt in ("PNG", "JPEG", "TIFF", "WEBP"):
         options["icc_profile"] = icc
     if exif and fmt in ("JPEG", "PNG", "TIFF", "WEBP"):
         options["exif"] = exif
-    if fmt == "JPEG":
-        options["quality"] = quality or 95
-    if fmt == "WEBP" and quality:
-        options["quality"] = quality
     try:
         image.save(buffer, format=fmt, **options)
     except (OSError, ValueError, KeyError) as err:
         raise ImageWriteError(f"{name}: cannot encode as {fmt} ({err})") from None
     return buffer.getvalue()
+
+
+def _palette_image(array: np.ndarray) -> tuple[Any, int | None]:
+    """Colour (and alpha) as a palette of at most 256 colours for GIF: median cut, no dithering.
+
+    Alpha becomes GIF's on/off transparency (opaque from 128 up), which takes
+    one palette entry.  Returns the ``P`` image and its transparent index.
+    """
+    from PIL import Image
+
+    has_alpha = array.shape[2] in (2, 4)
+    colour = array[..., :-1] if has_alpha else array
+    if colour.shape[2] == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    colours = 255 if has_alpha else 256
+    image = Image.fromarray(np.ascontiguousarray(colour, dtype=np.uint8), "RGB").quantize(
+        colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)
+    if not has_alpha:
+        return image, None
+    index = np.array(image)
+    index[array[..., -1] < 128] = 255
+    palette = (image.getpalette() or [])[: 3 * 255]
+    out = Image.fromarray(index, "P")
+    out.putpalette(palette + [0] * (768 - len(palette)))
+    return out, 255
 
 
 def _exif_without_orientation(exif: bytes) -> bytes | None:
@@ -305,11 +334,12 @@ def write_image(
         ``uint8``, ``uint16`` or ``float32`` samples the format holds (see
         :func:`fit_depth`); any real array for ``.npy``.
     info : ImageInfo, optional
-        The source's metadata (ICC profile, EXIF) to carry over.
+        The source's metadata (ICC profile, EXIF, resolution, PNG text, JPEG
+        quality and subsampling) to carry over.
     fmt : str, optional
         Force a format.
     quality : int, optional
-        JPEG/WebP quality (default 95 for JPEG).
+        JPEG/WebP quality (default for JPEG: a JPEG source's own, else 95).
     overwrite : bool, optional
         Replace an existing file (default); ``False`` refuses, atomically.
 

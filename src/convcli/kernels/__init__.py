@@ -4,9 +4,11 @@
 :class:`Kernel`.  A spec is one of:
 
 1. a named kernel ``name[:key=value,...]`` (the grammar of :mod:`convcli.specs`),
-   e.g. ``gaussian:sigma=2``, ``sobel:axis=y``, ``box:size=5x3``;
+   e.g. ``gaussian:sigma=2``, ``sobel:axis=y``, ``box:size=5x3``; names are
+   case-insensitive and ImageMagick's ``Gaussian:0x2`` (radius x sigma) reads too;
 2. an inline matrix, rows separated by ``;`` and values by spaces or commas,
-   e.g. ``"1 2 1; 0 0 0; -1 -2 -1"`` (or a JSON nested list ``"[[1, 2], [3, 4]]"``);
+   e.g. ``"1 2 1; 0 0 0; -1 -2 -1"`` (or a JSON nested list ``"[[1, 2], [3, 4]]"``,
+   or ImageMagick's ``"3x3: 1,2,1, 2,4,2, 1,2,1"`` with an optional anchor ``"3x3+0+0: …"``);
 3. a kernel file: ``@path``, or anything containing a path separator or ending in
    a known extension (``.txt .csv .tsv .json .npy .mat``), read by
    :mod:`convcli.kernels.files`.
@@ -64,7 +66,15 @@ import numpy.typing as npt
 
 from ..errors import KernelError
 from ..shapes import MAX_KERNEL_SIDE
-from ._inline import INLINE_EXAMPLE, looks_like_matrix, parse_number, parse_rows, split_values
+from ._inline import (
+    INLINE_EXAMPLE,
+    looks_like_imagemagick,
+    looks_like_matrix,
+    parse_imagemagick,
+    parse_number,
+    parse_rows,
+    split_values,
+)
 from ._kernel import Combine, Kernel
 from .files import KernelFormat, kernel_file_format, load_kernel_file, save_kernel_file
 from .info import kernel_info
@@ -162,6 +172,9 @@ def _resolve(spec: str | os.PathLike[str] | Kernel | npt.ArrayLike) -> Kernel:
         return load_kernel_file(text[1:].strip(), spec=text)
     if _looks_like_path(text) and not _names_a_kernel(text):
         return load_kernel_file(text)
+    if looks_like_imagemagick(text):
+        rows, anchor = parse_imagemagick(text)
+        return Kernel(rows, anchor=anchor, spec=text)
     if looks_like_matrix(text):
         return Kernel(parse_rows(text), spec=text)
     return named_kernel(text)

@@ -10,6 +10,10 @@ is accepted everywhere:
   tabs or commas;
 - or a JSON nested list ``[[1, 2], [3, 4]]`` (a flat list ``[1, 2, 1]`` is one row).
 
+ImageMagick's user-defined kernel form ``"WxH[+X+Y]: v1,v2,…"`` (``W*H``
+values row by row; ``+X+Y`` is the anchor, column then row) is read by
+:func:`parse_imagemagick`, for ``-k`` (:func:`convcli.kernel`).
+
 Examples
 --------
 >>> parse_rows("1 2 1; 0 0 0;")
@@ -32,11 +36,14 @@ from typing import Final
 
 from ..errors import ConvcliError, KernelError
 
-__all__ = ["count_values", "looks_like_matrix", "parse_number", "parse_rows", "split_values"]
+__all__ = ["count_values", "looks_like_imagemagick", "looks_like_matrix", "parse_imagemagick", "parse_number",
+           "parse_rows", "split_values"]
 
 #: the inline matrix every message shows as an example
 INLINE_EXAMPLE: Final = "'1 2 1; 0 0 0; -1 -2 -1'"
 _VALUE_SPLIT: Final = re.compile(r"\s*,\s*|\s+")
+#: ImageMagick's ``WxH[+X+Y]:`` head of a user-defined kernel
+_IMAGEMAGICK_HEAD: Final = re.compile(r"^\s*(\d+)\s*[xX]\s*(\d+)\s*(?:([+-]\s*\d+)\s*([+-]\s*\d+))?\s*:(.*)$", re.S)
 
 
 def count_values(n: int) -> str:
@@ -98,6 +105,77 @@ def looks_like_matrix(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def looks_like_imagemagick(text: str) -> bool:
+    """Whether a spec is ImageMagick's user-defined kernel ``"WxH[+X+Y]: values"``.
+
+    Examples
+    --------
+    >>> looks_like_imagemagick("3x3: 1,2,1, 2,4,2, 1,2,1"), looks_like_imagemagick("1 2 1")
+    (True, False)
+    """
+    return _IMAGEMAGICK_HEAD.match(text) is not None
+
+
+def parse_imagemagick(
+    text: str, *, label: str | None = None, error: type[ConvcliError] = KernelError
+) -> tuple[list[list[float]], tuple[int, int] | None]:
+    """The rows and anchor of ImageMagick's user-defined kernel ``"WxH[+X+Y]: v1,v2,…"``.
+
+    ``W*H`` values (separated by commas or spaces) fill ``H`` rows of ``W``,
+    row by row; ``+X+Y`` places the anchor at column X, row Y (as
+    ImageMagick's ``-morphology`` kernels; default: the centre).
+
+    Returns
+    -------
+    rows : list of list of float
+    anchor : (row, col) or None
+        None when the spec gives no ``+X+Y``.
+
+    Raises
+    ------
+    ConvcliError
+        Of type ``error``, when the count of values is not ``W*H``, a value
+        is not a number, or the anchor is outside the kernel.
+
+    Examples
+    --------
+    >>> parse_imagemagick("3x1: 1, 2, 1")
+    ([[1.0, 2.0, 1.0]], None)
+    >>> parse_imagemagick("2x2+0+1: 1 2 3 4")
+    ([[1.0, 2.0], [3.0, 4.0]], (1, 0))
+    >>> parse_imagemagick("3x3: 1,2,1")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.KernelError: ImageMagick kernel '3x3: 1,2,1': 3x3 needs 9 values (row by row), got 3
+    """
+    label = label if label is not None else f"ImageMagick kernel {text.strip()!r}"
+    found = _IMAGEMAGICK_HEAD.match(text)
+    if found is None:
+        raise error(f"{label} is not 'WxH: values', e.g. '3x3: 1,2,1, 2,4,2, 1,2,1'")
+    width, height = int(found.group(1)), int(found.group(2))
+    if width < 1 or height < 1:
+        raise error(f"{label}: the size {width}x{height} must be at least 1x1")
+    tokens = split_values(found.group(5).replace(";", ","))
+    if len(tokens) != width * height:
+        raise error(f"{label}: {width}x{height} needs {count_values(width * height)} (row by row), got "
+                    f"{len(tokens)}")
+    values: list[float] = []
+    for n, token in enumerate(tokens, start=1):
+        value = parse_number(token)
+        if value is None or not math.isfinite(value):
+            raise error(f"{label}: value {n} ({token or '(nothing)'!r}) is not a finite number; ImageMagick's "
+                        "'-' and nan (outside the neighbourhood) are not supported, write 0")
+        values.append(value)
+    rows = [values[r * width : (r + 1) * width] for r in range(height)]
+    anchor = None
+    if found.group(3) is not None:
+        col, row = (int(found.group(g).replace(" ", "")) for g in (3, 4))
+        if not (0 <= col < width and 0 <= row < height):
+            raise error(f"{label}: the anchor +{col}+{row} (column, row) is outside the {width}x{height} kernel")
+        anchor = (row, col)
+    return rows, anchor
 
 
 def parse_rows(

@@ -38,6 +38,11 @@ gradient magnitude ``hypot(gx, gy)`` of the two linear kernels, represented as
 a :class:`Kernel` whose ``components`` are the two kernels and whose
 ``combine`` is ``"hypot"``.
 
+ImageMagick's geometry arguments read too (names are case-insensitive):
+``Gaussian:RxS`` and ``LoG:RxS`` are radius x sigma (radius 0: automatic, as
+``int(4*sigma+0.5)`` above), ``DoG:R,S1,S2`` radius and the two sigmas;
+``x`` and ``,`` both separate the numbers.
+
 Examples
 --------
 >>> named_kernel("sobel:axis=x").matrix.tolist()
@@ -50,6 +55,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -403,12 +409,44 @@ def named_kernel(text: str) -> Kernel:
     ...
     convcli.errors.KernelError: unknown kernel 'gausian' in 'gausian'; did you mean 'gaussian'? ...
     """
-    spec = parse_spec(text, what="kernel")
+    text = _from_imagemagick(text)
+    known = _BY_NAME.get(text.partition(":")[0].strip().lower())
+    spec = parse_spec(text, what="kernel", keys=[p.name for p in known.params] if known else ())
     entry = _BY_NAME.get(spec.name)
     if entry is None:
         raise KernelError(_unknown_name_message(spec, text))
     spec.check_keys([p.name for p in entry.params], what=f"kernel {entry.name!r}")
     return entry.build(spec)
+
+
+#: ImageMagick's geometry arguments of a kernel: ``Gaussian:0x2``, ``DoG:0,1,1.6``
+_IMAGEMAGICK_ARGS: Final = re.compile(r"^\s*([A-Za-z]+)\s*:\s*([-+.\deE]+(?:\s*[x,]\s*[-+.\deE]+)+)\s*$")
+#: the keys of those arguments, in ImageMagick's order (radius first; radius 0 = automatic)
+_IMAGEMAGICK_KEYS: Final = {"gaussian": ("radius", "sigma"), "log": ("radius", "sigma"),
+                            "dog": ("radius", "sigma1", "sigma2")}
+
+
+def _from_imagemagick(text: str) -> str:
+    """``Gaussian:0x2`` as ``gaussian:sigma=2`` (radius 0: automatic); any other spec unchanged.
+
+    Examples
+    --------
+    >>> _from_imagemagick("Gaussian:0x2"), _from_imagemagick("LoG:3,1.5"), _from_imagemagick("DoG:0,1,1.6")
+    ('gaussian:sigma=2', 'log:radius=3,sigma=1.5', 'dog:sigma1=1,sigma2=1.6')
+    >>> _from_imagemagick("gaussian:sigma=2")
+    'gaussian:sigma=2'
+    """
+    found = _IMAGEMAGICK_ARGS.match(text)
+    if found is None:
+        return text
+    name = found.group(1).lower()
+    values = [v.strip() for v in re.split(r"\s*[x,]\s*", found.group(2))]
+    keys = _IMAGEMAGICK_KEYS.get(name)
+    if keys is None or len(values) != len(keys):
+        return text
+    pairs = [f"{key}={value}" for key, value in zip(keys, values, strict=True)
+             if not (key == "radius" and value in ("0", "0.0"))]
+    return f"{name}:{','.join(pairs)}"
 
 
 def _unknown_name_message(spec: Spec, text: str) -> str:

@@ -145,19 +145,36 @@ def convolve_sequences(
     return [float(v) for v in convolve1d(first, second, pad=pad_mode, method=method_name)]
 
 
-def load_number(text: str, *, name: str = "number") -> str:
-    """A non-negative integer given as digits, or read from a file (a path or ``@path``).
+def load_number(text: str, *, name: str = "number", stdin: str | None = None) -> str:
+    """A non-negative integer given as digits, read from a file (a path or ``@path``) or ``-`` (``stdin``).
 
-    In a file, whitespace and line breaks are ignored (the digits may wrap).
+    In a file or on stdin, whitespace and line breaks are ignored (the digits
+    may wrap).
+
+    Parameters
+    ----------
+    text : str
+        Digits, a file, or ``-``.
+    name : str, optional
+        What the number is (``"A"``), for messages.
+    stdin : str, optional
+        What ``-`` stands for (the text read from standard input).
+
+    Returns
+    -------
+    str
+        The digits.
 
     Raises
     ------
     ParameterError
         Naming the line and column of a character that is not a digit, an
-        empty file, or text that is neither digits nor a file.
+        empty file or stdin, or text that is neither digits nor a file.
 
     Examples
     --------
+    >>> load_number("-", name="A", stdin="12345\\n678\\n")
+    '12345678'
     >>> load_number("x1", name="B")
     Traceback (most recent call last):
     ...
@@ -167,21 +184,30 @@ nor an existing file
     stripped = text.strip()
     if stripped.isascii() and stripped.isdigit():
         return stripped
+    if text == "-":
+        if stdin is None:
+            raise ValueError("'-' reads standard input: pass its text as stdin=")
+        return _digits(stdin, name=name, where="stdin")
     path = text[1:].strip() if text.startswith("@") else text
     if not (text.startswith("@") or os.path.isfile(path)):
         raise ParameterError(
             f"{name} {text!r} is neither a non-negative decimal integer (digits 0-9 only, e.g. 42) nor an "
             "existing file"
         )
-    content = _read_text(path, name)
+    return _digits(_read_text(path, name), name=name, where=path)
+
+
+def _digits(content: str, *, name: str, where: str) -> str:
+    """The digits of one number written in ``content`` (spaces and line breaks ignored), checked."""
+    what = "stdin" if where == "stdin" else "the file"
     for number, line in enumerate(content.splitlines(), start=1):
         for column, char in enumerate(line, start=1):
             if not (char in "0123456789" or char.isspace()):
                 raise ParameterError(
-                    f"{name}: {path}, line {number}, column {column}: {char!r} is not a digit; the file should "
+                    f"{name}: {where}, line {number}, column {column}: {char!r} is not a digit; {what} should "
                     "hold one non-negative decimal integer (line breaks and spaces are ignored)"
                 )
     digits = "".join(content.split())
     if not digits:
-        raise ParameterError(f"{name}: {path} is empty; it should hold the digits of a number")
+        raise ParameterError(f"{name}: {where} is empty; it should hold the digits of a number")
     return digits

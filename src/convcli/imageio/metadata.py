@@ -1,0 +1,214 @@
+"""What an output keeps of its input besides the pixels: JPEG quality and chroma subsampling, resolution, text.
+
+=====================  ===========================================================
+kept                   how
+=====================  ===========================================================
+JPEG quality           a JPEG written from a JPEG, without ``--quality``, gets the
+                       input's quality, estimated from its luminance quantisation
+                       table (:func:`estimate_jpeg_quality`), as ImageMagick does;
+                       other sources give quality 95
+chroma subsampling     a colour JPEG written from a colour JPEG keeps its
+                       subsampling (4:4:4, 4:2:2 or 4:2:0); others get 4:2:0
+resolution (dpi)       PNG ``pHYs``, JPEG JFIF density, TIFF and BMP resolution, read
+                       by Pillow as ``info['dpi']``, written back to PNG, JPEG,
+                       TIFF and BMP outputs (unchanged by strides and pooling,
+                       as ImageMagick keeps the density when resizing)
+PNG text               ``tEXt``, ``zTXt`` and ``iTXt`` chunks, written back to PNG
+                       outputs (international text as ``iTXt``)
+ICC profile, EXIF      see :mod:`.write`
+=====================  ===========================================================
+
+Examples
+--------
+>>> estimate_jpeg_quality(ijg_luminance_table(85))
+85
+>>> ijg_luminance_table(50)[:4]
+(16, 11, 10, 16)
+"""
+
+from __future__ import annotations
+
+import math
+import struct
+import zlib
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["IJG_LUMINANCE", "SUBSAMPLING", "estimate_jpeg_quality", "ijg_luminance_table"]
+
+#: the IJG (libjpeg) standard luminance quantisation table at quality 50, in natural (row-major) order
+IJG_LUMINANCE: tuple[int, ...] = (
+    16, 11, 10, 16, 24, 40, 51, 61,
+    12, 12, 14, 19, 26, 58, 60, 55,
+    14, 13, 16, 24, 40, 57, 69, 56,
+    14, 17, 22, 29, 51, 87, 80, 62,
+    18, 22, 37, 56, 68, 109, 103, 77,
+    24, 35, 55, 64, 81, 104, 113, 92,
+    49, 64, 78, 87, 103, 121, 120, 101,
+    72, 92, 95, 98, 112, 100, 103, 99,
+)  # fmt: skip
+
+#: Pillow's subsampling codes (``JpegImagePlugin.get_sampling``) and their names
+SUBSAMPLING: dict[int, str] = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
+
+#: the default JPEG quality when the source gives none
+DEFAULT_JPEG_QUALITY = 95
+
+
+def ijg_luminance_table(quality: int) -> tuple[int, ...]:
+    """The luminance table libjpeg writes at ``quality`` (1-100), baseline (entries 1..255).
+
+    libjpeg scales the standard table by ``5000 / q`` percent below quality 50
+    and by ``200 - 2q`` percent from 50 up (``jpeg_quality_scaling``).
+
+    Examples
+    --------
+    >>> ijg_luminance_table(100)[:3], ijg_luminance_table(75)[:3]
+    ((1, 1, 1), (8, 6, 5))
+    """
+    if not 1 <= int(quality) <= 100:
+        raise ValueError(f"quality must be 1..100, got {quality!r}")
+    q = int(quality)
+    scale = 5000 // q if q < 50 else 200 - 2 * q
+    return tuple(min(255, max(1, (base * scale + 50) // 100)) for base in IJG_LUMINANCE)
+
+
+def estimate_jpeg_quality(luminance: Sequence[int]) -> int:
+    """The libjpeg quality (1-100) whose luminance table is closest to ``luminance``.
+
+    Parameters
+    ----------
+    luminance : sequence of 64 ints
+        The luminance quantisation table in natural order (Pillow's
+        ``image.quantization[0]``).
+
+    Returns
+    -------
+    int
+        The quality with the smallest sum of absolute differences (the highest
+        such quality on a tie).  For a file libjpeg wrote, the exact quality.
+
+    Examples
+    --------
+    >>> estimate_jpeg_quality(ijg_luminance_table(37))
+    37
+    >>> estimate_jpeg_quality([2] * 64)  # not libjpeg's: the closest (99 has mostly 2s)
+    99
+    """
+    table = [int(v) for v in luminance]
+    if len(table) != 64:
+        raise ValueError(f"a quantisation table has 64 entries, got {len(table)}")
+    best, best_distance = 100, math.inf
+    for quality in range(100, 0, -1):  # highest first: ties keep the higher quality
+        distance = sum(abs(a - b) for a, b in zip(table, ijg_luminance_table(quality), strict=True))
+        if distance < best_distance:
+            best, best_distance = quality, distance
+    return best
+
+
+def read_metadata(image: Any, *, turned: bool = False) -> dict[str, Any]:
+    """The metadata of an opened (and loaded) Pillow image that outputs keep.
+
+    Returns
+    -------
+    dict
+        ``dpi`` (x, y) or None, ``text`` (PNG text chunks), ``jpeg_quality``
+        and ``jpeg_subsampling`` (JPEG sources) or None.  ``turned``: the
+        pixels were turned a quarter (EXIF orientation 5-8), so x and y swap.
+    """
+    found: dict[str, Any] = {"dpi": None, "text": {}, "jpeg_quality": None, "jpeg_subsampling": None}
+    try:
+        x, y = (float(v) for v in image.info.get("dpi") or ())
+        if math.isfinite(x) and math.isfinite(y) and x > 0 and y > 0:
+            found["dpi"] = (y, x) if turned else (x, y)
+    except (TypeError, ValueError, ZeroDivisionError):  # absent or damaged: not kept
+        pass
+    if image.format == "PNG":
+        try:
+            found["text"] = {str(k): v for k, v in dict(getattr(image, "text", None) or {}).items()
+                             if isinstance(v, str)}
+        except Exception:  # damaged text chunks are dropped rather than failing the image
+            found["text"] = {}
+    if image.format == "JPEG":
+        from PIL import JpegImagePlugin
+
+        try:
+            tables = getattr(image, "quantization", None) or {}
+            if 0 in tables and len(tables[0]) == 64:
+                found["jpeg_quality"] = estimate_jpeg_quality(tables[0])
+            sampling = JpegImagePlugin.get_sampling(image)
+            found["jpeg_subsampling"] = sampling if sampling in SUBSAMPLING else None
+        except Exception:  # unusual tables or layers: the defaults apply
+            pass
+    return found
+
+
+def save_options(fmt: str, channels: int, info: Any, quality: int | None) -> dict[str, Any]:
+    """Pillow ``save`` keywords for quality, subsampling, dpi and PNG text (ICC and EXIF: :mod:`.write`).
+
+    Examples
+    --------
+    >>> from convcli.imageio import ImageInfo
+    >>> src = ImageInfo("a.jpg", format="JPEG", dpi=(300.0, 300.0), jpeg_quality=80, jpeg_subsampling=0)
+    >>> save_options("JPEG", 3, src, None)
+    {'quality': 80, 'subsampling': 0, 'dpi': (300.0, 300.0)}
+    >>> save_options("JPEG", 3, src, 60)["quality"], save_options("JPEG", 3, None, None)
+    (60, {'quality': 95})
+    """
+    options: dict[str, Any] = {}
+    if fmt == "JPEG":
+        kept = getattr(info, "jpeg_quality", None)
+        options["quality"] = quality or kept or DEFAULT_JPEG_QUALITY
+        sampling = getattr(info, "jpeg_subsampling", None)
+        if channels == 3 and sampling in SUBSAMPLING:
+            options["subsampling"] = sampling
+    if fmt == "WEBP" and quality:
+        options["quality"] = quality
+    dpi = getattr(info, "dpi", None)
+    if dpi and fmt in ("PNG", "JPEG", "TIFF", "BMP"):
+        options["dpi"] = dpi
+    text = getattr(info, "text", None)
+    if text and fmt == "PNG":
+        from PIL import PngImagePlugin
+
+        pnginfo = PngImagePlugin.PngInfo()
+        for key, value in text.items():
+            try:
+                pnginfo.add_text(key, value)
+            except Exception:  # a key PNG cannot hold (empty, too long): that chunk is dropped
+                continue
+        options["pnginfo"] = pnginfo
+    return options
+
+
+def _chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
+
+
+def png_metadata_chunks(info: Any) -> list[bytes]:
+    """``pHYs`` and text chunks for PNG files convcli encodes itself (16-bit colour).
+
+    Examples
+    --------
+    >>> from convcli.imageio import ImageInfo
+    >>> [c[4:8] for c in png_metadata_chunks(ImageInfo("a.png", dpi=(72.0, 72.0), text={"Title": "x"}))]
+    [b'pHYs', b'tEXt']
+    """
+    chunks = []
+    dpi = getattr(info, "dpi", None)
+    if dpi:
+        ppm = [int(d / 0.0254 + 0.5) for d in dpi]  # as Pillow's PNG writer rounds
+        if all(0 < v < 2**31 for v in ppm):
+            chunks.append(_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
+    for key, value in (getattr(info, "text", None) or {}).items():
+        try:
+            name = key.encode("latin-1")
+        except UnicodeEncodeError:
+            continue
+        if not 1 <= len(name) <= 79 or b"\x00" in name:
+            continue
+        try:
+            chunks.append(_chunk(b"tEXt", name + b"\x00" + value.encode("latin-1")))
+        except UnicodeEncodeError:  # international text: iTXt, UTF-8, uncompressed
+            chunks.append(_chunk(b"iTXt", name + b"\x00\x00\x00\x00\x00" + value.encode("utf-8", "replace")))
+    return chunks
