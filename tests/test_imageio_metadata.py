@@ -197,7 +197,9 @@ def readme_recipe() -> str:
     """The Python block after "From Python, the same work is" in the README of the convcli under test."""
     import convcli
 
-    text = (Path(convcli.__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    beside = Path(convcli.__file__).resolve().parents[2] / "README.md"  # an editable install's own checkout
+    readme = beside if beside.is_file() else Path(__file__).resolve().parents[1] / "README.md"
+    text = readme.read_text(encoding="utf-8")
     start = text.index("From Python, the same work is")
     block = text[text.index("```python\n", start) + len("```python\n"):]
     return block[: block.index("```")]
