@@ -19,6 +19,7 @@ from PIL import Image
 from typer.testing import CliRunner
 
 from convcli.cli import app
+from tests.imagefiles import load, save
 
 CONVCLI = str(Path(sys.executable).parent / "convcli")
 SOBEL_X = np.array([[-1.0, 0.0, 1.0], [-2.0, 0.0, 2.0], [-1.0, 0.0, 1.0]])
@@ -28,19 +29,6 @@ def invoke(*args: str, input: bytes | None = None):
     return CliRunner().invoke(app, ["apply", *args], input=input)
 
 
-def save(path: Path, arr: np.ndarray) -> Path:
-    if path.suffix == ".npy":
-        np.save(path, arr)
-    else:
-        Image.fromarray(arr).save(path)
-    return path
-
-
-def load(path: Path) -> np.ndarray:
-    if path.suffix == ".npy":
-        return np.load(path)
-    with Image.open(path) as image:
-        return np.array(image)
 
 
 def correlate(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:

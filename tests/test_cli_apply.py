@@ -23,6 +23,7 @@ from scipy import ndimage
 from typer.testing import CliRunner
 
 from convcli.cli import app
+from tests.imagefiles import load, save
 from tests.reference import ref_pool
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,20 +43,6 @@ def run(*args: str, cwd: Path, input: bytes | None = None, timeout: float = 120)
     return subprocess.run([CONVCLI, "apply", *args], cwd=cwd, input=input, capture_output=True, timeout=timeout)
 
 
-def save(path: Path, arr: np.ndarray) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".npy":
-        np.save(path, arr)
-    else:
-        Image.fromarray(arr).save(path)
-    return path
-
-
-def load(path: Path) -> np.ndarray:
-    if path.suffix == ".npy":
-        return np.load(path)
-    with Image.open(path) as image:
-        return np.array(image)
 
 
 def gaussian_ref(arr: np.ndarray, sigma: float) -> np.ndarray:

@@ -21,7 +21,16 @@ from typing import TYPE_CHECKING, Literal, TypeAlias
 
 import numpy as np
 
-from .engine import METHODS, convolve, correlate, normalize_border, resolve_border, work_dtype
+from .engine import (
+    METHODS,
+    check_nan,
+    check_normalizable,
+    convolve,
+    correlate,
+    normalize_border,
+    resolve_border,
+    work_dtype,
+)
 from .errors import ParameterError
 from .layers import DEFAULT_POOL_SIZE, Layer, parse_pool
 from .pooling import check_pool_op, pool
@@ -57,6 +66,14 @@ class Convolve:
     anchor : pair of int, optional
         The kernel tap placed on each output pixel (``pad="same"`` only); by
         default the kernel's own anchor (from a kernel file), else the engine's.
+    nan, nan_fill : optional
+        Missing data, as in :func:`convcli.correlate`: ``propagate`` or
+        ``ignore`` (normalised convolution), and the value where nothing valid
+        is seen.  A ``mask`` given to :meth:`run` means ``ignore`` too.
+    mask : str or None, optional
+        The name of the valid-pixel mask the caller applies to this
+        convolution's input (``--mask``; for reports only, the array is given
+        to :meth:`run`).
 
     Examples
     --------
@@ -81,6 +98,9 @@ class Convolve:
     dilation: object = 1
     method: str = "auto"
     anchor: tuple[int, int] | None = None
+    nan: str = "propagate"
+    nan_fill: float | None = None
+    mask: str | None = None
 
     def __post_init__(self) -> None:
         from .kernels import Kernel, kernel
@@ -94,6 +114,15 @@ class Convolve:
             raise ParameterError(f"unknown method {self.method!r}; use one of {', '.join(METHODS)}")
         resolve_border(self.border, self.border_value)  # the value, and zeros with a non-zero value
         resolve_pad(self.pad, self.kernel.shape, dilation=self.dilation, anchor=self.effective_anchor())
+        check_nan(self.nan, self.nan_fill)
+        if self.normalized:
+            for matrix in self.matrices():
+                check_normalizable(matrix, label=f"kernel {self.kernel.spec or 'matrix'!r}")
+
+    @property
+    def normalized(self) -> bool:
+        """Whether missing data is ignored (normalised convolution): ``nan="ignore"`` or a mask."""
+        return self.nan == "ignore" or self.mask is not None
 
     def effective_anchor(self) -> tuple[int, int] | None:
         """The anchor ``same`` padding uses: the given one, else the kernel's own (``None``: the default).
@@ -144,13 +173,19 @@ class Convolve:
         """A short text for reports: ``correlate gaussian:sigma=3 (25x25)``."""
         h, w = self.kernel.shape
         verb = "convolve" if self.flip else "correlate"
-        return f"{verb} {self.kernel.spec or 'kernel'} ({h}x{w})"
+        text = f"{verb} {self.kernel.spec or 'kernel'} ({h}x{w})"
+        if self.normalized:
+            fill = "" if self.nan_fill is None else f", fill {self.nan_fill:g}"
+            text += f", nan ignore{fill}" + (f", mask {self.mask}" if self.mask is not None else "")
+        return text
 
-    def _filter(self, image: np.ndarray, matrix: np.ndarray, *, border_value: float) -> np.ndarray:
+    def _filter(self, image: np.ndarray, matrix: np.ndarray, *, border_value: float, nan: bool = False,
+                mask: np.ndarray | None = None) -> np.ndarray:
         func = convolve if self.flip else correlate
         return func(image, matrix, border=self.border, border_value=border_value, pad=self.pad,
                     stride=self.stride, dilation=self.dilation, method=self.method,  # type: ignore[arg-type]
-                    anchor=self.effective_anchor())
+                    anchor=self.effective_anchor(), nan="ignore" if nan and self.normalized else "propagate",
+                    nan_fill=self.nan_fill, mask=mask if nan else None)
 
     def pad_for(self, matrix: np.ndarray) -> object:
         """The padding ``matrix`` gets: the pad spec, resolved to four sides when an anchor places it.
@@ -167,12 +202,14 @@ class Convolve:
         return resolve_pad(self.pad, (int(matrix.shape[0]), int(matrix.shape[1])), dilation=self.dilation,
                            anchor=anchor)
 
-    def run(self, image: np.ndarray, *, add_offset: bool = True) -> np.ndarray:
+    def run(self, image: np.ndarray, *, add_offset: bool = True, mask: np.ndarray | None = None) -> np.ndarray:
         """Filter ``image`` (``H x W`` or ``H x W x C``); float32 (float64 for float64 input).
 
-        ``add_offset=False`` leaves out the kernel's offset.
+        ``add_offset=False`` leaves out the kernel's offset; ``mask`` (non-zero
+        = valid, the image's height and width) means normalised convolution.
         """
-        responses = [self._filter(image, m, border_value=float(self.border_value)) for m in self.matrices()]
+        responses = [self._filter(image, m, border_value=float(self.border_value), nan=True, mask=mask)
+                     for m in self.matrices()]
         out = self.kernel.combine_responses(responses) if self.kernel.is_operator else responses[0]
         if add_offset and self.kernel.offset:
             out += out.dtype.type(self.kernel.offset)

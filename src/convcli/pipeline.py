@@ -24,6 +24,17 @@ Alpha
     Mean pooling works the same way; max and min pooling ignore fully
     transparent pixels; activations apply to colour only.  ``sum`` drops alpha.
 
+Linear light
+    With ``linear=True`` the colour samples are decoded from sRGB to linear
+    light first (:mod:`convcli.colour`: the exact IEC 61966-2-1 curve; 8-bit
+    and 16-bit samples from their normalised values, float samples taken as
+    encoded values in 0..1), every operation runs on linear values (alpha
+    weighting premultiplies linear colour; ``gray`` weights linear values),
+    and the result is encoded back, sign-preserving for the negative response
+    of a zero-sum kernel.  Alpha is never transfer-coded.  Linear light is
+    filtered in float64: the encoding is steep near black (slope 12.92), so
+    float32 sums would miss the exact result by up to 0.01 of a 16-bit level.
+
 Units
     The result is in the input's units (0..255 for 8-bit, 0..65535 for 16-bit,
     as is for float).  ``sigmoid`` and ``tanh`` see the samples scaled to 0..1
@@ -53,6 +64,7 @@ from typing import Literal, TypeAlias
 import numpy as np
 from numpy.typing import DTypeLike
 
+from .colour import decode_samples, encode_samples
 from .depth import (
     DEPTHS,
     RANGES,
@@ -71,6 +83,7 @@ __all__ = [
     "ACTIVATIONS",
     "CHANNELS",
     "DEPTHS",
+    "LINEAR_STEPS",
     "RANGES",
     "Activate",
     "Activation",
@@ -93,6 +106,9 @@ __all__ = [
 Channels: TypeAlias = Literal["each", "sum", "gray"]
 
 CHANNELS: tuple[str, ...] = ("each", "sum", "gray")
+
+#: the steps ``--linear`` adds around the operations (as ``--dry-run`` and ``--json`` show them)
+LINEAR_STEPS = ("decode sRGB to linear light", "encode linear light to sRGB")
 
 #: ITU-R 601-2 luma weights, as Pillow's "L" conversion
 LUMA = (0.299, 0.587, 0.114)
@@ -132,6 +148,8 @@ def filter_image(
     channels: Channels = "each",
     alpha: bool = False,
     keep_alpha: bool = False,
+    linear: bool = False,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """Run ``operations`` in order on one image, as ``convcli apply`` does.
 
@@ -149,11 +167,19 @@ def filter_image(
     keep_alpha : bool, optional
         Output the input's alpha unchanged instead of the filtered one (the
         operations must keep the size).
+    linear : bool, optional
+        Filter in linear light: decode sRGB first, encode the result back
+        (see the module notes; ``convcli apply --linear``).
+    mask : ndarray, optional
+        Valid pixels (non-zero) of the image's height and width: the first
+        operation, a convolution, ignores the others (normalised convolution,
+        as ``nan="ignore"``; ``convcli apply --mask``).
 
     Returns
     -------
     ndarray
-        float32 (float64 for float64 input), unclipped, in the input's units;
+        float32 (float64 for float64 input, and with ``linear``), unclipped,
+        in the input's units (sRGB-encoded again with ``linear``);
         ``H' x W'`` or ``H' x W' x C'``.
 
     Raises
@@ -172,6 +198,10 @@ def filter_image(
     (0.0, 255.0)
     >>> float(out[0, 2, 3]), float(out[0, 1, 3])  # alpha is blurred
     (170.0, 85.0)
+    >>> checks = (np.indices((4, 4)).sum(axis=0) % 2 * 255).astype(np.uint8)  # a 0/255 checkerboard
+    >>> box = [Convolve(kernel("box:size=2"))]
+    >>> float(filter_image(checks, box)[1, 1]), round(float(filter_image(checks, box, linear=True)[1, 1]), 2)
+    (127.5, 187.52)
     """
     check_operations(operations)
     if channels not in CHANNELS:
@@ -183,22 +213,27 @@ def filter_image(
             f"and dtype {arr.dtype}"
         )
     scale = nominal_max(arr.dtype)
-    dtype = _work_type(arr.dtype)
+    dtype = np.float64 if linear else _work_type(arr.dtype)  # linear light: float64 (see the module notes)
     has_alpha = alpha and arr.ndim == 3 and arr.shape[2] >= 2
+    _check_mask(operations, mask, has_alpha and not np.all(arr[..., -1] == scale))
     if not has_alpha:
-        work = _luma(arr) if channels == "gray" else arr
-        return _run_plain(work, operations, channels=channels, scale=scale)
-    colour = arr[..., :-1].astype(dtype)
+        work = decode_samples(arr, dtype) if linear else arr
+        work = _luma(work) if channels == "gray" else work
+        plain = _run_plain(work, operations, channels=channels, scale=scale, mask=mask)
+        return encode_samples(plain, scale) if linear else plain
+    colour = decode_samples(arr[..., :-1], dtype) if linear else arr[..., :-1].astype(dtype)
     a = arr[..., -1]
     if channels == "gray":
         colour = _luma(colour)
     colour = colour[..., 0] if colour.ndim == 3 and colour.shape[2] == 1 else colour
     if np.all(a == scale):  # fully opaque: exactly the result without alpha, and opaque
-        colour = _run_plain(colour, operations, channels=channels, scale=scale)
+        colour = _run_plain(colour, operations, channels=channels, scale=scale, mask=mask)
         weight = np.ones(colour.shape[:2], dtype=colour.dtype)
     else:
         weight = a.astype(dtype) / dtype(scale)
         colour, weight = _run_alpha(colour, weight, operations, channels=channels, scale=scale)
+    if linear:
+        colour = encode_samples(colour, scale)
     if channels == "sum":
         return colour
     if keep_alpha:
@@ -215,13 +250,27 @@ def filter_image(
     return np.concatenate([colour, out_alpha[..., None].astype(colour.dtype)], axis=2)
 
 
-def _run_plain(work: np.ndarray, operations: Sequence[Operation], *, channels: str, scale: float) -> np.ndarray:
+def _check_mask(operations: Sequence[Operation], mask: np.ndarray | None, translucent: bool) -> None:
+    """Refuse a mask without a first convolution, and missing data together with a (not opaque) alpha channel."""
+    if mask is not None and not (operations and isinstance(operations[0], Convolve)):
+        raise ParameterError("a mask applies to the first operation, which must be a convolution (give a kernel)")
+    if translucent and (mask is not None or any(isinstance(op, Convolve) and op.normalized for op in operations)):
+        raise ParameterError("ignoring missing data (--nan ignore, --mask) cannot be combined with an alpha channel "
+                             "that is not fully opaque: alpha already weights the pixels; make transparent "
+                             "pixels the missing ones instead, or drop the alpha channel")
+
+
+def _run_plain(work: np.ndarray, operations: Sequence[Operation], *, channels: str, scale: float,
+               mask: np.ndarray | None = None) -> np.ndarray:
     out = work
     sum_at = _sum_point(operations) if channels == "sum" else None
     if sum_at == -1:
         out = _sum_channels(out.astype(_work_type(out.dtype)))
     for index, op in enumerate(operations):
-        out = op.run(out, scale=scale) if isinstance(op, Activate) else op.run(out)
+        if isinstance(op, Activate):
+            out = op.run(out, scale=scale)
+        else:
+            out = op.run(out, mask=mask) if index == 0 and isinstance(op, Convolve) else op.run(out)
         if index == sum_at:
             out = _sum_channels(out)
     if out is work or out.dtype != _work_type(work.dtype):  # never hand back the caller's array
@@ -317,12 +366,14 @@ def plan_steps(
     dtype: DTypeLike = np.uint8,
     channels: Channels = "each",
     alpha: bool = False,
+    linear: bool = False,
 ) -> list[Step]:
     """The shapes through each operation and the method ``auto`` would choose, without filtering.
 
     Sizes come from :mod:`convcli.shapes`, methods from
     :func:`convcli.choose_method` (on actual data ``auto`` may still avoid the
-    FFT for NaN/inf or a huge dynamic range).
+    FFT for NaN/inf or a huge dynamic range).  With ``linear`` the first step
+    decodes sRGB to linear light and the last encodes the result back.
 
     Raises
     ------
@@ -335,6 +386,8 @@ def plan_steps(
     >>> steps = plan_steps((100, 80, 3), [Convolve(kernel("box:size=3"), stride=2), Pool("max", 2)])
     >>> [(s.operation, s.input, s.output) for s in steps]
     [('correlate box:size=3 (3x3)', (100, 80, 3), (50, 40, 3)), ('max pool 2x2 stride 2x2', (50, 40, 3), (25, 20, 3))]
+    >>> [s.operation for s in plan_steps((8, 8), [Convolve(kernel("box"))], linear=True)]
+    ['decode sRGB to linear light', 'correlate box (3x3)', 'encode linear light to sRGB']
     """
     check_operations(operations)
     hw = (int(shape[0]), int(shape[1]))
@@ -344,6 +397,8 @@ def plan_steps(
     extra = 1 if has_alpha and channels != "sum" else 0
     steps: list[Step] = []
     current = _shape(hw, colour + (1 if has_alpha else 0))
+    if linear:
+        steps.append(Step(LINEAR_STEPS[0], current, current))
     if channels == "gray" and colour > 1:
         colour = 1
         steps.append(Step("to gray (ITU-R 601-2 luma)", current, _shape(hw, colour + extra)))
@@ -353,7 +408,7 @@ def plan_steps(
         colour = 1
         steps.append(Step("sum the channels", current, _shape(hw, 1)))
         current = steps[-1].output
-    work = _work_type(np.dtype(dtype))
+    work = np.float64 if linear else _work_type(np.dtype(dtype))  # what filter_image computes in
     for index, op in enumerate(operations):
         name = f"step {index + 1} ({op.describe()})"
         method = reason = None
@@ -383,6 +438,8 @@ def plan_steps(
         current = _shape(out_hw, colour + extra)
         steps.append(Step(op.describe(), before, current, method, reason))
         hw = out_hw
+    if linear:
+        steps.append(Step(LINEAR_STEPS[1], current, current))
     return steps
 
 
@@ -408,6 +465,8 @@ def filter_to_depth(
     gain: float = 1.0,
     offset: float | str = 0.0,
     out_alpha: bool = False,
+    linear: bool = False,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """:func:`filter_image` then :func:`to_depth`, in strips of rows when the chain allows.
 
@@ -420,6 +479,10 @@ def filter_to_depth(
     the same as those of the unstreamed path.  Other chains run unstreamed.
     ``offset`` may be relative to the output's full scale (``"50%"``, see
     :func:`convcli.depth.resolve_offset`), so it is resolved for ``depth``.
+    ``linear=True`` filters in linear light (:func:`filter_image`); streamed,
+    the decoded image is held and each strip is encoded back before its
+    conversion, with the same bytes as unstreamed.  ``mask`` is
+    :func:`filter_image`'s, and streams too.
 
     Examples
     --------
@@ -430,26 +493,38 @@ def filter_to_depth(
     >>> whole = to_depth(filter_image(image, ops), "8", source_max=255)
     >>> np.array_equal(streamed, whole)
     True
+    >>> linear = filter_to_depth(image, ops, depth="8", linear=True)
+    >>> np.array_equal(linear, to_depth(filter_image(image, ops, linear=True), "8", source_max=255))
+    True
     """
     from . import engine
 
     source_max = nominal_max(np.asarray(image).dtype)
     if not _streamable(image, operations, channels=channels, alpha=alpha, depth=depth, range_mode=range_mode):
-        result = filter_image(image, operations, channels=channels, alpha=alpha, keep_alpha=keep_alpha)
-        return to_depth(result, depth, source_max=source_max, range_mode=range_mode, gain=gain, offset=offset,
-                        alpha=out_alpha)
+        result = filter_image(image, operations, channels=channels, alpha=alpha, keep_alpha=keep_alpha,
+                              linear=linear, mask=mask)
+        samples = to_depth(result, depth, source_max=source_max, range_mode=range_mode, gain=gain,
+                           offset=offset, alpha=out_alpha)
+        if linear and depth == "float":  # float out: the input's float type, as without linear
+            samples = samples.astype(_work_type(np.asarray(image).dtype), copy=False)
+        return samples
     check_operations(operations)
     conv = operations[0]
     assert isinstance(conv, Convolve)
+    if linear:  # the decoded image is held; the float result of the whole image still never is
+        image = decode_samples(np.asarray(image), np.float64)
     strips = engine.correlate_strips(image, conv.kernel.matrix, flip=conv.flip, border=conv.border,
                               border_value=float(conv.border_value), pad=conv.pad, stride=conv.stride,
-                              dilation=conv.dilation, method=conv.method, anchor=conv.effective_anchor())  # type: ignore[arg-type]
+                              dilation=conv.dilation, method=conv.method, anchor=conv.effective_anchor(),  # type: ignore[arg-type]
+                              nan="ignore" if conv.normalized else "propagate", nan_fill=conv.nan_fill, mask=mask)
     out: np.ndarray | None = None
     for first, strip in strips:
         if conv.kernel.offset:
             strip += strip.dtype.type(conv.kernel.offset)
         for op in operations[1:]:
             strip = op.run(strip, scale=source_max)  # type: ignore[call-arg]
+        if linear:
+            strip = encode_samples(strip, source_max)
         samples = to_depth(strip, depth, source_max=source_max, range_mode=range_mode, gain=gain, offset=offset)
         if out is None:  # the output's height comes from the plan: allocate once
             out = np.empty((_stream_height(image, conv), *samples.shape[1:]), dtype=samples.dtype)

@@ -43,6 +43,7 @@ from .specs import parse_anchor, parse_choice, parse_pad, parse_pair
 if TYPE_CHECKING:
     from .batch import FileResult, Frames, Naming, Task
     from .depth import Depth, RangeMode
+    from .kernels import Kernel
     from .operations import Operation
     from .pipeline import Channels
 
@@ -68,6 +69,9 @@ class Recipe:
     channels : {"each", "sum", "gray"}
     keep_alpha : bool
         ``--alpha keep``: leave alpha as it is instead of filtering it.
+    linear : bool
+        ``--linear``: filter in linear light (decode sRGB first, encode the
+        result back; :mod:`convcli.colour`).
     range_mode : {"clip", "abs", "normalize"}
     gain : float
         ``gain * x + offset`` before the range policy.
@@ -89,6 +93,9 @@ class Recipe:
         Replace existing outputs, or leave them and skip their inputs.
     notes : tuple of str
         Warnings about the options (an option that has no effect).
+    mask : str or None
+        ``--mask``: an image file whose non-zero pixels are the valid ones,
+        read for each input (:func:`convcli.batch.results.read_mask`).
 
     Examples
     --------
@@ -102,6 +109,7 @@ class Recipe:
     operations: tuple[Operation, ...] = ()
     channels: Channels = "each"
     keep_alpha: bool = False
+    linear: bool = False
     range_mode: RangeMode = "clip"
     gain: float = 1.0
     offset: float | str = 0.0
@@ -113,6 +121,7 @@ class Recipe:
     force: bool = False
     skip_existing: bool = False
     notes: tuple[str, ...] = field(default=(), compare=False)
+    mask: str | None = None
 
     def plan(
         self,
@@ -217,6 +226,29 @@ def _bounded(value: int | None, option: str, *, low: int, high: int | None = Non
     return value
 
 
+def _commutes_with_srgb(op: Operation) -> bool:
+    """Whether ``op`` gives the same result on encoded and on linear samples (a monotonic, sign-keeping map)."""
+    from .operations import Activate, Pool
+
+    return (isinstance(op, Pool) and op.op in ("max", "min")) or (
+        isinstance(op, Activate) and op.name in ("none", "relu", "abs"))
+
+
+def _normalizable(kernels: list[Kernel], ignore: bool) -> list[Kernel]:
+    """``kernels``, refusing with ``--nan ignore``/``--mask`` one whose weights sum to about 0."""
+    from .engine import check_normalizable
+    from .errors import ParameterError
+
+    for k in kernels if ignore else ():
+        for part in k.components if k.is_operator else (k,):
+            try:
+                check_normalizable(part.matrix, label=f"kernel {k.spec or 'matrix'!r}")
+            except ParameterError as err:
+                raise UsageError(str(err).replace("nan='ignore'", "--nan ignore (and --mask)").replace(
+                    "use nan='propagate'", "use --nan propagate")) from None
+    return kernels
+
+
 def _check_extension(naming: Naming) -> None:
     """Refuse ``-o``/``--name`` whose extension names another format than ``--format`` (bytes and name would lie)."""
     from .imageio import FORMATS
@@ -254,6 +286,7 @@ def build_recipe(
     pool: str | None = None,
     channels: str = "each",
     alpha: str = "filter",
+    linear: bool = False,
     range_mode: str = "clip",
     gain: float = 1.0,
     offset: float | str = 0.0,
@@ -270,6 +303,9 @@ def build_recipe(
     skip_existing: bool = False,
     json_report: bool = False,
     require_operation: bool = False,
+    nan: str = "propagate",
+    nan_fill: float | None = None,
+    mask: str | None = None,
 ) -> Recipe:
     """``apply``'s options, as typed, checked and turned into a :class:`Recipe`.
 
@@ -291,6 +327,8 @@ def build_recipe(
         A pooling spec run last (``max``, ``mean:size=3,stride=2``, …).
     channels, alpha, range_mode : str
         ``each|sum|gray`` (``grey`` is ``gray``); ``filter|keep``; ``clip|abs|normalize``.
+    linear : bool
+        Filter in linear light (``--linear``): sRGB decoded first, the result encoded back.
     gain : float
         ``gain * x + offset`` first.
     offset : float or str
@@ -314,6 +352,11 @@ def build_recipe(
     require_operation : bool
         Refuse a recipe without any kernel, activation or pooling (it would
         copy the image); ``apply`` sets it, and ``-k identity`` copies on purpose.
+    nan, nan_fill, mask : optional
+        Missing data: ``propagate`` or ``ignore`` (normalised convolution,
+        :func:`convcli.correlate`'s ``nan``), the value where no valid pixel is
+        seen, and an image file whose non-zero pixels are valid (implies
+        ``ignore``).
 
     Returns
     -------
@@ -344,7 +387,7 @@ def build_recipe(
     """
     from .batch import FRAMES, Naming, check_overwrite
     from .depth import DEPTHS, RANGES, depth_name, parse_offset
-    from .engine import METHODS, normalize_border
+    from .engine import METHODS, NAN_MODES, normalize_border
     from .imageio import DEFAULT_MAX_PIXELS, depth_possible
     from .kernels import kernel
     from .operations import ACTIVATIONS, Activate, Convolve, Pool
@@ -355,6 +398,8 @@ def build_recipe(
             raise UsageError("--json prints its report on stdout, which -o - uses for the image; "
                              "write the image to a file or drop --json")
         check_overwrite(force=force, skip_existing=skip_existing)
+        if not isinstance(linear, bool):
+            raise UsageError(f"--linear is a flag (True or False), got {linear!r}")
         frames = parse_choice(frames, FRAMES, what="--frames")
         channels = parse_choice(CHANNEL_ALIASES.get(str(channels).strip().lower(), channels), CHANNELS,
                                 what="--channels")
@@ -372,13 +417,21 @@ def build_recipe(
         pad_amount = parse_pad(pad, what="--pad")
         anchor_rc = None if anchor is None else parse_anchor(anchor, what="--anchor")
         border = normalize_border(border)
+        nan = parse_choice(nan, NAN_MODES, what="--nan")
+        nan_fill = None if nan_fill is None else _finite(nan_fill, "--nan-fill")
+        if mask is not None and not os.path.isfile(mask):
+            raise UsageError(f"--mask {mask}: no such file; give an image whose non-zero pixels are the valid ones")
+        ignore = nan == "ignore" or mask is not None
+        if mask is not None and not kernels:
+            raise UsageError(f"--mask {mask} applies to a convolution; give a kernel (-k KERNEL)")
     # a bad kernel (name, key, value, file) is a kernel error (exit 1), as in `convcli kernels show`
     loaded = [kernel(spec, normalize=normalize) for spec in kernels]
     with usage_errors():
         operations: list[Operation] = [
             Convolve(matrix, flip=flip, border=border, border_value=border_value or 0.0, pad=pad_amount,
-                     stride=stride_hw, dilation=dilation_hw, method=method, anchor=anchor_rc)
-            for matrix in loaded
+                     stride=stride_hw, dilation=dilation_hw, method=method, anchor=anchor_rc,
+                     nan="ignore" if ignore else "propagate", nan_fill=nan_fill, mask=mask if i == 0 else None)
+            for i, matrix in enumerate(_normalizable(loaded, ignore))
         ]
         if activation != "none":
             operations.append(Activate(activation))
@@ -398,9 +451,16 @@ def build_recipe(
     if border_value is not None and border != "constant":
         notes = (f"--border-value {border_value:g} has no effect with --border {border}; "
                  "it is the value of --border constant",)
+    if nan_fill is not None and not ignore:
+        notes += (f"--nan-fill {nan_fill:g} has no effect with --nan propagate; it is the value --nan ignore "
+                  "and --mask give where no valid pixel is seen",)
+    if linear and channels == "each" and operations and all(_commutes_with_srgb(op) for op in operations):
+        notes += ("--linear has no effect on max/min pooling, relu and abs (they commute with the sRGB curve); "
+                  "it changes kernels, mean pooling, sigmoid and tanh",)
     return Recipe(
         operations=tuple(operations), channels=cast("Channels", channels), keep_alpha=alpha == "keep",
         range_mode=cast("RangeMode", range_mode), gain=gain, offset=offset, depth=wanted, quality=quality,
         max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None),
         naming=naming, frames=cast("Frames", frames), force=force, skip_existing=skip_existing, notes=notes,
+        linear=linear, mask=mask,
     )

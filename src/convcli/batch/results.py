@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from ..depth import Depth
     from ..recipe import Recipe
 
-__all__ = ["FileResult", "Status", "dry_run", "plan_task", "process_task"]
+__all__ = ["FileResult", "Status", "dry_run", "plan_task", "process_task", "read_mask"]
 
 Status: TypeAlias = Literal["written", "skipped", "failed", "planned", "interrupted"]
 
@@ -65,6 +65,8 @@ class FileResult:
         Why a ``skipped`` input was left alone: its output exists, or it is
         the output of another input of the batch, or it lies in the output
         folder (then ``output`` is None).
+    linear : bool
+        Filtered (or planned) in linear light (``--linear``).
     """
 
     index: int
@@ -82,6 +84,7 @@ class FileResult:
     payload: bytes | None = field(default=None, repr=False)
     frame: int | None = None
     reason: str | None = None
+    linear: bool = False
 
     @property
     def label(self) -> str:
@@ -102,6 +105,7 @@ class FileResult:
             "output_shape": list(self.output_shape) if self.output_shape else None,
             "depth": self.depth,
             "format": self.format,
+            "linear": self.linear,
             "steps": [
                 {"operation": s.operation, "input": list(s.input), "output": list(s.output),
                  "method": s.method, "reason": s.reason}
@@ -154,6 +158,45 @@ def _target(recipe: Recipe, task: Task, shape: tuple[int, ...], dtype: Any,
                      f"a 256-colour palette{alpha_note} (use --format png, or a .png output name, to keep "
                      "every colour)")
     return channels, depth, notes
+
+
+def _profile_notes(profile: bytes | None, name: str) -> list[str]:
+    """``--linear``: a warning when the image's ICC profile is not sRGB (:func:`convcli.colour.profile_note`)."""
+    from ..colour import profile_note
+
+    note = profile_note(profile, name)
+    return [] if note is None else [note]
+
+
+def _mask_fits(path: str, mask_shape: tuple[int, ...], shape: tuple[int, ...]) -> None:
+    from ..errors import ShapeError
+
+    if tuple(mask_shape[:2]) != tuple(shape[:2]):
+        raise ShapeError(f"--mask {path} is {mask_shape[1]}x{mask_shape[0]} but the image is {shape[1]}x{shape[0]} "
+                         "(width x height); give a mask of the input's size")
+
+
+def read_mask(path: str, shape: tuple[int, ...], recipe: Recipe | None = None) -> Any:
+    """The valid pixels ``--mask`` gives for an image of ``shape``: non-zero in any channel; sizes must agree.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> import numpy as np
+    >>> path = os.path.join(tempfile.mkdtemp(), "m.npy")
+    >>> np.save(path, np.eye(2))
+    >>> read_mask(path, (2, 2, 3)).tolist()
+    [[True, False], [False, True]]
+    >>> read_mask(path, (3, 2))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ShapeError: --mask ...m.npy is 2x2 but the image is 2x3 (width x height); give a mask of ...
+    """
+    from ..imageio import read_image
+
+    mask, _ = read_image(path, max_pixels=None if recipe is None else recipe.max_pixels)
+    _mask_fits(path, mask.shape, shape)
+    return mask.any(axis=2) if mask.ndim == 3 else mask != 0
 
 
 def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> FileResult:
@@ -217,15 +260,20 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     # of the whole image is never held (same bytes as filter_image + to_depth)
     samples = filter_to_depth(array, recipe.operations, depth=depth, channels=recipe.channels, alpha=info.alpha,
                               keep_alpha=recipe.keep_alpha, range_mode=recipe.range_mode,
-                              gain=recipe.gain, offset=recipe.offset, out_alpha=out_alpha)
+                              gain=recipe.gain, offset=recipe.offset, out_alpha=out_alpha, linear=recipe.linear,
+                              mask=None if recipe.mask is None else read_mask(recipe.mask, input_shape, recipe))
     del array
     # the steps --dry-run reports (shapes, the methods auto chooses), for --json; after filtering, so that a
     # chain that leaves nothing fails with the engine's own message
-    steps = plan_steps(input_shape, recipe.operations, dtype=dtype, channels=recipe.channels, alpha=info.alpha)
+    steps = plan_steps(input_shape, recipe.operations, dtype=dtype, channels=recipe.channels, alpha=info.alpha,
+                       linear=recipe.linear)
+    if recipe.linear:
+        notes = [*_profile_notes(info.icc_profile, task.source.label), *notes]
     if depth == "float" and task.fmt != "NPY":
         samples = samples.astype("float32")
     found = _result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
-                    output_shape=tuple(samples.shape), depth=depth, format=task.fmt, steps=steps)
+                    output_shape=tuple(samples.shape), depth=depth, format=task.fmt, steps=steps,
+                    linear=recipe.linear)
     if task.output == "-":
         found.payload = encode_image(samples, task.fmt, info=info, name="-", quality=recipe.quality)
     else:
@@ -267,13 +315,21 @@ def plan_task(task: Task, recipe: Recipe) -> FileResult:
     try:
         shape, dtype, info = probe_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
                                          frame=task.source.frame)
-        steps = plan_steps(shape, recipe.operations, dtype=dtype, channels=recipe.channels, alpha=info.alpha)
+        steps = plan_steps(shape, recipe.operations, dtype=dtype, channels=recipe.channels, alpha=info.alpha,
+                           linear=recipe.linear)
         _, depth, notes = _target(recipe, task, tuple(shape), dtype, info.alpha)
+        if recipe.mask is not None:
+            _mask_fits(recipe.mask, probe_image(recipe.mask, max_pixels=recipe.max_pixels)[0], tuple(shape))
+        if recipe.linear and info.format != "NPY":
+            from ..colour import read_profile
+
+            profile = read_profile(task.source.path, task.source.data)
+            notes = [*_profile_notes(profile, task.source.label), *notes]
     except ConvcliError as err:
         return _result(task, "failed", error=_named(task.source.label, str(err)))
     out_shape = steps[-1].output if steps else shape
     return _result(task, "planned", warnings=[*info.notes, *notes], input_shape=tuple(shape),
-                   output_shape=tuple(out_shape), depth=depth, format=task.fmt, steps=steps)
+                   output_shape=tuple(out_shape), depth=depth, format=task.fmt, steps=steps, linear=recipe.linear)
 
 
 def dry_run(tasks: Sequence[Task], recipe: Recipe) -> list[FileResult]:

@@ -112,6 +112,19 @@ def apply(
         "--activation", panel=2, autocompletion=complete_choice("activation"),
         help="Applied to the result of the kernels. E.g. --activation relu")] = "none",
     pool: Annotated[str | None, pool_option(panel=_PANELS[2])] = None,
+    nan: Annotated[str, _option(
+        "--nan", panel=2, autocompletion=complete_choice("nan"),
+        help="Missing data (NaN): propagate (an output is NaN when its window holds one) or ignore (normalised "
+             "convolution: the weighted mean of the valid pixels, as astropy's interpolate). E.g. --nan ignore")
+    ] = "propagate",
+    nan_fill: Annotated[float | None, _option(
+        "--nan-fill", panel=2, metavar="X", show_default=False,
+        help="With --nan ignore or --mask: the output where no valid pixel is seen (default NaN; 0 in integer "
+             "outputs). E.g. --nan-fill 0")] = None,
+    mask: Annotated[str | None, _option(
+        "--mask", panel=2, metavar="FILE", show_default=False,
+        help="An image of the input's size whose non-zero pixels are the valid ones; the others are ignored as "
+             "with --nan ignore. E.g. --mask valid.png")] = None,
     channels: Annotated[str, _option(
         "--channels", panel=3, autocompletion=complete_choice("channels"),
         help="each: filter every colour channel alike; sum: add the channels' responses into one (a multi-channel "
@@ -120,6 +133,10 @@ def apply(
         "--alpha", panel=3, autocompletion=complete_choice("alpha"),
         help="filter: filter alpha too (colour premultiplied, no bleeding from transparent pixels); keep: leave "
              "alpha as it is. E.g. --alpha keep")] = "filter",
+    linear: Annotated[bool, _option(
+        "--linear", panel=3,
+        help="Filter in linear light: decode sRGB first (IEC 61966-2-1), encode the result back; for blurs and "
+             "resampling-like kernels. E.g. --linear")] = False,
     range_mode: Annotated[str, _option(
         "--range", panel=3, autocompletion=complete_choice("range_mode"),
         help="Integer outputs: clip (round and clip), abs (magnitude, then clip) or normalize (stretch min..max to"
@@ -213,10 +230,10 @@ def apply(
         recipe = build_recipe(
             kernels=kernels or [], flip=flip, normalize=normalize, border=border, border_value=border_value,
             pad=pad, stride=stride, dilation=dilation, anchor=anchor, method=method, activation=activation,
-            pool=pool, channels=channels, alpha=alpha, range_mode=range_mode, gain=gain, offset=offset,
+            pool=pool, channels=channels, alpha=alpha, linear=linear, range_mode=range_mode, gain=gain, offset=offset,
             depth=depth, quality=quality, max_pixels=max_pixels, output=output, outdir=outdir, suffix=suffix,
             format=out_format, name=name, frames=frames, force=force, skip_existing=skip_existing,
-            json_report=as_json, require_operation=True,
+            json_report=as_json, require_operation=True, nan=nan, nan_fill=nan_fill, mask=mask,
         )
         if verbose and quiet:
             raise UsageError("--verbose and --quiet exclude each other; give one")

@@ -103,6 +103,7 @@ _CHOICES: dict[str, Callable[[], tuple[str, ...]]] = {
     "depth": _depths,
     "frames": _frames,
     "alpha": lambda: _library("recipe", "ALPHA_MODES"),
+    "nan": lambda: _library("engine", "NAN_MODES"),
 }
 
 

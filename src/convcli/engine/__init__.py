@@ -43,8 +43,9 @@ from ._borders import (
 )
 from ._fft import FFT_MAX_DYNAMIC_RANGE, FFT_TOLERANCE, next_fast_len
 from ._method import Method, MethodChoice
+from ._nan import NAN_MODES, NanMode, check_mask, check_nan, check_normalizable, runner
 from ._plan import Plan, check_image, check_kernel, describe, geometry, make_plan, work_dtype
-from ._registry import MethodName, choose, method_names, resolve
+from ._registry import MethodName, choose, method_names
 from ._threads import engine_threads, machine_threads, thread_count, thread_limit
 
 __all__ = [
@@ -53,12 +54,17 @@ __all__ = [
     "FFT_MAX_DYNAMIC_RANGE",
     "FFT_TOLERANCE",
     "METHODS",
+    "NAN_MODES",
     "Border",
     "Method",
     "MethodChoice",
     "MethodName",
+    "NanMode",
     "check_image",
     "check_kernel",
+    "check_mask",
+    "check_nan",
+    "check_normalizable",
     "choose_method",
     "convolve",
     "correlate",
@@ -122,9 +128,10 @@ def choose_method(
         return choose(problem)
 
 
-def _evaluate(plan: Plan, method: str, threads: int | None) -> np.ndarray:
+def _evaluate(plan: Plan, method: str, threads: int | None, nan: str, nan_fill: object,
+              mask: object) -> np.ndarray:
     with engine_threads(threads):
-        return resolve(plan, method).run(plan)
+        return runner(plan, method, nan=nan, nan_fill=nan_fill, mask=mask).run()
 
 
 def correlate(
@@ -139,6 +146,9 @@ def correlate(
     method: MethodName = "auto",
     anchor: tuple[int, int] | None = None,
     threads: int | None = None,
+    nan: NanMode = "propagate",
+    nan_fill: float | None = None,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """2-D cross-correlation (the deep-learning "convolution") of an image with a kernel.
 
@@ -177,6 +187,20 @@ def correlate(
         Threads for this call; by default the :func:`thread_limit` in force,
         else the machine's cores.  The result is the same, bit for bit, for
         any count.
+    nan : {"propagate", "ignore"}, optional
+        Missing data.  ``propagate`` (default): an output is NaN exactly when
+        a non-zero tap of the kernel reads a NaN, with every method.
+        ``ignore``: normalised convolution, ``correlate(where(valid, image, 0))
+        / correlate(valid)`` with the same kernel, border, pad, stride and
+        dilation (astropy.convolution's ``nan_treatment="interpolate"``,
+        ``normalize_kernel=True``); kernels summing to about 0 are refused.
+    nan_fill : float, optional
+        With ``nan="ignore"`` or ``mask``: the output where no valid pixel
+        lies under a non-zero tap (default NaN).
+    mask : array_like, optional
+        ``H x W`` (or ``H x W x C``), non-zero = valid: the pixels to use;
+        given, it means normalised convolution as ``nan="ignore"`` (NaN
+        pixels are missing too).
 
     Returns
     -------
@@ -200,12 +224,19 @@ def correlate(
            [24., 28.]])
     >>> correlate(np.zeros((224, 224), np.float32), np.ones((7, 7)), pad=3, stride=2).shape
     (112, 112)
+    >>> holes = np.array([[1., np.nan, 3.], [4., 5., np.nan]])
+    >>> correlate(holes, np.ones((1, 3)), border="edge")  # a NaN reaches the windows holding it
+    array([[nan, nan, nan],
+           [13., nan, nan]])
+    >>> correlate(holes, np.ones((1, 3)), border="edge", nan="ignore").round(3)  # the mean of valid pixels
+    array([[1.   , 2.   , 3.   ],
+           [4.333, 4.5  , 5.   ]])
     """
     plan = make_plan(
         image, kernel, flip=False, border=border, border_value=border_value,
         pad=pad, stride=stride, dilation=dilation, anchor=anchor,
     )
-    return _evaluate(plan, method, threads)
+    return _evaluate(plan, method, threads, nan, nan_fill, mask)
 
 
 def convolve(
@@ -220,6 +251,9 @@ def convolve(
     method: MethodName = "auto",
     anchor: tuple[int, int] | None = None,
     threads: int | None = None,
+    nan: NanMode = "propagate",
+    nan_fill: float | None = None,
+    mask: np.ndarray | None = None,
 ) -> np.ndarray:
     """True 2-D convolution: :func:`correlate` with the kernel rotated 180°.
 
@@ -228,7 +262,7 @@ def convolve(
     the *unrotated* kernel (the tap that multiplies the pixel itself; for odd
     kernels the centre), which matches ``scipy.ndimage.convolve``.  ``anchor``
     is given in the unrotated kernel's coordinates.  All other parameters
-    (``threads`` too) are as in :func:`correlate`.
+    (``threads``, ``nan``, ``nan_fill`` and ``mask`` too) are as in :func:`correlate`.
 
     Examples
     --------
@@ -238,12 +272,14 @@ def convolve(
            [0., 0., 0.]])
     >>> convolve(np.array([[2., 4.]]), [[7, 3, 1]], pad="full", border="constant")  # 42 x 137
     array([[14., 34., 14.,  4.]])
+    >>> convolve(np.array([[2., 0., 4.]]), [[1, 1, 1]], mask=[[1, 0, 1]], border="constant", border_value=np.nan)
+    array([[2., 3., 4.]])
     """
     plan = make_plan(
         image, kernel, flip=True, border=border, border_value=border_value,
         pad=pad, stride=stride, dilation=dilation, anchor=anchor,
     )
-    return _evaluate(plan, method, threads)
+    return _evaluate(plan, method, threads, nan, nan_fill, mask)
 
 
 #: aim for strips of about this many output elements (float32: 16 MiB)
@@ -264,6 +300,9 @@ def correlate_strips(
     anchor: tuple[int, int] | None = None,
     strip_elements: int | None = None,
     threads: int | None = None,
+    nan: NanMode = "propagate",
+    nan_fill: float | None = None,
+    mask: np.ndarray | None = None,
 ) -> Iterator[tuple[int, np.ndarray]]:
     """The result of :func:`correlate` (or :func:`convolve` with ``flip``) in strips of output rows.
 
@@ -273,7 +312,8 @@ def correlate_strips(
     converts each strip (to 8-bit, say) never holds the float result of the
     whole image.  Each strip is a fresh array the caller may keep.  The
     arguments are checked, and the method and thread count fixed, when the
-    function is called, before the first strip.
+    function is called, before the first strip.  ``nan``, ``nan_fill`` and
+    ``mask`` are as in :func:`correlate`.
 
     Examples
     --------
@@ -290,9 +330,9 @@ def correlate_strips(
     )
     threads = thread_count(threads)
     with engine_threads(threads):
-        entry = resolve(plan, method)
+        entry = runner(plan, method, nan=nan, nan_fill=nan_fill, mask=mask)
     ho, wo = plan.out_hw
-    unit = max(1, entry.granularity(plan))
+    unit = max(1, entry.granularity())
     per_row = max(1, wo * plan.channels)
     budget = STRIP_ELEMENTS if strip_elements is None else strip_elements
     step = max(unit, (max(1, budget // per_row) // unit) * unit)
@@ -301,7 +341,7 @@ def correlate_strips(
         for i0 in range(0, ho, step):
             i1 = min(i0 + step, ho)
             with engine_threads(threads):  # not across the yield: the caller's context stays its own
-                strip = entry.run(plan, rows=(i0, i1))
+                strip = entry.run(rows=(i0, i1))
             yield i0, (strip.reshape(i1 - i0, wo) if plan.squeeze else strip)
 
     return strips()

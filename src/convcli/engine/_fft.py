@@ -243,4 +243,9 @@ def refuses(plan: Plan) -> str | None:
     return None
 
 
-METHOD = Method("fft", run, granularity, cost, reason, refuses)
+def keeps_nan(plan: Plan) -> bool:
+    """Never: a NaN spreads over its whole tile (the engine masks it, see :mod:`convcli.engine._nan`)."""
+    return False
+
+
+METHOD = Method("fft", run, granularity, cost, reason, refuses, keeps_nan)

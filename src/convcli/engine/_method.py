@@ -28,6 +28,10 @@ def _accepts_any(plan: Plan) -> str | None:
     return None
 
 
+def _keeps_nan(plan: Plan) -> bool:
+    return True
+
+
 @dataclass(frozen=True)
 class Method:
     """One evaluation strategy of the engine.
@@ -49,6 +53,10 @@ class Method:
     refuses : callable, optional
         ``refuses(plan) -> str | None``: why ``auto`` must not send this data
         to it (precision), or None.  Forcing the method still runs it.
+    keeps_nan : callable, optional
+        ``keeps_nan(plan) -> bool``: whether a NaN reaches exactly the outputs
+        whose window (non-zero taps) holds it; when not, the engine makes it
+        so (:mod:`convcli.engine._nan`).
     """
 
     name: str
@@ -57,6 +65,7 @@ class Method:
     cost: Callable[[Problem], float | None]
     reason: Callable[[Problem], str]
     refuses: Callable[[Plan], str | None] = field(default=_accepts_any)
+    keeps_nan: Callable[[Plan], bool] = field(default=_keeps_nan)
 
 
 @dataclass(frozen=True)

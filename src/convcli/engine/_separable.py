@@ -333,4 +333,19 @@ def refuses(plan: Plan) -> str | None:
     return "the image holds NaN or inf, which separable terms would mix (inf - inf); shift-and-add keeps them local"
 
 
-METHOD = Method("separable", run, granularity, cost, reason, refuses)
+def keeps_nan(plan: Plan) -> bool:
+    """Whether NaN stays in the windows that hold it: one term whose factors' non-zero taps are the kernel's.
+
+    Shift-and-add passes skip zero taps, and a band holding NaN/inf never goes
+    through BLAS; several terms (or factors denser than the kernel) would
+    carry NaN beyond the kernel's non-zero taps.
+    """
+    if "separable.keeps_nan" not in plan.memo:
+        terms = terms_of(plan) or []
+        plan.memo["separable.keeps_nan"] = len(terms) == 1 and bool(
+            np.array_equal(np.outer(terms[0][0] != 0, terms[0][1] != 0), plan.kernel != 0))
+    kept: bool = plan.memo["separable.keeps_nan"]
+    return kept
+
+
+METHOD = Method("separable", run, granularity, cost, reason, refuses, keeps_nan)
