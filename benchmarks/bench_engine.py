@@ -128,6 +128,7 @@ def main() -> None:
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text + "\n")
+        __import__("chart").main(["--engine", str(args.out)])  # benchmarks/chart.py: ratios.png beside it
 
 
 if __name__ == "__main__":

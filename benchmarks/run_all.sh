@@ -6,5 +6,6 @@ cd "$(dirname "$0")/.."
 python benchmarks/bench_engine.py --out benchmarks/results/engine.md
 python benchmarks/bench_regret.py --out benchmarks/results/regret.md
 python benchmarks/bench_e2e.py --skip-magick-slow --out benchmarks/results/e2e.md
+python benchmarks/chart.py   # both tables as one chart -> benchmarks/results/ratios.png (needs matplotlib)
 python benchmarks/bench_multiply.py --out benchmarks/results/multiply.md
 python benchmarks/fit_cost_model.py   # prints the fit; add --write to update the chooser's constants

@@ -35,13 +35,45 @@ def blur(source: Path, output: Path, *, linear: bool) -> None:
             raise SystemExit(f"{source}: {result.error}")
 
 
+def explain_pictures() -> list[str]:
+    """The README's ``convcli explain`` pictures, exactly these commands::
+
+        convcli explain -i "1 2 3 0 1; 4 5 6 1 0; 7 8 9 0 1; 1 0 1 2 3; 0 1 0 3 2" -k "1 0 1; 0 1 0; 1 0 1" \\
+                        --pad 1 --stride 2 --picture docs/explain.gif
+        convcli explain -i "1 3 2 1; 4 2 0 1; 5 6 1 2; 7 8 3 4" --pool max:size=2 --picture docs/pool.png
+        convcli explain -i "1 2 3; 4 5 6; 7 8 9" -k "1 2; 3 4" --backward --picture docs/backward.png
+
+    run here through the library calls the command makes.
+    """
+    from convcli.explanation import explain_specs
+    from convcli.pictures import explain_picture
+
+    notes = "1 2 3 0 1; 4 5 6 1 0; 7 8 9 0 1; 1 0 1 2 3; 0 1 0 3 2"
+    explain_picture(explain_specs(notes, "1 0 1; 0 1 0; 1 0 1", pad=1, stride=(2, 2)), DOCS / "explain.gif")
+    explain_picture(explain_specs("1 3 2 1; 4 2 0 1; 5 6 1 2; 7 8 3 4", pool="max:size=2"), DOCS / "pool.png")
+    explain_picture(explain_specs("1 2 3; 4 5 6; 7 8 9", "1 2; 3 4", backward=True), DOCS / "backward.png")
+    return ["explain.gif", "pool.png", "backward.png"]
+
+
+def kernel_pictures() -> list[str]:
+    """The README's kernel pictures: ``convcli kernels show SPEC --picture docs/kernel_NAME.png`` for
+    gaussian:sigma=1 (low-pass), laplacian (high-pass) and sobel:axis=both (directional), through the library."""
+    from convcli.pictures import kernel_picture
+
+    shown = {"gaussian": "gaussian:sigma=1", "laplacian": "laplacian", "sobel": "sobel:axis=both"}
+    for name, spec in shown.items():
+        kernel_picture(spec, DOCS / f"kernel_{name}.png")
+    return [f"kernel_{name}.png" for name in shown]
+
+
 def main() -> None:
     crop = DOCS / "linear_crop.png"
     with Image.open(ROOT / "sample_images" / "astronaut.png") as image:
         image.convert("RGB").crop(CROP).save(crop, optimize=True)
     blur(crop, DOCS / "linear_blur_encoded.png", linear=False)
     blur(crop, DOCS / "linear_blur_linear.png", linear=True)
-    for name in ("linear_crop.png", "linear_blur_encoded.png", "linear_blur_linear.png"):
+    explained = explain_pictures() + kernel_pictures()
+    for name in ("linear_crop.png", "linear_blur_encoded.png", "linear_blur_linear.png", *explained):
         path = DOCS / name
         print(f"{path.relative_to(ROOT)}: {path.stat().st_size // 1024} KB")
 

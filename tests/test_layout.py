@@ -124,7 +124,8 @@ def test_library_modules_do_not_import_each_other_in_a_cycle():
 
 
 #: library modules whose tests are named after the command or concept rather than the module
-_TEST_NAMES = {"explanation": "test_explain", "cli": "test_cli_apply", "kernel_files": "test_kernel_files"}
+_TEST_NAMES = {"explanation": "test_explain", "cli": "test_cli_apply", "kernel_files": "test_kernel_files",
+               "pictures": "test_pictures_explain"}
 
 
 def test_a_test_module_per_library_module():

@@ -185,6 +185,10 @@ def apply(
         "--max-pixels", panel=4, metavar="N", show_default=False,
         help="Refuse larger images before decoding (default 256000000; 0: no limit). "
              "E.g. --max-pixels 500000000")] = None,
+    compare: Annotated[str | None, _option(
+        "--compare", panel=1, metavar="FILE", show_default=False,
+        help="Also write a .png with the input and the output side by side (before/after, at most 1600 px wide); "
+             "one input only. E.g. --compare pair.png")] = None,
 ) -> None:
     """Filter images: one file, a folder, a glob, or a stream through stdin/stdout.
 
@@ -250,6 +254,10 @@ def apply(
             batch.check_inputs(inputs, from_file=from_file, listed=listed)
         tasks = recipe.plan(inputs, listed=listed, recursive=recursive, stdin_data=stdin_data, base=base,
                             ignore_case=ignore_case)
+        if compare is not None:
+            from ..pictures.compare import check_compare
+
+            check_compare(compare, [t.source.path for t in tasks], output=tasks[0].output if tasks else None)
         if dry_run:
             results = batch.dry_run(tasks, recipe)
         else:
@@ -259,6 +267,10 @@ def apply(
                 for result in results:
                     if result.payload is not None and not write_stdout(result.payload):
                         raise typer.Exit(141)
+            if compare is not None and results[0].output is not None and results[0].status in ("written", "skipped"):
+                from ..pictures.compare import compare_picture
+
+                compare_picture(results[0].input, results[0].output, compare)
         apply_report.report(results, seconds=time.perf_counter() - started, as_json=as_json, dry_run=dry_run,
                             console=err_console, offset=recipe.offset)
         raise typer.Exit(1 if any(r.status == "failed" for r in results) else 0)

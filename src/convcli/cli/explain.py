@@ -349,6 +349,12 @@ def explain_command(
         json_option(what="the explanation: input, padded, kernel, steps (position, window, products, sum), "
                          "output, formula, pool, backward, result"),
     ] = False,
+    picture: Annotated[
+        str | None,
+        typer.Option("--picture", metavar="FILE", show_default=False,
+                     help="Draw it instead: FILE.gif animates every step (the convolution, the pooling, then "
+                          "delta going back), FILE.png is one sheet (the last frame); with --step N, frame N."),
+    ] = None,
 ) -> None:
     """Show a correlation step by step: padding, every window, products and sums, the output size formula.
 
@@ -377,6 +383,8 @@ def explain_command(
       convcli explain --image "1 2 3; 4 5 6; 7 8 9" -k "1 2; 3 4" --flip --backward
 
       convcli explain --image photo.png --crop 100,40,6,6 --channel 0 -k sobel:axis=x --json
+
+      convcli explain -i "1 2 3 0; 4 5 6 1; 7 8 9 0; 1 0 1 2" -k "1 0; 0 1" --pad 1 --picture steps.gif
     """
     options: dict[str, Any] = {
         "pad": parse_pad(pad),
@@ -393,6 +401,8 @@ def explain_command(
 
     if kernel is None and pool is None:
         raise UsageError("give a kernel (-k), a pooling spec (--pool) or both; there is nothing to explain")
+    if picture is not None and as_json:
+        raise UsageError("--picture and --json: give one; --picture draws the steps, --json prints them")
     with usage_errors():  # the same words and exit code as apply for a bad --border or --pool
         resolve_border(border, border_value)
         if pool is not None:
@@ -401,6 +411,11 @@ def explain_command(
         image, kernel, crop=box, channel=channel, grad=grad, border=border, border_value=border_value,
         flip=flip, pool=pool, backward=backward, **options,
     )
+    if picture is not None:
+        from ..pictures import explain_picture
+
+        explain_picture(result, picture, step=step)
+        return
     data = result.to_dict()
     if step is not None and step > len(data["steps"]):
         count = len(data["steps"])

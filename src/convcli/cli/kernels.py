@@ -199,6 +199,12 @@ def kernels_show(
         json_option(what="the kernel: spec, matrix, anchor, default_anchor, sum, separable (and shape, rank, "
                          "offset, method); an operator has matrix null and a components list"),
     ] = False,
+    picture: Annotated[
+        str | None,
+        typer.Option("--picture", metavar="FILE", show_default=False,
+                     help="Also draw the kernel to a .png: a heat map (values written up to 15x15, else a colour "
+                          "bar), the anchor outlined, and |FFT| beside it (zero frequency at the centre)."),
+    ] = None,
 ) -> None:
     """Show a kernel: its matrix, sum, anchor, rank/separability and the method auto would choose.
 
@@ -212,12 +218,18 @@ def kernels_show(
 
       convcli kernels show kernels/edge.mat --image-size 4000x3000
 
+      convcli kernels show log:sigma=1.4 --picture log.png
+
       convcli kernels show -- "-1 0 1"    (a leading '-' needs '--' first)
     """
     from ..kernels import kernel_info
 
     size = parse_pair(image_size, what="--image-size")
     info = kernel_info(spec, normalize=normalize, image_size=size)
+    if picture is not None:
+        from ..pictures.kernels import kernel_picture
+
+        kernel_picture(spec, picture, normalize=normalize)
     if as_json:
         typer.echo(json.dumps(info))
         return
