@@ -292,7 +292,9 @@ def test_fail_fast_stops_starting_new_files(tmp_path):
     tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / "out")))
     results = run_batch(tasks, RECIPE, jobs=1, fail_fast=True)
     assert [r.status for r in results] == ["failed", "skipped", "skipped", "skipped"]
-    assert results[1].error == "not started: --fail-fast stopped the batch"
+    why = f"not started: --fail-fast stopped the batch after {paths[0]} failed"
+    assert results[1].error == why and results[1].reason == why  # the reason reaches --json and the summary
+    assert results[1].to_dict()["reason"] == why
     assert not (tmp_path / "out").exists() or os.listdir(tmp_path / "out") == []
 
 

@@ -233,12 +233,14 @@ def run_batch(
     overwrite = recipe.force if force is None else force
     results: dict[int, FileResult] = {}
     stop = False
+    first_failure = ""
 
     def record(result: FileResult) -> None:
-        nonlocal stop
+        nonlocal stop, first_failure
         results[result.index] = result
         if result.status == "failed" and fail_fast:
             stop = True
+            first_failure = first_failure or result.label
         if on_result is not None:
             on_result(result)
 
@@ -281,8 +283,8 @@ def run_batch(
         raise
     for task in tasks:
         if task.index not in results:
-            results[task.index] = _result(task, "skipped",
-                                             error="not started: --fail-fast stopped the batch")
+            why = f"not started: --fail-fast stopped the batch after {first_failure} failed"
+            results[task.index] = _result(task, "skipped", error=why, reason=why)
     return [results[t.index] for t in tasks]
 
 

@@ -56,7 +56,8 @@ def check_input(image: npt.ArrayLike) -> Matrix:
     if max(h, w) > MAX_SIDE:
         raise ShapeError(
             f"the input is {h}x{w}, but explain shows at most {MAX_SIDE}x{MAX_SIDE} (every window is printed); "
-            f"crop it first, e.g. a {min(h, 8)}x{min(w, 8)} corner (the command line's --crop x,y,w,h)"
+            f"give a smaller matrix, or for an image file a crop, e.g. a {min(h, 8)}x{min(w, 8)} corner "
+            f"(--crop 0,0,{min(w, 8)},{min(h, 8)}, i.e. --crop x,y,w,h)"
         )
     return x
 

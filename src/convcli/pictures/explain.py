@@ -204,7 +204,7 @@ def _backward_sums(conv: ConvExplanation, back: ConvBackward) -> _Sums:
         steps=back.input_steps, output_title="delta on the padded input", output_shape=back.grad_padded.shape,
         caption=("delta_in = the full convolution of delta with the kernel:",
                  "the zero-padded delta correlated with the kernel rotated 180 degrees"),
-        output_name="delta_pad",
+        output_name="delta_on_padded_input",
     )
 
 
