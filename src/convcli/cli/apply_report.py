@@ -244,7 +244,7 @@ def on_result(console: Any, quiet_console: Any, done: list[FileResult], *,
 
     def show(result: FileResult) -> None:
         done.append(result)
-        if result.status == "failed" and result.error and "--fail-fast stopped" not in result.error:
+        if result.status == "failed" and result.error:
             quiet_console.print(f"Error: {result.error}", markup=False)
         if console is not None:
             for warning in result.warnings:

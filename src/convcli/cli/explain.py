@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ..errors import UsageError, usage_errors
+from ..errors import UsageError
 from ..specs import parse_ints, parse_pad, parse_pair
 from ._app import app, reports_errors
 from .options import (
@@ -242,7 +242,6 @@ def _render_backward(console: Any, forward: dict[str, Any] | None, pool: dict[st
     conv = back["conv"]
     if conv is None or forward is None:
         return
-    kh, kw = len(forward["kernel"]), len(forward["kernel"][0])
     (sh, sw), (dh, dw) = forward["stride"], forward["dilation"]
     console.print("\n[bold]through the correlation[/bold]: δ_in = full convolution of δ with the kernel "
                   "(a full correlation with the kernel rotated 180°)")
@@ -251,7 +250,7 @@ def _render_backward(console: Any, forward: dict[str, Any] | None, pool: dict[st
         _show(console, f"{number}. δ with stride - 1 zeros between its terms (stride {sh}x{sw}; the samples the "
               f"stride dropped have error 0) ({_hw(conv['dilated_error'])})", conv["dilated_error"])
         number += 1
-    er, ec = (kh - 1) * dh, (kw - 1) * dw
+    er, ec = conv["error_pad"]
     _show(console, f"{number}. padded with (K - 1){'·d' if (dh, dw) != (1, 1) else ''} = {er}x{ec} zeros on every "
           f"side, 'full' padding ({_hw(conv['padded_error'])})", conv["padded_error"])
     title = ("kernel rotated 180°" if forward["operation"] == "correlate"
@@ -395,18 +394,12 @@ def explain_command(
     if crop is not None:
         x, y, w, h = parse_ints(crop, what="--crop", counts=(4,), minimum=0, example="x,y,w,h (e.g. 100,40,8,8)")
         box = (x, y, w, h)
-    from ..engine import resolve_border
     from ..explanation import explain_specs
-    from ..layers import parse_pool
 
     if kernel is None and pool is None:
         raise UsageError("give a kernel (-k), a pooling spec (--pool) or both; there is nothing to explain")
     if picture is not None and as_json:
         raise UsageError("--picture and --json: give one; --picture draws the steps, --json prints them")
-    with usage_errors():  # the same words and exit code as apply for a bad --border or --pool
-        resolve_border(border, border_value)
-        if pool is not None:
-            parse_pool(pool, what="--pool")
     result = explain_specs(
         image, kernel, crop=box, channel=channel, grad=grad, border=border, border_value=border_value,
         flip=flip, pool=pool, backward=backward, **options,

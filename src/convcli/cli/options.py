@@ -52,56 +52,30 @@ def choice_metavar(values: Iterable[str]) -> str:
     return "[" + "|".join(values) + "]"
 
 
-def _borders() -> tuple[str, ...]:
-    from ..engine import BORDERS
-
-    return tuple(BORDERS)
-
-
-def _methods() -> tuple[str, ...]:
-    from ..engine import METHODS
-
-    return tuple(METHODS)
-
-
 def _library(module: str, name: str) -> tuple[str, ...]:
-    """A table of names from a library module, imported only when asked for."""
+    """A table of names from a library module, imported only when asked for (help and completion)."""
     import importlib
 
     return tuple(getattr(importlib.import_module(f"convcli.{module}"), name))
 
 
-def _pipeline(name: str) -> Callable[[], tuple[str, ...]]:
-    return lambda: _library("pipeline", name)
+def _borders() -> tuple[str, ...]:
+    return _library("engine", "BORDERS")
 
 
-def _depths() -> tuple[str, ...]:
-    from ..depth import DEPTHS
-
-    return tuple(DEPTHS)
-
-
-def _frames() -> tuple[str, ...]:
-    from ..batch import FRAMES
-
-    return tuple(FRAMES)
-
-
-def _pool_ops() -> tuple[str, ...]:
-    from ..shapes import POOL_OPS
-
-    return tuple(POOL_OPS)
+def _methods() -> tuple[str, ...]:
+    return _library("engine", "METHODS")
 
 
 #: option name -> where its values come from (the library's tables; looked up only when help is shown)
 _CHOICES: dict[str, Callable[[], tuple[str, ...]]] = {
     "border": _borders,
     "method": _methods,
-    "channels": _pipeline("CHANNELS"),
-    "range_mode": _pipeline("RANGES"),
-    "activation": _pipeline("ACTIVATIONS"),
-    "depth": _depths,
-    "frames": _frames,
+    "channels": lambda: _library("pipeline", "CHANNELS"),
+    "range_mode": lambda: _library("pipeline", "RANGES"),
+    "activation": lambda: _library("pipeline", "ACTIVATIONS"),
+    "depth": lambda: _library("depth", "DEPTHS"),
+    "frames": lambda: _library("batch", "FRAMES"),
     "alpha": lambda: _library("recipe", "ALPHA_MODES"),
     "nan": lambda: _library("engine", "NAN_MODES"),
 }

@@ -52,7 +52,8 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ParameterError, ShapeError
+from ..errors import ParameterError, ShapeError, usage_errors
+from ..layers import Layer, parse_pool
 from ._backward import conv_backward_steps, pool_backward_steps
 from ._data import (
     Backward,
@@ -65,7 +66,7 @@ from ._data import (
     PoolStep,
     Step,
 )
-from ._forward import MAX_SIDE, check_input, explain_conv, explain_pool, pool_layer
+from ._forward import MAX_SIDE, check_input, explain_conv, explain_pool
 from .inputs import parse_matrix, read_input
 
 __all__ = [
@@ -97,7 +98,7 @@ def explain(
     border_value: float = 0.0,
     flip: bool = False,
     anchor: tuple[int, int] | None = None,
-    pool: str | None = None,
+    pool: str | Layer | None = None,
     backward: bool = False,
     grad: npt.ArrayLike | None = None,
 ) -> Explanation:
@@ -122,10 +123,11 @@ def explain(
         True convolution: slide the kernel rotated by 180° (:func:`convcli.convolve`).
     anchor : pair of int, optional
         With ``pad="same"``: the kernel tap on each output pixel.
-    pool : str, optional
+    pool : str or Layer, optional
         Pool the result (or the input, without a kernel): ``max``, ``mean`` or
         ``min`` with ``:size=K,stride=S,pad=P,ceil=true`` (size 2 by default,
-        stride the size), e.g. ``"max:size=2"``.
+        stride the size), e.g. ``"max:size=2"``, read by
+        :func:`convcli.layers.parse_pool`; or a layer it made.
     backward : bool, optional
         Also explain the backward pass, with an error term of ones.
     grad : array_like, optional
@@ -177,7 +179,8 @@ def explain(
                              border_value=border_value, flip=flip, anchor=anchor)
     pooled = None
     if pool is not None:
-        pooled = explain_pool(conv.output if conv is not None else x, pool_layer(pool))
+        layer = pool if isinstance(pool, Layer) else parse_pool(pool, what="pooling spec")
+        pooled = explain_pool(conv.output if conv is not None else x, layer)
     result = pooled.output if pooled is not None else conv.output  # type: ignore[union-attr]
     back = None
     if backward or grad is not None:
@@ -243,8 +246,12 @@ def explain_specs(
     >>> e.conv.output.tolist(), e.backward.conv.grad_kernel.tolist()
     ([[3.0, 4.0], [6.0, 7.0]], [[6.0, 8.0], [12.0, 14.0]])
     """
+    from ..engine import resolve_border
     from ..kernels import kernel as load_kernel
 
+    with usage_errors():  # option values: the same words and exit code as apply's --border and --pool
+        resolve_border(border, border_value)
+        pool_spec = None if pool is None else parse_pool(pool, what="--pool")
     x = read_input(image, crop=crop, channel=channel)
     matrix, anchor = None, None
     if kernel is not None:
@@ -254,5 +261,5 @@ def explain_specs(
     error = parse_matrix(grad, what="--grad") if grad is not None else None
     return explain(
         x, matrix, pad=pad, stride=stride, dilation=dilation, border=border, border_value=border_value,
-        flip=flip, anchor=anchor, pool=pool, backward=backward, grad=error,
+        flip=flip, anchor=anchor, pool=pool_spec, backward=backward, grad=error,
     )

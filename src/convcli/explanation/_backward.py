@@ -17,6 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..gradients import dilate_error, fold_padding
+from ..shapes import effective_size
 from ._data import ConvBackward, ConvExplanation, Matrix, PoolBackward, PoolExplanation, PoolRoute, Step
 
 __all__ = ["conv_backward_steps", "pool_backward_steps"]
@@ -69,7 +70,7 @@ def conv_backward_steps(conv: ConvExplanation, error: Matrix) -> ConvBackward:
     kh, kw = conv.applied.shape
     ho, wo = error.shape
     dilated = dilate_error(error, (sh, sw))
-    er, ec = (kh - 1) * dh, (kw - 1) * dw
+    er, ec = effective_size(kh, dh) - 1, effective_size(kw, dw) - 1  # 'full' padding of the error
     padded_error = np.pad(dilated, ((er, er), (ec, ec)))
     rotated = np.ascontiguousarray(conv.applied[::-1, ::-1])
     grad_padded = np.zeros_like(conv.padded)
@@ -100,5 +101,6 @@ def conv_backward_steps(conv: ConvExplanation, error: Matrix) -> ConvBackward:
         grad_kernel=grad_kernel,
         input_steps=tuple(input_steps),
         kernel_steps=tuple(kernel_steps),
+        error_pad=(er, ec),
     )
 

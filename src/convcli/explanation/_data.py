@@ -355,6 +355,9 @@ class ConvBackward:
         The gradient of the kernel as given: the correlation of the padded
         input with the (stride-spaced) error; ``kernel_steps`` are its sums
         (for convolution they give the rotated kernel's gradient, rotated back here).
+    error_pad : tuple of int
+        The zeros on each side of ``padded_error``, ``(rows, cols)``: the
+        dilated kernel's extent minus one (``shapes.effective_size``).
     input_steps, kernel_steps : tuple of Step
     """
 
@@ -367,12 +370,23 @@ class ConvBackward:
     grad_kernel: Matrix
     input_steps: tuple[Step, ...]
     kernel_steps: tuple[Step, ...]
+    error_pad: tuple[int, int] = (0, 0)
+
+    @property
+    def padding_cells(self) -> np.ndarray:
+        """True where ``padded_error`` holds the 'full' padding zeros rather than the (dilated) error."""
+        er, ec = self.error_pad
+        ph, pw = self.padded_error.shape
+        cells = np.ones((ph, pw), bool)
+        cells[er:ph - er, ec:pw - ec] = False
+        return cells
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "error": _matrix_json(self.error),
             "dilated_error": _matrix_json(self.dilated_error),
             "padded_error": _matrix_json(self.padded_error),
+            "error_pad": list(self.error_pad),
             "rotated_kernel": _matrix_json(self.rotated_kernel),
             "grad_padded": _matrix_json(self.grad_padded),
             "grad_input": _matrix_json(self.grad_input),

@@ -11,8 +11,9 @@ Examples
 ...                     border="constant", border_value=0.0, flip=False, anchor=None)
 >>> [step.sum for step in conv.steps]
 [3.0, 5.0]
->>> pool_layer("max:size=2").kernel
-(2, 2)
+>>> from convcli.layers import parse_pool
+>>> explain_pool(check_input([[1, 3], [4, 2]]), parse_pool("max")).output.tolist()
+[[4.0]]
 """
 
 from __future__ import annotations
@@ -25,10 +26,10 @@ import numpy.typing as npt
 from ..engine import check_kernel, geometry, pad_image, resolve_border
 from ..errors import ParameterError, ShapeError
 from ..pooling import pool_geometry
-from ..shapes import Layer, chain_sizes, parse_layer
+from ..shapes import Layer, chain_sizes
 from ._data import ConvExplanation, Matrix, PoolExplanation, PoolStep, Step
 
-__all__ = ["MAX_SIDE", "check_input", "explain_conv", "explain_pool", "pool_layer"]
+__all__ = ["MAX_SIDE", "check_input", "explain_conv", "explain_pool"]
 
 #: the largest input and kernel side, and the most padding on a side, that are explained
 MAX_SIDE: Final = 16
@@ -148,35 +149,13 @@ def explain_conv(
     )
 
 
-def pool_layer(spec: str) -> Layer:
-    """A pooling spec (``max:size=2``; the size defaults to 2, seed 003) as a checked layer.
-
-    The spec is read by :func:`convcli.shapes.parse_layer`, the one pooling
-    parser (``apply --pool`` and ``outsize`` read theirs there too); only the
-    operations max, mean and min are explained.
-
-    Examples
-    --------
-    >>> layer = pool_layer("mean:size=3,stride=1")
-    >>> layer.op, layer.kernel, layer.stride
-    ('mean', (3, 3), (1, 1))
-    >>> pool_layer("conv:k=3")
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: pooling spec 'conv:k=3': the operation must be max, mean or min, e.g. max:size=2
-    """
-    name = spec.strip().partition(":")[0].strip().lower()
-    if name not in ("max", "mean", "min"):
-        raise ParameterError(f"pooling spec {spec!r}: the operation must be max, mean or min, e.g. max:size=2")
-    return parse_layer(spec)
-
-
 def explain_pool(x: Matrix, layer: Layer) -> PoolExplanation:
     """Every window of a pooling layer over a checked input.
 
     Examples
     --------
-    >>> pool = explain_pool(check_input([[1, 3], [4, 2]]), pool_layer("max"))
+    >>> from convcli.layers import parse_pool
+    >>> pool = explain_pool(check_input([[1, 3], [4, 2]]), parse_pool("max"))
     >>> pool.output.tolist(), pool.steps[0].winner
     ([[4.0]], (1, 0))
     """

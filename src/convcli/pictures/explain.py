@@ -191,11 +191,7 @@ def _forward_sums(conv: ConvExplanation) -> _Sums:
 
 
 def _backward_sums(conv: ConvExplanation, back: ConvBackward) -> _Sums:
-    kh, kw = conv.kernel.shape
-    er, ec = (kh - 1) * conv.dilation[0], (kw - 1) * conv.dilation[1]
-    ph, pw = back.padded_error.shape
-    zero = np.zeros((ph, pw), bool)
-    zero[:er], zero[ph - er:], zero[:, :ec], zero[:, pw - ec:] = True, True, True, True
+    zero = back.padding_cells
     stride = "" if conv.stride == (1, 1) else ", with stride - 1 zeros between its terms"
     return _Sums(
         title="backward pass: delta travels back through the correlation",
@@ -383,11 +379,7 @@ def _backward_sheet(e: Explanation) -> Image.Image:
                      if e.pool.op != "mean" else "mean pooling: each delta is shared evenly: delta / count")
     if back.conv is not None and e.conv is not None:
         c, conv = back.conv, e.conv
-        kh, kw = conv.kernel.shape
-        er, ec = (kh - 1) * conv.dilation[0], (kw - 1) * conv.dilation[1]
-        ph, pw = c.padded_error.shape
-        zero = np.zeros(c.padded_error.shape, bool)
-        zero[:er], zero[ph - er:], zero[:, :ec], zero[:, pw - ec:] = True, True, True, True
+        zero = c.padding_cells
         inside = [s for s in c.input_steps if s.sum != 0] or list(c.input_steps)
         example = inside[0]
         grid = panel("padded delta (full padding)", c.padded_error,

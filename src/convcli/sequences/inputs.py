@@ -69,15 +69,10 @@ def load_sequence(text: str, *, name: str = "sequence", stdin: str | None = None
     convcli.errors.ParameterError: sequence A '1,x' is neither numbers (e.g. "2,4" or "7 3 1") nor an existing \
 file; check the path
     """
-    if text == "-":
-        if stdin is None:
-            raise ValueError("'-' reads standard input: pass its text as stdin=")
-        return parse_sequence(stdin, source=f"{name} (stdin)")
-    if text.startswith("@"):
-        path = text[1:].strip()
-        return parse_sequence(_read_text(path, name), source=path)
-    if os.path.isfile(text):
-        return parse_sequence(_read_text(text, name), source=text)
+    found = _from_stdin_or_file(text, name=name, stdin=stdin)
+    if found is not None:
+        content, where = found
+        return parse_sequence(content, source=f"{name} (stdin)" if text == "-" else where)
     if not _NUMBERS.fullmatch(text):
         raise ParameterError(
             f"{name} {text!r} is neither numbers (e.g. \"2,4\" or \"7 3 1\") nor an existing file; check the path"
@@ -184,17 +179,28 @@ nor an existing file
     stripped = text.strip()
     if stripped.isascii() and stripped.isdigit():
         return stripped
-    if text == "-":
-        if stdin is None:
-            raise ValueError("'-' reads standard input: pass its text as stdin=")
-        return _digits(stdin, name=name, where="stdin")
-    path = text[1:].strip() if text.startswith("@") else text
-    if not (text.startswith("@") or os.path.isfile(path)):
+    found = _from_stdin_or_file(text, name=name, stdin=stdin)
+    if found is None:
         raise ParameterError(
             f"{name} {text!r} is neither a non-negative decimal integer (digits 0-9 only, e.g. 42) nor an "
             "existing file"
         )
-    return _digits(_read_text(path, name), name=name, where=path)
+    content, where = found
+    return _digits(content, name=name, where=where)
+
+
+def _from_stdin_or_file(text: str, *, name: str, stdin: str | None) -> tuple[str, str] | None:
+    """``(content, where)`` for ``-`` (stdin), ``@path`` or an existing file; None for a value given inline."""
+    if text == "-":
+        if stdin is None:
+            raise ValueError("'-' reads standard input: pass its text as stdin=")
+        return stdin, "stdin"
+    if text.startswith("@"):
+        path = text[1:].strip()
+        return _read_text(path, name), path
+    if os.path.isfile(text):
+        return _read_text(text, name), text
+    return None
 
 
 def _digits(content: str, *, name: str, where: str) -> str:
