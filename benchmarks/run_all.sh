@@ -8,4 +8,5 @@ python benchmarks/bench_regret.py --out benchmarks/results/regret.md
 python benchmarks/bench_e2e.py --skip-magick-slow --out benchmarks/results/e2e.md
 python benchmarks/chart.py   # both tables as one chart -> benchmarks/results/ratios.png (needs matplotlib)
 python benchmarks/bench_multiply.py --out benchmarks/results/multiply.md
+python benchmarks/bench_streaming.py --out benchmarks/results/streaming.md   # ~20 min: a 40,000² tiled TIFF (1.4 GB, cached in /tmp/convcli-bench); vips optional
 python benchmarks/fit_cost_model.py   # prints the fit; add --write to update the chooser's constants

@@ -496,7 +496,9 @@ def test_max_pixels_guards_against_bombs(photos, tmp_path):
     result = invoke(str(photos / "a.png"), "-k", "box", "-o", str(tmp_path / "x.png"), "--max-pixels", "1000")
     assert result.exit_code == 1
     assert result.stderr == (f"Error: {photos / 'a.png'}: 80x60 is 4,800 pixels, over the limit of 1,000 (a "
-                             "decompression bomb guard); raise it with --max-pixels if the image is real\n")
+                             "decompression bomb guard); raise it with --max-pixels if the image is real and fits in "
+                             "memory, or convert it to a tiled TIFF, which convcli streams: vips tiffsave "
+                             f"{photos / 'a.png'} {photos / 'a.tif'} --tile --bigtiff\n")
     assert invoke(str(photos / "a.png"), "-k", "box", "-o", str(tmp_path / "x.png"), "--max-pixels", "0").exit_code == 0
 
 

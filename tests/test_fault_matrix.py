@@ -176,7 +176,8 @@ BAD_INPUT_ROWS = [
         r"JPEG or TIFF, or give a \.npy array", args=("-k", "box", "--format", "png")),
     Row("decompression-bomb", {"bomb.png": bomb_png}, ("bomb.png", "good.png"),
         r"Error: bomb\.png: 100000x100000 is 10,000,000,000 pixels, over the limit of 256,000,000 \(a "
-        r"decompression bomb guard\); raise it with --max-pixels if the image is real"),
+        r"decompression bomb guard\); raise it with --max-pixels if the image is real and fits in memory, or convert "
+        r"it to a tiled TIFF, which convcli streams: vips tiffsave bomb\.png bomb\.tif --tile --bigtiff"),
     Row("device-not-file", {}, ("/dev/zero", "good.png"),
         r"Error: /dev/zero: is a device, not an image file; give a file, or - to read stdin",
         args=("-k", "box", "--format", "png")),
@@ -260,11 +261,14 @@ def test_a_bomb_is_refused_before_decoding_in_bounded_memory(tmp_path):
     assert proc.returncode == 1
     assert error_lines(proc) == ["Error: bomb.png: 100000x100000 is 10,000,000,000 pixels, over the limit of "
                                  "256,000,000 (a decompression bomb guard); raise it with --max-pixels if the image "
-                                 "is real"]
+                                 "is real and fits in memory, or convert it to a tiled TIFF, which convcli streams: "
+                                 "vips tiffsave bomb.png bomb.tif --tile --bigtiff"]
     assert listing(tmp_path / "out") == ["good.png"]
     raised = run(["good.png", "-k", "box", "-o", "small.png", "-q", "--max-pixels", "1999"], tmp_path)
     assert error_lines(raised) == ["Error: good.png: 50x40 is 2,000 pixels, over the limit of 1,999 (a decompression "
-                                   "bomb guard); raise it with --max-pixels if the image is real"]
+                                   "bomb guard); raise it with --max-pixels if the image is real and fits in memory, "
+                                   "or convert it to a tiled TIFF, which convcli streams: vips tiffsave good.png "
+                                   "good.tif --tile --bigtiff"]
     assert run(["good.png", "-k", "box", "-o", "small.png", "-q", "--max-pixels", "2000"], tmp_path).returncode == 0
 
 
@@ -489,14 +493,14 @@ OPTION_ROWS = [
      "--suffix/--name) for several"),
     ("unknown-output-extension", ["-o", "x.xyz"],
      "Error: -o x.xyz: cannot tell the format of 'x.xyz' from its extension '.xyz'; use one of .png, .jpg, .jpeg, "
-     ".tif, .tiff, .bmp, .webp, .gif, .ppm, .pgm, .pnm, .tga, .npy; or give --format"),
+     ".tif, .tiff, .bmp, .webp, .gif, .ppm, .pgm, .pnm, .tga, .npy, .zarr; or give --format"),
     ("quality-out-of-range", ["--quality", "0"],  # convcli's own check: the same words whatever Typer's version
      "Error: --quality must be an integer from 1 to 100, got 0"),
     ("not-an-integer-checked-by-click", ["--quality", "high"],  # Click's own type check, also one line
      "Error: Invalid value for '--quality': 'high' is not a valid integer. (see 'convcli apply --help')"),
     ("unknown-format", ["--outdir", "out", "--format", "docx"],
      "Error: --format 'docx' is not a format convcli writes; use one of png, jpg, jpeg, tif, tiff, bmp, webp, gif, "
-     "ppm, pgm, pnm, tga, npy"),
+     "ppm, pgm, pnm, tga, npy, zarr"),
 ]
 
 

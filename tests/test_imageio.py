@@ -6,6 +6,7 @@ import errno
 import io
 import os
 import struct
+import sys
 import zlib
 from pathlib import Path
 from typing import ClassVar
@@ -23,6 +24,7 @@ from convcli.imageio import (
     encode_image,
     fit_depth,
     format_for,
+    held_with_extra,
     image_extensions,
     leftover_temp_files,
     probe_image,
@@ -84,12 +86,21 @@ def test_16bit_colour_png_is_written_exactly(tmp_path, rng, channels):
         assert np.array_equal(decoded[..., [2, 1, 0, 3][:channels]], arr)
 
 
-def test_16bit_colour_png_read_through_pillow_is_8bit_and_says_so(tmp_path, rng):
+def test_16bit_colour_png_is_read_exactly(tmp_path, rng):
+    arr = rng.integers(0, 65536, (4, 5, 3)).astype(np.uint16)
+    cv2.imwrite(str(tmp_path / "deep.png"), arr)  # OpenCV writes BGR
+    back, info = read_image(tmp_path / "deep.png")
+    assert back.dtype == np.uint16 and np.array_equal(back, arr[..., ::-1]) and info.notes == []
+
+
+def test_16bit_colour_png_without_the_extra_is_8bit_and_says_so(tmp_path, rng, monkeypatch):
     arr = rng.integers(0, 65536, (4, 5, 3)).astype(np.uint16)
     cv2.imwrite(str(tmp_path / "deep.png"), arr)
+    monkeypatch.setitem(sys.modules, "imagecodecs", None)
     back, info = read_image(tmp_path / "deep.png")
-    assert back.dtype == np.uint8
-    assert any("16-bit colour was decoded to 8 bits" in note for note in info.notes)
+    assert back.dtype == np.uint8 and np.array_equal(back, (arr[..., ::-1] >> 8).astype(np.uint8))
+    assert any("16-bit colour was decoded to 8 bits" in note and "pip install 'convcli[formats]'" in note
+               for note in info.notes)
 
 
 def test_float_tiff_and_npy_round_trip(tmp_path, rng):
@@ -343,8 +354,8 @@ def test_format_for_and_extensions():
     ("fmt", "depth", "channels", "expected"),
     [
         ("PNG", "8", 4, "8"), ("PNG", "16", 3, "16"), ("PNG", "float", 1, "16"), ("TIFF", "float", 1, "float"),
-        ("TIFF", "float", 3, "8"), ("TIFF", "16", 1, "16"), ("JPEG", "16", 3, "8"), ("NPY", "float", 7, "float"),
-        ("PPM", "16", 1, "16"), ("WEBP", "float", 4, "8"),
+        ("TIFF", "float", 3, "float"), ("TIFF", "16", 4, "16"), ("JPEG", "16", 3, "8"), ("NPY", "float", 7, "float"),
+        ("PPM", "16", 1, "16"), ("WEBP", "float", 4, "8"), ("ZARR", "float", 7, "float"),
     ],
 )
 def test_fit_depth_falls_back_to_the_deepest_the_format_holds(fmt, depth, channels, expected):
@@ -354,15 +365,31 @@ def test_fit_depth_falls_back_to_the_deepest_the_format_holds(fmt, depth, channe
 @pytest.mark.parametrize(
     ("fmt", "depth", "channels", "message"),
     [
-        ("PNG", "float", 3, "PNG cannot hold float RGB data; write .npy, or choose --depth 16"),
+        ("PNG", "float", 3, "PNG cannot hold float RGB data; write .tif or .npy, or choose --depth 16"),
         ("JPEG", "8", 4, "JPEG cannot hold RGBA data; write .png, .tga, .tif, .webp or .npy"),
         ("JPEG", "8", 2, "JPEG cannot hold gray\\+alpha data; write .png, .tga, .tif or .npy"),
-        ("TIFF", "16", 3, "TIFF cannot hold 16-bit RGB data; write .png or .npy, or choose --depth 8"),
+        ("PPM", "16", 3, "PPM cannot hold 16-bit RGB data; write .png or .npy, or choose --depth 8"),
     ],
 )
 def test_fit_depth_strict_names_the_fix(fmt, depth, channels, message):
     with pytest.raises(ImageWriteError, match=message):
         fit_depth(fmt, depth, channels, strict=True)
+
+
+@pytest.mark.parametrize(("fmt", "depth", "channels", "missing", "fallback", "message"), [
+    ("TIFF", "16", 3, "tifffile", "8", "TIFF: 16-bit RGB data needs convcli's formats extra: pip install "
+     "'convcli\\[formats\\]' \\(or write .npy, or choose --depth 8\\)"),
+    ("TIFF", "float", 4, "tifffile", "8", "TIFF: float RGBA data needs convcli's formats extra"),
+    ("PNG", "16", 4, "imagecodecs", "8", "PNG: 16-bit RGBA data needs convcli's formats extra"),
+])
+def test_fit_depth_without_the_extra_names_it(monkeypatch, fmt, depth, channels, missing, fallback, message):
+    assert fit_depth(fmt, depth, channels, strict=True) == depth  # with the extra
+    monkeypatch.setitem(sys.modules, missing, None)
+    assert fit_depth(fmt, depth, channels) == fallback
+    assert held_with_extra(fmt, depth, channels)
+    with pytest.raises(ImageWriteError, match=message):
+        fit_depth(fmt, depth, channels, strict=True)
+    assert fit_depth(fmt, depth, 1, strict=True) == depth  # gray: Pillow writes it
 
 
 def test_fit_depth_refuses_channels_a_format_never_holds():

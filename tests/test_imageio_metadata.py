@@ -286,7 +286,18 @@ def float_tiff(arr: np.ndarray) -> bytes:
     return out + struct.pack(f"<{c}H", *[32] * c) + struct.pack(f"<{c}H", *[3] * c) + pixels
 
 
-def test_a_float_colour_tiff_is_not_supported_rather_than_corrupt(tmp_path):
+def test_a_float_colour_tiff_is_read_exactly(tmp_path):
+    data = np.random.default_rng(0).random((8, 9, 3), np.float32)
+    (tmp_path / "rgb.tif").write_bytes(float_tiff(data))
+    result = invoke(str(tmp_path / "rgb.tif"), "-k", "box", "-o", str(tmp_path / "out.npy"))
+    assert result.exit_code == 0, result.output
+    padded = np.pad(data, ((1, 1), (1, 1), (0, 0)), mode="reflect").astype(np.float64)
+    box = sum(padded[i : i + 8, j : j + 9] for i in range(3) for j in range(3)) / 9
+    assert np.allclose(np.load(tmp_path / "out.npy"), box, atol=1e-6)
+
+
+def test_a_float_colour_tiff_without_the_extra_is_not_supported_rather_than_corrupt(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tifffile", None)
     (tmp_path / "rgb.tif").write_bytes(float_tiff(np.random.default_rng(0).random((8, 9, 3), np.float32)))
     (tmp_path / "gray.tif").write_bytes(float_tiff(np.linspace(0, 1, 72, dtype=np.float32).reshape(8, 9)))
     with Image.open(tmp_path / "gray.tif") as gray:  # the same writer, one channel: Pillow reads it
@@ -294,12 +305,13 @@ def test_a_float_colour_tiff_is_not_supported_rather_than_corrupt(tmp_path):
     result = invoke(str(tmp_path / "rgb.tif"), "-k", "box", "-o", str(tmp_path / "out.png"))
     assert result.exit_code == 1
     assert "rgb.tif: not supported (32-bit float colour TIFF;" in result.stderr
+    assert "pip install 'convcli[formats]'" in result.stderr
     assert ".npy" in result.stderr and "corrupt" not in result.stderr
     assert not (tmp_path / "out.png").exists()
     assert invoke(str(tmp_path / "gray.tif"), "-k", "box", "-o", str(tmp_path / "g.tif")).exit_code == 0
 
 
-@pytest.mark.parametrize(("shape", "keep"), [((4, 5, 3), "write .npy to keep float data"),
+@pytest.mark.parametrize(("shape", "keep"), [((4, 5, 3), "write .tif or .npy to keep float data"),
                                                ((4, 5), "write .tif or .npy to keep float data")])
 def test_the_float_to_png_warning_never_suggests_png(tmp_path, shape, keep):
     np.save(tmp_path / "f.npy", np.linspace(0, 1, int(np.prod(shape)), dtype=np.float32).reshape(shape))

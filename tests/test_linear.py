@@ -281,29 +281,30 @@ STREAM_CASES = [
 @pytest.mark.parametrize("shape", [(1400, 90), (1300, 70, 3)], ids=["gray", "rgb"])
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
 def test_streamed_equals_whole_in_linear_light(specs, acts, kw, shape, dtype, monkeypatch):
-    import convcli.engine as engine
+    import convcli.streaming as streaming
     from convcli import kernel
     from convcli.engine import _fft
-    from convcli.pipeline import Activate, Convolve, filter_image, filter_to_depth, to_depth
+    from convcli.pipeline import Activate, Convolve, filter_to_depth
+    from tests.whole_reference import whole_to_depth
 
-    monkeypatch.setattr(engine, "STRIP_ELEMENTS", 4096)  # many strips
+    monkeypatch.setattr(streaming, "STRIP_ELEMENTS", 4096)  # many strips
     monkeypatch.setattr(_fft, "TILE_OVERHEAD_UNITS", 0.0)  # and small FFT tiles
     top = 255 if dtype == np.uint8 else 65535
     image = np.random.default_rng(16).integers(0, top + 1, size=shape).astype(dtype)
     ops = [Convolve(kernel(s)) for s in specs] + [Activate(a) for a in acts]
     depth = "8" if dtype == np.uint8 else "16"
-    calls = []
-    original = engine.correlate_strips
+    strips = []
+    original = streaming.Stream.__iter__
 
-    def spy(*args, **kwargs):
-        for item in original(*args, **kwargs):
-            calls.append(item[0])
+    def spy(self):
+        for item in original(self):
+            strips.append(item[0])
             yield item
 
-    monkeypatch.setattr(engine, "correlate_strips", spy)
+    monkeypatch.setattr(streaming.Stream, "__iter__", spy)
     streamed = filter_to_depth(image, ops, depth=depth, linear=True, **kw)
-    assert len(calls) >= 2, "the streamed path must have run in several strips"
-    whole = to_depth(filter_image(image, ops, linear=True), depth, source_max=float(top), **kw)
+    assert len(strips) >= 2, "the streamed path must have run in several strips"
+    whole = whole_to_depth(image, ops, depth=depth, linear=True, **kw)  # the whole-array path, as it was
     assert np.array_equal(streamed, whole)
     assert not np.array_equal(streamed, filter_to_depth(image, ops, depth=depth, **kw))
 

@@ -128,6 +128,15 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from .recipe import Recipe as Recipe
     from .recipe import build_recipe as build_recipe
 
+# issue 13 (deep and huge images): an image as a source of rows on demand
+_SOURCE_NAMES = {"open_image": "imageio", "stream_filter": "streaming", "write_bands": "imageio"}
+_LAZY.update(_SOURCE_NAMES)
+__all__ += sorted(_SOURCE_NAMES)
+if TYPE_CHECKING:  # pragma: no cover - for type checkers only
+    from .imageio import open_image as open_image
+    from .imageio import write_bands as write_bands
+    from .streaming import stream_filter as stream_filter
+
 
 def __getattr__(name: str) -> Any:
     module = _LAZY.get(name)

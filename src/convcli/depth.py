@@ -28,6 +28,7 @@ array([  0, 255], dtype=uint8)
 from __future__ import annotations
 
 import math
+import warnings
 from typing import Literal, TypeAlias
 
 import numpy as np
@@ -45,6 +46,7 @@ __all__ = [
     "check_depth",
     "depth_name",
     "depth_of",
+    "finite_range",
     "natural_depth",
     "nominal_max",
     "parse_offset",
@@ -221,6 +223,7 @@ def to_depth(
     gain: float = 1.0,
     offset: float | str = 0.0,
     alpha: bool = False,
+    value_range: tuple[float, float] | None = None,
 ) -> np.ndarray:
     """The filtered result as output samples of ``depth``.
 
@@ -247,6 +250,11 @@ def to_depth(
     alpha : bool, optional
         The last channel is alpha: only scaled (and rounded, clipped), never
         touched by gain, offset or the range policy.
+    value_range : (float, float), optional
+        For ``normalize`` on one strip of a larger result: the finite minimum
+        and maximum of the whole result's colour channels
+        (:func:`finite_range`; NaN for both when it has no finite value).
+        By default they are found in ``result``.
 
     Examples
     --------
@@ -278,7 +286,8 @@ def to_depth(
     stretch: tuple[float, float] | None = None
     if range_mode == "normalize":
         colour_all = arr[..., :-1] if has_alpha else arr
-        stretch = _stretch_bounds(colour_all, gain * scale, offset, top)
+        found = finite_range(colour_all) if value_range is None else value_range
+        stretch = _stretch_bounds(found, gain * scale, offset, top)
     if depth == "float":
         x = arr.astype(dtype, copy=True)
         _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch, top, integer=False)
@@ -316,15 +325,36 @@ def _finish_band(x: np.ndarray, has_alpha: bool, scale: float, gain: float, offs
         np.rint(x, out=x)
 
 
-def _stretch_bounds(colour: np.ndarray, factor: float, offset: float, top: float) -> tuple[float, float]:
-    """``(lo, scale)`` mapping the finite min..max of ``factor*x + offset`` onto 0..top."""
-    with np.errstate(invalid="ignore"):
-        lo, hi = float(np.nanmin(colour)) if colour.size else 0.0, float(np.nanmax(colour)) if colour.size else 0.0
+def finite_range(values: np.ndarray) -> tuple[float, float] | None:
+    """The smallest and largest finite value (None when there is none).
+
+    Examples
+    --------
+    >>> finite_range(np.array([3.0, np.nan, -np.inf, 1.0]))
+    (1.0, 3.0)
+    >>> finite_range(np.array([np.nan])) is None
+    True
+    """
+    arr = np.asarray(values)
+    if arr.size == 0:
+        return None
+    with warnings.catch_warnings():  # an all-NaN array: found below
+        warnings.simplefilter("ignore", RuntimeWarning)
+        lo, hi = float(np.nanmin(arr)), float(np.nanmax(arr))
     if not (np.isfinite(lo) and np.isfinite(hi)):
-        finite = colour[np.isfinite(colour)]
+        finite = arr[np.isfinite(arr)]
         if finite.size == 0:
-            return (0.0, 0.0)
+            return None
         lo, hi = float(finite.min()), float(finite.max())
+    return lo, hi
+
+
+def _stretch_bounds(found: tuple[float, float] | None, factor: float, offset: float,
+                    top: float) -> tuple[float, float]:
+    """``(lo, scale)`` mapping the finite min..max ``found`` of x, as ``factor*x + offset``, onto 0..top."""
+    if found is None or not (np.isfinite(found[0]) and np.isfinite(found[1])):
+        return (0.0, 0.0)
+    lo, hi = found
     a, b = factor * lo + offset, factor * hi + offset
     lo, hi = min(a, b), max(a, b)
     return (lo, 0.0) if hi == lo else (lo, top / (hi - lo))

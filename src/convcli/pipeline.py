@@ -64,7 +64,6 @@ from typing import Literal, TypeAlias
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .colour import decode_samples, encode_samples
 from .depth import (
     DEPTHS,
     RANGES,
@@ -77,7 +76,7 @@ from .depth import (
 from .engine import choose_method, work_dtype
 from .errors import ParameterError
 from .operations import ACTIVATIONS, Activate, Activation, Convolve, Operation, Pool, check_operations
-from .shapes import flipped_anchor, output_size
+from .streaming import CHANNELS, STRIP_ELEMENTS, Stream, stream_filter, stream_image, sum_point
 
 __all__ = [
     "ACTIVATIONS",
@@ -105,40 +104,13 @@ __all__ = [
 
 Channels: TypeAlias = Literal["each", "sum", "gray"]
 
-CHANNELS: tuple[str, ...] = ("each", "sum", "gray")
-
 #: the steps ``--linear`` adds around the operations (as ``--dry-run`` and ``--json`` show them)
 LINEAR_STEPS = ("decode sRGB to linear light", "encode linear light to sRGB")
-
-#: ITU-R 601-2 luma weights, as Pillow's "L" conversion
-LUMA = (0.299, 0.587, 0.114)
 
 
 def _work_type(dtype: DTypeLike) -> type[np.floating]:
     """The scalar type computations on ``dtype`` samples use (:func:`convcli.engine.work_dtype`)."""
     return work_dtype(np.dtype(dtype)).type
-
-
-def _luma(rgb: np.ndarray) -> np.ndarray:
-    dtype = _work_type(rgb.dtype)
-    c = rgb.astype(dtype)
-    if c.ndim == 2:
-        return c
-    if c.shape[2] < 3:
-        return c[..., 0]
-    return (c[..., 0] * dtype(LUMA[0]) + c[..., 1] * dtype(LUMA[1]) + c[..., 2] * dtype(LUMA[2])).astype(dtype)
-
-
-def _sum_channels(x: np.ndarray) -> np.ndarray:
-    return x.sum(axis=2, dtype=x.dtype) if x.ndim == 3 else x
-
-
-def _sum_point(operations: Sequence[Operation]) -> int:
-    """Index of the operation after which ``channels="sum"`` adds the channels (-1: before the first)."""
-    for index, op in enumerate(operations):
-        if isinstance(op, Convolve):
-            return index
-    return -1
 
 
 def filter_image(
@@ -203,116 +175,9 @@ def filter_image(
     >>> float(filter_image(checks, box)[1, 1]), round(float(filter_image(checks, box, linear=True)[1, 1]), 2)
     (127.5, 187.52)
     """
-    check_operations(operations)
-    if channels not in CHANNELS:
-        raise ParameterError(f"unknown channels mode {channels!r}; use one of {', '.join(CHANNELS)}")
-    arr = np.asarray(image)
-    if arr.dtype.kind not in "biuf" or arr.ndim not in (2, 3) or min(arr.shape) < 1:
-        raise ParameterError(
-            f"image must be a non-empty H x W or H x W x C array of real numbers, got shape {arr.shape} "
-            f"and dtype {arr.dtype}"
-        )
-    scale = nominal_max(arr.dtype)
-    dtype = np.float64 if linear else _work_type(arr.dtype)  # linear light: float64 (see the module notes)
-    has_alpha = alpha and arr.ndim == 3 and arr.shape[2] >= 2
-    _check_mask(operations, mask, has_alpha and not np.all(arr[..., -1] == scale))
-    if not has_alpha:
-        work = decode_samples(arr, dtype) if linear else arr
-        work = _luma(work) if channels == "gray" else work
-        plain = _run_plain(work, operations, channels=channels, scale=scale, mask=mask)
-        return encode_samples(plain, scale) if linear else plain
-    colour = decode_samples(arr[..., :-1], dtype) if linear else arr[..., :-1].astype(dtype)
-    a = arr[..., -1]
-    if channels == "gray":
-        colour = _luma(colour)
-    colour = colour[..., 0] if colour.ndim == 3 and colour.shape[2] == 1 else colour
-    if np.all(a == scale):  # fully opaque: exactly the result without alpha, and opaque
-        colour = _run_plain(colour, operations, channels=channels, scale=scale, mask=mask)
-        weight = np.ones(colour.shape[:2], dtype=colour.dtype)
-    else:
-        weight = a.astype(dtype) / dtype(scale)
-        colour, weight = _run_alpha(colour, weight, operations, channels=channels, scale=scale)
-    if linear:
-        colour = encode_samples(colour, scale)
-    if channels == "sum":
-        return colour
-    if keep_alpha:
-        if weight.shape != a.shape:
-            raise ParameterError(
-                f"keeping alpha (--alpha keep) needs the output to keep the input's size {a.shape[1]}x{a.shape[0]}, "
-                f"but the operations give {weight.shape[1]}x{weight.shape[0]}; use --alpha filter"
-            )
-        out_alpha = a.astype(dtype)
-    else:
-        out_alpha = weight * dtype(scale)
-    if colour.ndim == 2:
-        colour = colour[..., None]
-    return np.concatenate([colour, out_alpha[..., None].astype(colour.dtype)], axis=2)
-
-
-def _check_mask(operations: Sequence[Operation], mask: np.ndarray | None, translucent: bool) -> None:
-    """Refuse a mask without a first convolution, and missing data together with a (not opaque) alpha channel."""
-    if mask is not None and not (operations and isinstance(operations[0], Convolve)):
-        raise ParameterError("a mask applies to the first operation, which must be a convolution (give a kernel)")
-    if translucent and (mask is not None or any(isinstance(op, Convolve) and op.normalized for op in operations)):
-        raise ParameterError("ignoring missing data (--nan ignore, --mask) cannot be combined with an alpha channel "
-                             "that is not fully opaque: alpha already weights the pixels; make transparent "
-                             "pixels the missing ones instead, or drop the alpha channel")
-
-
-def _run_plain(work: np.ndarray, operations: Sequence[Operation], *, channels: str, scale: float,
-               mask: np.ndarray | None = None) -> np.ndarray:
-    out = work
-    sum_at = _sum_point(operations) if channels == "sum" else None
-    if sum_at == -1:
-        out = _sum_channels(out.astype(_work_type(out.dtype)))
-    for index, op in enumerate(operations):
-        if isinstance(op, Activate):
-            out = op.run(out, scale=scale)
-        else:
-            out = op.run(out, mask=mask) if index == 0 and isinstance(op, Convolve) else op.run(out)
-        if index == sum_at:
-            out = _sum_channels(out)
-    if out is work or out.dtype != _work_type(work.dtype):  # never hand back the caller's array
-        out = out.astype(_work_type(work.dtype))
-    return out
-
-
-def _run_alpha(colour: np.ndarray, weight: np.ndarray, operations: Sequence[Operation], *, channels: str,
-               scale: float) -> tuple[np.ndarray, np.ndarray]:
-    """Straight colour and alpha weight (0..1) through the operations (see the module notes)."""
-    sum_at = _sum_point(operations) if channels == "sum" else None
-    if sum_at == -1:
-        colour = _sum_channels(colour)
-    for index, op in enumerate(operations):
-        w3 = weight[..., None] if colour.ndim == 3 else weight
-        if isinstance(op, Activate):
-            colour = op.run(colour, scale=scale)
-        elif isinstance(op, Convolve) or (isinstance(op, Pool) and op.op == "mean"):
-            if isinstance(op, Convolve):
-                num = op.run(colour * w3, add_offset=False)
-                offset = op.kernel.offset  # colour, added after dividing by alpha
-                weight = op.run_weight(weight)
-            else:
-                num = op.run(colour * w3)
-                weight = op.run(weight)
-                offset = 0.0
-            den = weight[..., None] if num.ndim == 3 else weight
-            with np.errstate(divide="ignore", invalid="ignore"):
-                colour = np.where(den > 0, num / den, 0).astype(num.dtype)
-            if offset:
-                colour += colour.dtype.type(offset)
-        else:  # max/min pooling: fully transparent pixels take no part
-            fill = -np.inf if op.op == "max" else np.inf
-            visible = w3 > 0
-            masked = np.where(visible, colour, fill).astype(colour.dtype)
-            pooled = op.run(masked)
-            seen = Pool("max", op.size, op.stride, op.pad, op.ceil_mode).run(visible.astype(colour.dtype))
-            colour = np.where(seen > 0, pooled, 0).astype(pooled.dtype)
-            weight = op.run(weight)
-        if index == sum_at:
-            colour = _sum_channels(colour)
-    return colour, weight
+    stage, flat = stream_image(image, operations, channels=channels, alpha=alpha, keep_alpha=keep_alpha,
+                               linear=linear, mask=mask)
+    return Stream(stage, flat, lambda band: band, stage.dtype, stage.strip_rows(STRIP_ELEMENTS)).collect()
 
 
 @dataclass(frozen=True)
@@ -403,7 +268,7 @@ def plan_steps(
         colour = 1
         steps.append(Step("to gray (ITU-R 601-2 luma)", current, _shape(hw, colour + extra)))
         current = steps[-1].output
-    sum_at = _sum_point(operations) if channels == "sum" else None
+    sum_at = sum_point(operations) if channels == "sum" else None
     if sum_at == -1 and colour > 1:
         colour = 1
         steps.append(Step("sum the channels", current, _shape(hw, 1)))
@@ -441,16 +306,6 @@ def plan_steps(
     if linear:
         steps.append(Step(LINEAR_STEPS[1], current, current))
     return steps
-
-
-def _streamable(image: np.ndarray, operations: Sequence[Operation], *, channels: str, alpha: bool,
-                depth: str, range_mode: str) -> bool:
-    """Whether :func:`filter_to_depth` can stream: one linear convolution, then activations only."""
-    if alpha or channels != "each" or depth not in ("8", "16") or range_mode not in ("clip", "abs"):
-        return False
-    if not operations or not isinstance(operations[0], Convolve) or operations[0].kernel.is_operator:
-        return False
-    return all(isinstance(op, Activate) for op in operations[1:])
 
 
 def filter_to_depth(
@@ -497,45 +352,6 @@ def filter_to_depth(
     >>> np.array_equal(linear, to_depth(filter_image(image, ops, linear=True), "8", source_max=255))
     True
     """
-    from . import engine
-
-    source_max = nominal_max(np.asarray(image).dtype)
-    if not _streamable(image, operations, channels=channels, alpha=alpha, depth=depth, range_mode=range_mode):
-        result = filter_image(image, operations, channels=channels, alpha=alpha, keep_alpha=keep_alpha,
-                              linear=linear, mask=mask)
-        samples = to_depth(result, depth, source_max=source_max, range_mode=range_mode, gain=gain,
-                           offset=offset, alpha=out_alpha)
-        if linear and depth == "float":  # float out: the input's float type, as without linear
-            samples = samples.astype(_work_type(np.asarray(image).dtype), copy=False)
-        return samples
-    check_operations(operations)
-    conv = operations[0]
-    assert isinstance(conv, Convolve)
-    if linear:  # the decoded image is held; the float result of the whole image still never is
-        image = decode_samples(np.asarray(image), np.float64)
-    strips = engine.correlate_strips(image, conv.kernel.matrix, flip=conv.flip, border=conv.border,
-                              border_value=float(conv.border_value), pad=conv.pad, stride=conv.stride,
-                              dilation=conv.dilation, method=conv.method, anchor=conv.effective_anchor(),  # type: ignore[arg-type]
-                              nan="ignore" if conv.normalized else "propagate", nan_fill=conv.nan_fill, mask=mask)
-    out: np.ndarray | None = None
-    for first, strip in strips:
-        if conv.kernel.offset:
-            strip += strip.dtype.type(conv.kernel.offset)
-        for op in operations[1:]:
-            strip = op.run(strip, scale=source_max)  # type: ignore[call-arg]
-        if linear:
-            strip = encode_samples(strip, source_max)
-        samples = to_depth(strip, depth, source_max=source_max, range_mode=range_mode, gain=gain, offset=offset)
-        if out is None:  # the output's height comes from the plan: allocate once
-            out = np.empty((_stream_height(image, conv), *samples.shape[1:]), dtype=samples.dtype)
-        out[first : first + samples.shape[0]] = samples
-    assert out is not None
-    return out
-
-
-def _stream_height(image: np.ndarray, conv: Convolve) -> int:
-    anchor = conv.effective_anchor()
-    if conv.flip and anchor is not None:
-        anchor = flipped_anchor(anchor, conv.kernel.shape)
-    return output_size(image.shape[:2], conv.kernel.shape, pad=conv.pad, stride=conv.stride,
-                       dilation=conv.dilation, anchor=anchor)[0]
+    return stream_filter(image, operations, depth=depth, channels=channels, alpha=alpha, keep_alpha=keep_alpha,
+                         range_mode=range_mode, gain=gain, offset=offset, out_alpha=out_alpha, linear=linear,
+                         mask=mask).collect()

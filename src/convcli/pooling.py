@@ -18,7 +18,7 @@ from .engine import check_image
 from .errors import ParameterError
 from .shapes import POOL_OPS, pool_output_size, resolve_pool
 
-__all__ = ["POOL_OPS", "PoolOp", "check_pool_op", "pool", "pool_geometry"]
+__all__ = ["POOL_OPS", "PoolOp", "check_pool_op", "pool", "pool_geometry", "pool_input_rows", "pool_rows"]
 
 PoolOp: TypeAlias = Literal["max", "mean", "min"]
 
@@ -113,28 +113,66 @@ def pool(
     >>> pool(x, 2, stride=1, op="min", pad=1).shape
     (3, 5)
     """
-    arr, (kh, kw), (sh, sw), (ph, pw), (ho, wo) = pool_geometry(image, size, stride=stride, op=op, pad=pad,
-                                                                ceil_mode=ceil_mode)
-    h, w = arr.shape[:2]
-    dtype = np.float64 if arr.dtype == np.float64 else np.float32
+    arr, window, step, padding, out_hw = pool_geometry(image, size, stride=stride, op=op, pad=pad,
+                                                       ceil_mode=ceil_mode)
     img = arr[:, :, None] if arr.ndim == 2 else arr
-    # pad so that every window, including ceil_mode's last one, lies inside the buffer
-    need_h, need_w = (ho - 1) * sh + kh, (wo - 1) * sw + kw
+    out = pool_rows(img, 0, img.shape[:2], window, step, padding, out_hw, op=op, rows=(0, out_hw[0]))
+    return out.reshape(out_hw) if arr.ndim == 2 else out
+
+
+def pool_input_rows(window: tuple[int, int], stride: tuple[int, int], pad: tuple[int, int],
+                    rows: tuple[int, int], height: int) -> tuple[int, int]:
+    """The image rows ``[r0, r1)`` that output rows ``rows`` of a pooling read (clipped to the image).
+
+    Examples
+    --------
+    >>> pool_input_rows((2, 2), (2, 2), (0, 0), (3, 5), 9)
+    (6, 9)
+    """
+    first = rows[0] * stride[0] - pad[0]
+    last = (rows[1] - 1) * stride[0] - pad[0] + window[0]
+    return max(first, 0), min(last, height)
+
+
+def pool_rows(band: np.ndarray, first: int, hw: tuple[int, int], window: tuple[int, int], stride: tuple[int, int],
+              pad: tuple[int, int], out_hw: tuple[int, int], *, op: str, rows: tuple[int, int]) -> np.ndarray:
+    """Output rows ``rows`` of a pooling of an ``hw`` image from the image rows it reads.
+
+    ``band`` (``n x W x C``) holds image rows ``[first, first + n)``, at
+    least :func:`pool_input_rows`; the geometry is :func:`pool_geometry`'s.
+    Each output is the same window reduction as in :func:`pool`, so strips
+    equal the rows of the whole result exactly.
+
+    Examples
+    --------
+    >>> x = np.arange(16.0).reshape(4, 4, 1)
+    >>> pool_rows(x[2:], 2, (4, 4), (2, 2), (2, 2), (0, 0), (2, 2), op="max", rows=(1, 2))[..., 0]
+    array([[13., 15.]])
+    """
+    (h, w), (kh, kw), (sh, sw), (ph, pw), (_, wo) = hw, window, stride, pad, out_hw
+    i0, i1 = rows
+    n = i1 - i0
+    dtype = np.float64 if band.dtype == np.float64 else np.float32
+    # the padded rows these outputs read, with every window (ceil_mode's last one too) inside the buffer
+    p0 = i0 * sh
+    need_h, need_w = (n - 1) * sh + kh, (wo - 1) * sw + kw
     fill = {"max": -np.inf, "min": np.inf, "mean": 0.0}[op]
-    buf = np.full((max(need_h, h + ph), max(need_w, w + pw), img.shape[2]), fill, dtype=dtype)
-    buf[ph : ph + h, pw : pw + w] = img
-    out = np.empty((ho, wo, img.shape[2]), dtype=dtype)
+    buf = np.full((need_h, max(need_w, w + pw), band.shape[2]), fill, dtype=dtype)
+    r0, r1 = max(p0 - ph, 0), min(p0 - ph + need_h, h)
+    if r1 > r0:
+        buf[r0 + ph - p0 : r1 + ph - p0, pw : pw + w] = band[r0 - first : r1 - first]
+    out = np.empty((n, wo, band.shape[2]), dtype=dtype)
     combine = {"max": np.maximum, "min": np.minimum, "mean": np.add}[op]
-    first = True
+    first_tap = True
     for a in range(kh):
         for b in range(kw):
-            view = buf[a : a + (ho - 1) * sh + 1 : sh, b : b + (wo - 1) * sw + 1 : sw]
-            if first:
+            view = buf[a : a + (n - 1) * sh + 1 : sh, b : b + (wo - 1) * sw + 1 : sw]
+            if first_tap:
                 np.copyto(out, view)
-                first = False
+                first_tap = False
             else:
                 combine(out, view, out=out)
     if op == "mean":
-        counts = np.outer(_window_counts(h, kh, sh, ph, ho), _window_counts(w, kw, sw, pw, wo))
+        counts = np.outer(_window_counts(h, kh, sh, ph, out_hw[0])[i0:i1], _window_counts(w, kw, sw, pw, wo))
         out /= counts.astype(dtype)[:, :, None]
-    return out.reshape(ho, wo) if arr.ndim == 2 else out
+    return out

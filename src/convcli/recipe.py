@@ -96,6 +96,13 @@ class Recipe:
     mask : str or None
         ``--mask``: an image file whose non-zero pixels are the valid ones,
         read for each input (:func:`convcli.batch.results.read_mask`).
+    tile : int or None
+        ``--tile``: TIFF outputs are tiled with this tile side (a multiple of
+        16), Zarr outputs chunked so; None: TIFF tiled only above 2**25
+        pixels (512), Zarr chunks of 512.
+    compression : str or None
+        ``--compression`` of TIFF and Zarr outputs (``deflate``, ``zstd``,
+        ``lzw``, ``none``); None: deflate for TIFF, zstd for Zarr.
 
     Examples
     --------
@@ -122,6 +129,8 @@ class Recipe:
     skip_existing: bool = False
     notes: tuple[str, ...] = field(default=(), compare=False)
     mask: str | None = None
+    tile: int | None = None
+    compression: str | None = None
 
     def plan(
         self,
@@ -306,6 +315,8 @@ def build_recipe(
     nan: str = "propagate",
     nan_fill: float | None = None,
     mask: str | None = None,
+    tile: int | None = None,
+    compression: str | None = None,
 ) -> Recipe:
     """``apply``'s options, as typed, checked and turned into a :class:`Recipe`.
 
@@ -357,6 +368,9 @@ def build_recipe(
         :func:`convcli.correlate`'s ``nan``), the value where no valid pixel is
         seen, and an image file whose non-zero pixels are valid (implies
         ``ignore``).
+    tile, compression : optional
+        TIFF tile side (a multiple of 16; also the Zarr chunk side) and the
+        TIFF/Zarr compression (:data:`convcli.imageio.COMPRESSIONS`).
 
     Returns
     -------
@@ -388,7 +402,7 @@ def build_recipe(
     from .batch import FRAMES, Naming, check_overwrite
     from .depth import DEPTHS, RANGES, depth_name, parse_offset
     from .engine import METHODS, NAN_MODES, normalize_border
-    from .imageio import DEFAULT_MAX_PIXELS, depth_possible
+    from .imageio import COMPRESSIONS, DEFAULT_MAX_PIXELS, depth_possible
     from .kernels import kernel
     from .operations import ACTIVATIONS, Activate, Convolve, Pool
     from .pipeline import CHANNELS
@@ -419,6 +433,11 @@ def build_recipe(
         border = normalize_border(border)
         nan = parse_choice(nan, NAN_MODES, what="--nan")
         nan_fill = None if nan_fill is None else _finite(nan_fill, "--nan-fill")
+        tile = _bounded(tile, "--tile", low=16, high=65536)
+        if tile is not None and tile % 16:
+            raise UsageError(f"--tile must be a multiple of 16 (TIFF requires it), got {tile}; e.g. --tile 512")
+        compression = None if compression is None else parse_choice(compression, COMPRESSIONS,
+                                                                     what="--compression")
         if mask is not None and not os.path.isfile(mask):
             raise UsageError(f"--mask {mask}: no such file; give an image whose non-zero pixels are the valid ones")
         ignore = nan == "ignore" or mask is not None
@@ -454,6 +473,10 @@ def build_recipe(
     if nan_fill is not None and not ignore:
         notes += (f"--nan-fill {nan_fill:g} has no effect with --nan propagate; it is the value --nan ignore "
                   "and --mask give where no valid pixel is seen",)
+    fixed_format = naming.fixed_format()
+    if (tile is not None or compression is not None) and fixed_format not in (None, "TIFF", "ZARR"):
+        given = " and ".join(o for o, v in (("--tile", tile), ("--compression", compression)) if v is not None)
+        notes += (f"{given} has no effect on {fixed_format} outputs; it applies to .tif and .zarr outputs",)
     if linear and channels == "each" and operations and all(_commutes_with_srgb(op) for op in operations):
         notes += ("--linear has no effect on max/min pooling, relu and abs (they commute with the sRGB curve); "
                   "it changes kernels, mean pooling, sigmoid and tanh",)
@@ -462,5 +485,5 @@ def build_recipe(
         range_mode=cast("RangeMode", range_mode), gain=gain, offset=offset, depth=wanted, quality=quality,
         max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else (max_pixels or None),
         naming=naming, frames=cast("Frames", frames), force=force, skip_existing=skip_existing, notes=notes,
-        linear=linear, mask=mask,
+        linear=linear, mask=mask, tile=tile, compression=compression,
     )

@@ -106,13 +106,12 @@ def _folder_problem(folder: str, err: OSError) -> str:
 
 
 def _remove_temp_files(tasks: Sequence[Task]) -> None:
-    from ..imageio import leftover_temp_files
+    from ..imageio import remove_temp_files
 
     for task in tasks:
         if task.output and task.output != "-":
-            for leftover in leftover_temp_files(task.output):
-                with contextlib.suppress(OSError):
-                    leftover.unlink()
+            with contextlib.suppress(OSError):
+                remove_temp_files(task.output)  # files, and the folders of Zarr outputs
 
 
 # worker processes --------------------------------------------------------------

@@ -183,22 +183,29 @@ def _inside(path: str, folder: str) -> bool:
     return path == folder or path.startswith(folder.rstrip(os.sep) + os.sep)
 
 
+def _is_store(path: str) -> bool:
+    """Whether ``path`` is a Zarr store (a folder named ``*.zarr``): one image, not a folder of them."""
+    return path.lower().rstrip("/" + os.sep).endswith(".zarr") and os.path.isdir(path)
+
+
 def _walk(folder: str, *, recursive: bool, skip: Sequence[str],
           extensions: frozenset[str]) -> list[tuple[str, PurePath]]:
-    """Image files in ``folder`` (below it too with ``recursive``; hidden ones skipped), sorted, with their
-    paths relative to it."""
+    """Image files (and Zarr stores) in ``folder`` (below it too with ``recursive``; hidden ones skipped),
+    sorted, with their paths relative to it.  Zarr stores are never walked into."""
     found: list[tuple[str, PurePath]] = []
     base = Path(folder)
     for root, dirs, files in os.walk(folder):
         if os.path.realpath(root) in skip:  # a folder never walked, with all below it
             dirs[:] = []
             continue
+        stores = [d for d in dirs if d.lower().endswith(".zarr") and not d.startswith(".")]
         dirs[:] = sorted(
             d for d in dirs
-            if recursive and not d.startswith(".") and os.path.realpath(os.path.join(root, d)) not in skip
+            if recursive and not d.startswith(".") and d not in stores
+            and os.path.realpath(os.path.join(root, d)) not in skip
         )
-        for name in sorted(files):
-            if name.startswith(".") or os.path.splitext(name)[1].lower() not in extensions:
+        for name in sorted([*files, *stores]):
+            if name.startswith(".") or (name not in stores and os.path.splitext(name)[1].lower() not in extensions):
                 continue
             path = os.path.join(root, name)
             found.append((path, PurePath(Path(path).relative_to(base).as_posix())))
@@ -395,7 +402,7 @@ def expand_inputs(
                 return
             if found is not None and found.as_posix() != ".":
                 place = prefix = found
-        if os.path.isdir(path):
+        if os.path.isdir(path) and not _is_store(path):
             add_folder(path, prefix)
         elif os.path.lexists(path):
             add(path, place)
@@ -414,8 +421,8 @@ def expand_inputs(
         else:
             root = _glob_base(item)
             matches = sorted(glob.glob(_ignore_case(item) if ignore_case else item, recursive=True))
-            files = [m for m in matches if not os.path.isdir(m)]
-            folders = [m for m in matches if os.path.isdir(m)] if recursive else []
+            files = [m for m in matches if not os.path.isdir(m) or _is_store(m)]
+            folders = [m for m in matches if os.path.isdir(m) and not _is_store(m)] if recursive else []
             if not files and not folders:
                 sources.append(Source(path=item, rel=PurePath("-"),
                                       error=f"{item}: no file matches this pattern; check it "

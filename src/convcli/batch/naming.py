@@ -360,7 +360,7 @@ def _existing(task: Task, *, force: bool, skip_existing: bool) -> Task:
     assert task.output is not None
     if not os.path.lexists(task.output):
         return task
-    if os.path.isdir(task.output):
+    if os.path.isdir(task.output) and task.fmt != "ZARR":  # a Zarr store is a folder
         return replace(task, error=f"{task.output}: is a folder; choose another output name")
     if skip_existing:
         return replace(task, skip=True, reason="the output exists (--skip-existing)")

@@ -33,6 +33,9 @@ __all__ = ["FileResult", "Status", "dry_run", "plan_task", "process_task", "read
 
 Status: TypeAlias = Literal["written", "skipped", "failed", "planned", "interrupted"]
 
+#: output formats written band by band as the strips come (the others are encoded whole)
+STREAMED_FORMATS = ("TIFF", "ZARR")
+
 
 @dataclass
 class FileResult:
@@ -138,7 +141,7 @@ def _target(recipe: Recipe, task: Task, shape: tuple[int, ...], dtype: Any,
             alpha: bool) -> tuple[int, Depth, list[str]]:
     """The output's channels and depth for an input of ``shape`` and ``dtype``, with a note on any fallback."""
     from ..depth import depth_name, natural_depth
-    from ..imageio import fit_depth, formats_holding, palette_reduced
+    from ..imageio import fit_depth, formats_holding, held_with_extra, palette_reduced
     from ..pipeline import output_channels
 
     assert task.fmt is not None
@@ -148,9 +151,11 @@ def _target(recipe: Recipe, task: Task, shape: tuple[int, ...], dtype: Any,
     notes = []
     if depth != wanted:
         keep = " or ".join(", ".join(formats_holding(wanted, channels, besides=task.fmt)).rsplit(", ", 1))
+        extra = (f"; with pip install 'convcli[formats]' {task.fmt} holds it"
+                 if held_with_extra(task.fmt, wanted, channels) else "")
         notes.append(f"{task.output}: {task.fmt} cannot hold {depth_name(wanted)} data here; wrote "
                      f"{depth_name(depth)} (write {keep} to keep {depth_name(wanted)} data, or choose "
-                     f"--depth {depth})")
+                     f"--depth {depth}{extra})")
     if palette_reduced(task.fmt, channels):  # as ImageMagick writes GIF: quantised, with a word
         what = {2: "gray+alpha", 3: "RGB", 4: "RGBA"}[channels]
         alpha_note = ", alpha to on/off transparency" if channels in (2, 4) else ""
@@ -246,34 +251,51 @@ def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> File
 
 
 def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
-    from ..imageio import encode_image, read_image, write_image
-    from ..pipeline import filter_to_depth, plan_steps
+    """Open the input as a source, stream it through the operations and into the output, strip by strip.
+
+    A TIFF or Zarr input is read a band at a time and a TIFF or Zarr output
+    written so (:func:`convcli.imageio.open_image`,
+    :func:`convcli.streaming.stream_filter`,
+    :func:`convcli.imageio.write_bands`): the float result of the whole image
+    never exists, and the same bytes come out as from the whole-image path.
+    """
+    import numpy as np
+
+    from ..imageio import encode_image, open_image, write_bands, write_image
+    from ..pipeline import plan_steps
+    from ..streaming import stream_filter
 
     assert task.output is not None and task.fmt is not None
-    array, info = read_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
-                             frame=task.source.frame)
-    input_shape = tuple(array.shape)
-    channels, depth, notes = _target(recipe, task, input_shape, array.dtype, info.alpha)
-    dtype = array.dtype
-    out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
-    # one convolution (+ activations) streams in strips straight to the output depth: the float result
-    # of the whole image is never held (same bytes as filter_image + to_depth)
-    samples = filter_to_depth(array, recipe.operations, depth=depth, channels=recipe.channels, alpha=info.alpha,
-                              keep_alpha=recipe.keep_alpha, range_mode=recipe.range_mode,
-                              gain=recipe.gain, offset=recipe.offset, out_alpha=out_alpha, linear=recipe.linear,
-                              mask=None if recipe.mask is None else read_mask(recipe.mask, input_shape, recipe))
-    del array
-    # the steps --dry-run reports (shapes, the methods auto chooses), for --json; after filtering, so that a
-    # chain that leaves nothing fails with the engine's own message
-    steps = plan_steps(input_shape, recipe.operations, dtype=dtype, channels=recipe.channels, alpha=info.alpha,
-                       linear=recipe.linear)
-    if recipe.linear:
-        notes = [*_profile_notes(info.icc_profile, task.source.label), *notes]
-    if depth == "float" and task.fmt != "NPY":
-        samples = samples.astype("float32")
-    found = _result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
-                    output_shape=tuple(samples.shape), depth=depth, format=task.fmt, steps=steps,
-                    linear=recipe.linear)
+    with open_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
+                    frame=task.source.frame) as source:
+        info = source.info
+        input_shape = tuple(source.shape)
+        channels, depth, notes = _target(recipe, task, input_shape, source.dtype, info.alpha)
+        out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
+        mask = None if recipe.mask is None else read_mask(recipe.mask, input_shape, recipe)
+        stream = stream_filter(source, recipe.operations, depth=depth, channels=recipe.channels, alpha=info.alpha,
+                               keep_alpha=recipe.keep_alpha, range_mode=recipe.range_mode, gain=recipe.gain,
+                               offset=recipe.offset, out_alpha=out_alpha, linear=recipe.linear, mask=mask)
+        # the steps --dry-run reports (shapes, the methods auto chooses), for --json; after building the stream,
+        # so that a chain that leaves nothing fails with the engine's own message
+        steps = plan_steps(input_shape, recipe.operations, dtype=source.dtype, channels=recipe.channels,
+                           alpha=info.alpha, linear=recipe.linear)
+        if recipe.linear:
+            notes = [*_profile_notes(info.icc_profile, task.source.label), *notes]
+        dtype = np.dtype(np.float32) if depth == "float" and task.fmt != "NPY" else stream.dtype
+        bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)
+        found = _result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
+                        output_shape=tuple(stream.shape), depth=depth, format=task.fmt, steps=steps,
+                        linear=recipe.linear)
+        if task.output != "-" and task.fmt in STREAMED_FORMATS:  # written tile by tile as the strips come
+            write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
+                        quality=recipe.quality, overwrite=overwrite, tile=recipe.tile,
+                        compression=recipe.compression)
+            return found
+        samples = np.empty(stream.shape, dtype)
+        for first, band in bands:
+            samples[first : first + band.shape[0]] = band
+    del source, stream, bands  # the decoded input goes before the encoder makes its own copy of the output
     if task.output == "-":
         found.payload = encode_image(samples, task.fmt, info=info, name="-", quality=recipe.quality)
     else:

@@ -156,6 +156,15 @@ def apply(
     quality: Annotated[int | None, _option(
         "--quality", panel=3, metavar="1-100", show_default=False,
         help="JPEG/WebP quality 1-100 (JPEG default: a JPEG input's own, else 95). E.g. --quality 90")] = None,
+    tile: Annotated[int | None, _option(
+        "--tile", panel=3, metavar="N", show_default=False,
+        help="Write .tif outputs as tiled (Big)TIFF with N x N tiles (a multiple of 16), and .zarr outputs in N x N "
+             "chunks (default: TIFF tiled with 512 above 32 megapixels, else striped; Zarr 512). E.g. --tile 512")]
+    = None,
+    compression: Annotated[str | None, _option(
+        "--compression", panel=3, autocompletion=complete_choice("compression"), show_default=False,
+        help="Compression of .tif and .zarr outputs (default: deflate for TIFF, zstd for Zarr). E.g. "
+             "--compression zstd")] = None,
     dry_run: Annotated[bool, _option(
         "--dry-run", "-n", panel=4,
         help="Show each planned output, the shapes through each operation and the method auto chooses; write "
@@ -237,7 +246,8 @@ def apply(
             pool=pool, channels=channels, alpha=alpha, linear=linear, range_mode=range_mode, gain=gain, offset=offset,
             depth=depth, quality=quality, max_pixels=max_pixels, output=output, outdir=outdir, suffix=suffix,
             format=out_format, name=name, frames=frames, force=force, skip_existing=skip_existing,
-            json_report=as_json, require_operation=True, nan=nan, nan_fill=nan_fill, mask=mask,
+            json_report=as_json, require_operation=True, nan=nan, nan_fill=nan_fill, mask=mask, tile=tile,
+            compression=compression,
         )
         if verbose and quiet:
             raise UsageError("--verbose and --quiet exclude each other; give one")

@@ -78,6 +78,7 @@ _CHOICES: dict[str, Callable[[], tuple[str, ...]]] = {
     "frames": lambda: _library("batch", "FRAMES"),
     "alpha": lambda: _library("recipe", "ALPHA_MODES"),
     "nan": lambda: _library("engine", "NAN_MODES"),
+    "compression": lambda: _library("imageio", "COMPRESSIONS"),
 }
 
 

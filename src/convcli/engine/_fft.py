@@ -225,22 +225,41 @@ def refuses(plan: Plan) -> str | None:
     """Why the FFT could lose precision on this data, or None when it is safe.
 
     Two passes (min and max, no temporaries) find NaN/inf and the peak; the
-    mean magnitude comes from a strided sample of about 65,000 pixels.
+    mean magnitude comes from a strided sample of about 65,000 pixels.  A
+    streamed image (:class:`~convcli.engine._window.RowWindow`) gives the same
+    three numbers from its own pass.
     """
+    from ._window import RowWindow, sample_step
+
     img = plan.image
     if img.dtype.kind in "biu":
         return None  # bounded data; 16-bit and wider use float64 transforms
-    lo, hi = float(img.min()), float(img.max())
+    if isinstance(img, RowWindow):
+        lo, hi, mean = img.stats()
+    else:
+        lo, hi = float(img.min()), float(img.max())
+        step = sample_step(*img.shape[:2])
+        mean = float(np.abs(img[::step, ::step].astype(np.float64)).mean()) if np.isfinite(lo + hi) else 0.0
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "the image holds NaN or inf, which an FFT would spread over the whole tile"
     peak = max(abs(lo), abs(hi))
-    h, w = img.shape[:2]
-    step = max(1, int(np.sqrt(h * w / 65536)))
-    mean = float(np.abs(img[::step, ::step].astype(np.float64)).mean())
     limit = FFT_MAX_DYNAMIC_RANGE[plan.dtype]
     if peak > 0 and (mean == 0 or peak / mean > limit):
         return f"the image's dynamic range (max/mean {peak / max(mean, 1e-300):.3g}) exceeds {limit:g}"
     return None
+
+
+def tile_rows_read(plan: Plan, i0: int, i1: int) -> tuple[int, int]:
+    """The padded rows that the tiles covering output rows [i0, i1) read (a tile is computed whole)."""
+    tiles, _ = _tiles(plan)
+    ho, sh = plan.out_hw[0], plan.stride[0]
+    rows = _axis_tiles(input_extent(ho, stride=sh), plan.span[0], sh, tiles[0])
+    if rows is None:
+        return 0, plan.needed[0]
+    th, _ = rows
+    per = th // sh
+    first, last = i0 // per, (i1 - 1) // per
+    return first * th, min(last * th + th + plan.span[0] - 1, plan.needed[0])
 
 
 def keeps_nan(plan: Plan) -> bool:

@@ -150,7 +150,7 @@ def _pattern_plan(plan: Plan, indicator: np.ndarray, *, border_value: float) -> 
 
 def _finite(image: np.ndarray) -> np.ndarray | None:
     """The finite pixels of a float image, or None when all of them are (integers always are)."""
-    if image.dtype.kind in "biu":
+    if image.dtype.kind in "biu" or getattr(image, "finite", None) is True:  # a RowWindow knows
         return None
     with np.errstate(invalid="ignore", over="ignore"):
         if np.isfinite(np.sum(image, dtype=np.float64)):

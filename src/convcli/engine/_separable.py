@@ -187,7 +187,9 @@ def _all_finite(plan: Plan) -> bool:
     """Whether the image holds no NaN/inf (one summing pass, once per plan; integers always do)."""
     if "separable.finite" not in plan.memo:
         img = plan.image
-        plan.memo["separable.finite"] = img.dtype.kind in "biu" or _finite_sum(img, plan.dtype)
+        streamed = getattr(img, "finite", None)  # a RowWindow knows (see _window.py)
+        plan.memo["separable.finite"] = (img.dtype.kind in "biu" or streamed is True
+                                         or (streamed is None and _finite_sum(img, plan.dtype)))
     finite: bool = plan.memo["separable.finite"]
     return finite
 

@@ -1,20 +1,34 @@
-"""Images to arrays and back: modes, bit depth, alpha, metadata, atomic writes.
+"""Images to arrays and back: sources and sinks, modes, bit depth, alpha, metadata, atomic writes.
 
-=================  ==========================================================
-module             owns
-=================  ==========================================================
-:mod:`.formats`    what each format holds (:func:`fit_depth`), file extensions
-:mod:`.read`       :func:`read_image`, :func:`probe_image`, :func:`count_frames`,
-                   :func:`probe_size`; the pixel limit
-:mod:`.write`      :func:`encode_image` (16-bit colour PNG included), atomic writes
-:mod:`.metadata`   what outputs keep: JPEG quality and subsampling, dpi, PNG text
-:mod:`._open`      opening files safely: bytes, ``.npy`` and Pillow headers, guards
-=================  ==========================================================
+=====================  ==========================================================
+module                 owns
+=====================  ==========================================================
+:mod:`.source`         :func:`open_image`: an image as a source of rows on demand
+                       (:class:`ImageSource`; lazy TIFF and Zarr, others in memory)
+:mod:`.sink`           :func:`write_bands`: an image written from bands of rows
+                       (streamed TIFF and Zarr; others assembled), atomically
+:mod:`.formats`        what each format holds (:func:`fit_depth`), file extensions
+:mod:`.read`           :func:`read_image`, :func:`probe_image`, :func:`count_frames`,
+                       :func:`probe_size`; the pixel limit
+:mod:`.write`          :func:`encode_image` (16-bit colour PNG included), atomic writes
+:mod:`.tiff`           TIFF through tifffile, decoding only the tiles asked for
+:mod:`.tiff_write`     TIFF written through tifffile: strips or tiles, BigTIFF
+:mod:`.zarr_store`     Zarr stores, read and written chunk by chunk
+:mod:`.metadata`       what outputs keep: JPEG quality and subsampling, dpi, PNG text
+:mod:`._open`          opening files safely: bytes, ``.npy`` and Pillow headers, guards
+:mod:`._extra`         the optional ``formats`` extra (tifffile, imagecodecs, zarr)
+=====================  ==========================================================
 
-Pillow decodes 16-bit *colour* PNG and TIFF files to 8 bits per sample; when
-that happens :attr:`ImageInfo.notes` says so (save such data as ``.npy`` or as
-16-bit grayscale to keep every bit).  Animated GIFs and multi-page TIFFs give
-their first frame (also noted), or any frame with ``frame=`` (see
+With convcli's ``formats`` extra (``pip install 'convcli[formats]'``) 16-bit
+colour PNG is read and written exactly (imagecodecs), TIFF of every sample
+type, striped or tiled, classic or BigTIFF, is read and written by tifffile,
+a tile at a time, and ``.zarr`` stores by zarr.  Without it Pillow reads
+and writes what it did before; what needs the extra says so, naming it.
+
+Without the extra, Pillow decodes 16-bit *colour* PNG and TIFF files to 8 bits
+per sample; when that happens :attr:`ImageInfo.notes` says so, naming the
+extra.  Animated GIFs and multi-page TIFFs give their first frame (also
+noted), or any frame with ``frame=`` (see
 :func:`count_frames`).  32-bit integer samples beyond 0..65535 are noted too,
 since 16-bit outputs clip them.  The EXIF orientation is applied, so the
 array is the picture as it is shown, and the orientation written back is 1.
@@ -25,7 +39,8 @@ folder, a device (``/dev/zero`` would never end), empty, not an image,
 damaged or truncated (whatever Pillow's or numpy's parsers raise on damaged
 data; ``tests/fuzz_images.py`` fuzzes this), or larger than ``max_pixels``,
 which is checked from the header before any pixel is decoded (and, through
-Pillow's own guard, for each frame of an animation).
+Pillow's own guard, for each frame of an animation).  A lazy source (TIFF,
+Zarr) is never decoded whole: there the limit applies to one tile.
 
 Writing is atomic (see :mod:`.write`): an interrupted run leaves complete
 outputs or none.
@@ -51,32 +66,52 @@ from .formats import (
     fit_depth,
     format_for,
     formats_holding,
+    held_with_extra,
     image_extensions,
     palette_reduced,
 )
 from .read import DEFAULT_MAX_PIXELS, count_frames, probe_image, probe_size, read_image
-from .write import TEMP_SUFFIX, encode_image, leftover_temp_files, write_bytes_atomic, write_image
+from .sink import COMPRESSIONS, DEFAULT_TILE, write_bands
+from .source import ArraySource, ImageSource, TiffSource, ZarrSource, open_image
+from .write import (
+    TEMP_SUFFIX,
+    encode_image,
+    leftover_temp_files,
+    remove_temp_files,
+    write_bytes_atomic,
+    write_image,
+)
 
 __all__ = [
+    "COMPRESSIONS",
     "DEFAULT_MAX_PIXELS",
+    "DEFAULT_TILE",
     "FORMATS",
     "TEMP_SUFFIX",
+    "ArraySource",
     "Depth",
     "ImageInfo",
     "ImageReadError",
+    "ImageSource",
     "ImageWriteError",
+    "TiffSource",
+    "ZarrSource",
     "count_frames",
     "depth_possible",
     "encode_image",
     "fit_depth",
     "format_for",
     "formats_holding",
+    "held_with_extra",
     "image_extensions",
     "leftover_temp_files",
+    "open_image",
     "palette_reduced",
     "probe_image",
     "probe_size",
     "read_image",
+    "remove_temp_files",
+    "write_bands",
     "write_bytes_atomic",
     "write_image",
 ]

@@ -112,7 +112,7 @@ def _open(data: bytes, name: str, max_pixels: int | None) -> Any:
     except Exception as err:  # any other failure of Pillow's header parsers is damage in the file
         raise _damaged(name, err) from None
     width, height = image.size
-    _check_pixels(name, width, height, max_pixels)
+    _check_pixels(name, width, height, max_pixels, fmt=image.format)
     return image
 
 
@@ -153,8 +153,10 @@ def _unsupported_tiff(data: bytes) -> str | None:
     channels = tags.get(277, (1,))[0]
     bits = max(tags.get(258, (32,)))
     what = {1: "gray", 2: "gray+alpha", 3: "colour", 4: "colour+alpha"}.get(channels, f"{channels}-channel")
-    return (f"{bits}-bit float {what} TIFF; Pillow reads only one-channel 32-bit float TIFFs: save it as a .npy "
-            "array (numpy.save), or each channel as a one-channel float TIFF")
+    from ._extra import EXTRA_HINT
+
+    return (f"{bits}-bit float {what} TIFF; Pillow reads only one-channel 32-bit float TIFFs: install convcli's "
+            f"formats extra, with which tifffile reads it: {EXTRA_HINT}; or save it as a .npy array")
 
 
 @contextlib.contextmanager
@@ -187,15 +189,42 @@ def _seek(image: Any, name: str, frame: int, frames: int, max_pixels: int | None
     if frame:
         image.seek(frame)
         width, height = image.size  # TIFF pages may each have their own size
-        _check_pixels(_frame_name(name, frame), width, height, max_pixels)
+        _check_pixels(_frame_name(name, frame), width, height, max_pixels, fmt=image.format)
 
 
-def _check_pixels(name: str, width: int, height: int, max_pixels: int | None) -> None:
+def _check_pixels(name: str, width: int, height: int, max_pixels: int | None, *,
+                  fmt: str | None = None) -> None:
+    """Refuse a picture over ``max_pixels``; ``fmt``: the Pillow format decoding it whole, for the advice."""
     if max_pixels is not None and width * height > max_pixels:
         raise ImageReadError(
             f"{name}: {width}x{height} is {width * height:,} pixels, over the limit of "
             f"{max_pixels:,} (a decompression bomb guard); raise it with --max-pixels if the image is real"
+            f"{_streaming_advice(name, fmt)}"
         )
+
+
+def _streaming_advice(name: str, fmt: str | None) -> str:
+    """How to filter a picture too big to decode whole: as a tiled TIFF, which convcli streams.
+
+    Examples
+    --------
+    >>> _streaming_advice("scans/big scan.png", "PNG")[:60]
+    ' and fits in memory, or convert it to a tiled TIFF, which co'
+    >>> _streaming_advice("scans/big scan.png", "PNG").split(": ", 1)[1]
+    "vips tiffsave 'scans/big scan.png' 'scans/big scan.tif' --tile --bigtiff"
+    """
+    import shlex
+
+    from ._extra import EXTRA_HINT, available
+
+    if fmt is None:
+        return ""
+    if fmt == "TIFF" and not available("tifffile"):  # with it, only palette, CMYK, … TIFFs are read whole
+        return f" and fits in memory, or install convcli's formats extra, with which TIFFs stream: {EXTRA_HINT}"
+    source, target = ("IN", "OUT.tif") if name in ("-", "") else (name, str(Path(name).with_suffix(".tif")))
+    extra = "" if available("tifffile") else f" (with its formats extra: {EXTRA_HINT})"
+    return (f" and fits in memory, or convert it to a tiled TIFF, which convcli streams{extra}: "
+            f"vips tiffsave {shlex.quote(source)} {shlex.quote(target)} --tile --bigtiff")
 
 
 @contextlib.contextmanager

@@ -1,18 +1,26 @@
 """What each output format can hold, and what an image carries from reading to writing.
 
-=========  =====================================  ================
+=========  =====================================  ==========================================
 format     8-bit channels                         16-bit / float
-=========  =====================================  ================
+=========  =====================================  ==========================================
 PNG        1, 2 (gray+alpha), 3, 4                16: 1-4 / --
-TIFF       1, 2, 3, 4                             16: 1 / float: 1
+TIFF       1, 2, 3, 4                             16: 1-4 / float: 1-4
 JPEG       1, 3                                   -- / --
 WebP       1, 3, 4                                -- / --
 BMP        1, 3                                   -- / --
 GIF        1 (2, 3, 4: a 256-colour palette)      -- / --
 PPM/PGM    1, 3                                   16: 1 / --
 TGA        1, 2, 3, 4                             -- / --
+ZARR       any                                    any
 NPY        any                                    any
-=========  =====================================  ================
+=========  =====================================  ==========================================
+
+That is the table with convcli's ``formats`` extra installed (``pip install
+'convcli[formats]'``: imagecodecs writes 16-bit colour PNG, tifffile TIFF of
+every depth, zarr ``.zarr`` stores).  Without it Pillow writes what it can:
+PNG 16-bit gray only, TIFF 16-bit and float gray only, and no ZARR; a deeper
+output falls back to a depth the format holds, and an explicit ``--depth``
+that needs the extra is refused naming it (:func:`fit_depth`).
 
 :func:`fit_depth` chooses the sample type within that table; depths are named
 by :mod:`convcli.depth`.  GIF holds gray; colour is reduced to a palette of at
@@ -36,6 +44,7 @@ __all__ = [
     "fit_depth",
     "format_for",
     "formats_holding",
+    "held_with_extra",
     "image_extensions",
     "palette_reduced",
 ]
@@ -55,11 +64,12 @@ FORMATS = {
     ".pnm": "PPM",
     ".tga": "TGA",
     ".npy": "NPY",
+    ".zarr": "ZARR",
 }
 
-#: format -> depth -> the channel counts it holds (NPY holds anything)
+#: format -> depth -> the channel counts Pillow writes (NPY and ZARR hold anything)
 _HOLDS: dict[str, dict[str, frozenset[int]]] = {
-    "PNG": {"8": frozenset({1, 2, 3, 4}), "16": frozenset({1, 2, 3, 4})},
+    "PNG": {"8": frozenset({1, 2, 3, 4}), "16": frozenset({1})},
     "TIFF": {"8": frozenset({1, 2, 3, 4}), "16": frozenset({1}), "float": frozenset({1})},
     "JPEG": {"8": frozenset({1, 3})},
     "WEBP": {"8": frozenset({1, 3, 4})},
@@ -68,6 +78,30 @@ _HOLDS: dict[str, dict[str, frozenset[int]]] = {
     "PPM": {"8": frozenset({1, 3}), "16": frozenset({1})},
     "TGA": {"8": frozenset({1, 2, 3, 4})},
 }
+_ANY = frozenset({1, 2, 3, 4})
+#: optional module -> what it adds to the table (the ``formats`` extra)
+_WITH_EXTRA: dict[str, dict[str, dict[str, frozenset[int]]]] = {
+    "imagecodecs": {"PNG": {"16": _ANY}},
+    "tifffile": {"TIFF": {"16": _ANY, "float": _ANY}},
+}
+#: formats that hold any depth and channel count
+_ANYTHING = frozenset({"NPY", "ZARR"})
+
+
+def _holds(*, extra: bool | None = None) -> dict[str, dict[str, frozenset[int]]]:
+    """The table of what each format holds: with the extra's modules that are installed (``extra=None``),
+    with all of them (True) or with none (False)."""
+    from ._extra import available
+
+    table = {fmt: dict(depths) for fmt, depths in _HOLDS.items()}
+    for module, added in _WITH_EXTRA.items():
+        if extra or (extra is None and available(module)):
+            for fmt, depths in added.items():
+                for depth, channels in depths.items():
+                    table[fmt][depth] = table[fmt].get(depth, frozenset()) | channels
+    return table
+
+
 #: format -> the channel counts it takes only by reducing them to a palette (8-bit)
 _PALETTE: dict[str, frozenset[int]] = {"GIF": frozenset({2, 3, 4})}
 _DEPTH_ORDER: tuple[Depth, ...] = DEPTHS[::-1]  # deepest first
@@ -83,9 +117,11 @@ class ImageInfo:
     path : str
         Where the image came from (``-`` for stdin).
     format : str or None
-        Pillow's format name (``PNG``, ``JPEG``, …), ``NPY`` for arrays.
+        Pillow's format name (``PNG``, ``JPEG``, ``TIFF``, …; TIFF also when
+        tifffile read it), ``ZARR`` for Zarr stores, ``NPY`` for arrays.
     mode : str or None
-        Pillow's mode of the source (``L``, ``RGB``, ``I;16``, …).
+        Pillow's mode of the source (``L``, ``RGB``, ``I;16``, …); for what
+        Pillow has no mode for, a name in its style (``RGB;16``, ``RGBA;F``).
     alpha : bool
         Whether the last channel is alpha (never for ``.npy`` arrays, whose
         channels are all data).
@@ -208,11 +244,12 @@ def fit_depth(fmt: str, depth: Depth, channels: int, *, strict: bool = False) ->
     ...
     convcli.errors.ImageWriteError: JPEG cannot hold 16-bit gray data; write .png or .npy, or choose --depth 8
     """
-    if fmt == "NPY":
+    if fmt in _ANYTHING:
         return depth
-    holds = _HOLDS.get(fmt)
+    table = _holds()
+    holds = table.get(fmt)
     if holds is None:
-        raise ImageWriteError(f"cannot write the format {fmt!r}; use one of {', '.join(_HOLDS)} or NPY")
+        raise ImageWriteError(f"cannot write the format {fmt!r}; use one of {', '.join(table)}, NPY or ZARR")
     if channels in _PALETTE.get(fmt, ()):
         holds = {**holds, "8": holds["8"] | {channels}}
     what = _CHANNEL_NAMES.get(channels, f"{channels}-channel")
@@ -220,12 +257,19 @@ def fit_depth(fmt: str, depth: Depth, channels: int, *, strict: bool = False) ->
         return depth
     if not any(channels in held for held in holds.values()):
         fits = {f: ext for ext, f in reversed(FORMATS.items())
-                if f != "NPY" and any(channels in c for c in _HOLDS[f].values())}
+                if f not in _ANYTHING and any(channels in c for c in table[f].values())}
         hint = ", or use --channels gray" if channels == 3 else ""
         where = ", ".join(sorted(fits.values()))
         raise ImageWriteError(f"{fmt} cannot hold {what} data; write {where} or .npy{hint}")
     if strict:
-        better = [ext for ext, f in FORMATS.items() if f != "NPY" and channels in _HOLDS[f].get(depth, ())]
+        if held_with_extra(fmt, depth, channels):
+            from ._extra import EXTRA_HINT
+
+            others = [d for d in _DEPTH_ORDER if channels in holds.get(d, ())]
+            instead = f", or choose --depth {others[0]}" if others else ""
+            raise ImageWriteError(f"{fmt}: {depth_name(depth)} {what} data needs convcli's formats extra: "
+                                  f"{EXTRA_HINT} (or write .npy{instead})")
+        better = [ext for ext, f in FORMATS.items() if f not in _ANYTHING and channels in table[f].get(depth, ())]
         where = f"write {better[0]} or .npy" if better else "write .npy"
         others = [d for d in _DEPTH_ORDER if channels in holds.get(d, ())]
         instead = f", or choose --depth {others[0]}" if others else ""
@@ -234,6 +278,22 @@ def fit_depth(fmt: str, depth: Depth, channels: int, *, strict: bool = False) ->
         if channels in holds.get(candidate, ()):
             return candidate
     raise AssertionError("unreachable: some depth holds these channels")  # pragma: no cover
+
+
+def held_with_extra(fmt: str, depth: Depth, channels: int) -> bool:
+    """Whether ``fmt`` would hold ``channels`` channels of ``depth`` with the ``formats`` extra, but not now.
+
+    Callers falling back to a shallower depth name the extra when this is true.
+
+    Examples
+    --------
+    >>> held_with_extra("JPEG", "16", 3), held_with_extra("PNG", "8", 3)
+    (False, False)
+    """
+    if fmt in _ANYTHING:
+        return False
+    now, full = _holds().get(fmt, {}), _holds(extra=True).get(fmt, {})
+    return channels not in now.get(depth, ()) and channels in full.get(depth, ())
 
 
 def palette_reduced(fmt: str, channels: int) -> bool:
@@ -253,12 +313,13 @@ def formats_holding(depth: Depth, channels: int, *, besides: str | None = None) 
     Examples
     --------
     >>> formats_holding("float", 3), formats_holding("float", 1, besides="PNG")
-    (['.npy'], ['.tif', '.npy'])
+    (['.tif', '.npy'], ['.tif', '.npy'])
     >>> formats_holding("16", 3, besides="JPEG")
-    ['.png', '.npy']
+    ['.png', '.tif', '.npy']
     """
+    table = _holds()
     found = {f: ext for ext, f in reversed(FORMATS.items())
-             if f not in ("NPY", besides) and channels in _HOLDS[f].get(depth, ())}
+             if f not in (*_ANYTHING, besides) and channels in table[f].get(depth, ())}
     return [*sorted(found.values()), ".npy"]
 
 
@@ -267,7 +328,7 @@ def depth_possible(fmt: str, depth: Depth) -> bool:
 
     Examples
     --------
-    >>> depth_possible("PNG", "float"), depth_possible("TIFF", "float")
-    (False, True)
+    >>> depth_possible("PNG", "float"), depth_possible("TIFF", "float"), depth_possible("ZARR", "float")
+    (False, True, True)
     """
-    return fmt == "NPY" or bool(_HOLDS.get(fmt, {}).get(depth))
+    return fmt in _ANYTHING or bool(_holds().get(fmt, {}).get(depth))

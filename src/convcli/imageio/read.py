@@ -6,18 +6,29 @@ Reading keeps the data's precision:
 source                                 array
 =====================================  ===========================================
 8-bit gray, RGB, RGBA, LA              ``uint8``, ``H x W`` or ``H x W x C``
+16-bit RGB, RGBA, gray+alpha PNG       ``uint16``, exactly (imagecodecs; without
+                                       the ``formats`` extra, Pillow's 8 bits
+                                       and a note naming the extra)
+TIFF, gray or RGB(A), any sample       as stored (tifffile): ``uint8``,
+type, striped or tiled, BigTIFF        ``uint16``, ``int32``, ``float32``, …,
+                                       any channel count (see :mod:`.tiff`);
+                                       without the extra, as Pillow reads it
 palette (``P``/``PA``)                 ``uint8`` RGB, or RGBA when it has transparency
 CMYK, YCbCr, LAB, HSV                  ``uint8`` RGB (a plain conversion, no colour management)
 bilevel (``1``)                        ``uint8`` gray, 0 and 255
 16-bit gray (Pillow's ``I;16``)        ``uint16``
 32-bit integer (``I``)                 ``int32``
 32-bit float (``F``)                   ``float32``
+Zarr store (a ``*.zarr`` folder)       the array as stored (see :mod:`.zarr_store`)
 ``.npy``                               the array as saved (2-D or 3-D, real numbers)
 =====================================  ===========================================
 
 :func:`read_image` decodes, :func:`probe_image` (``--dry-run``) and
 :func:`count_frames` (``--frames all``) read headers only, and
 :func:`probe_size` (``convcli outsize``) reads just the size, at any size.
+:func:`read_image` decodes the whole image, so ``max_pixels`` limits the
+image; :func:`probe_image` answers as :func:`~convcli.imageio.open_image`
+reads, so for a TIFF or Zarr store it limits one tile.
 """
 
 from __future__ import annotations
@@ -31,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageReadError
+from ._extra import EXTRA_HINT, available
 from ._open import (
     _check_pixels,
     _damaged,
@@ -47,6 +59,8 @@ from ._open import (
 )
 from .formats import ImageInfo
 from .metadata import read_metadata
+from .tiff import is_tiff, open_tiff, tiff_frames, turn_upright
+from .zarr_store import ZarrSource, is_zarr_store
 
 __all__ = ["DEFAULT_MAX_PIXELS", "count_frames", "probe_image", "probe_size", "read_image"]
 
@@ -104,24 +118,71 @@ def _orientation(image: Any) -> int:
     return value if value in _UPRIGHT else 1
 
 
+def _deep_png(image: Any, data: bytes) -> bool:
+    """Whether a PNG holds 16-bit colour (IHDR depth 16, colour type 2, 4 or 6), which Pillow reads as 8 bits."""
+    return (image.format == "PNG" and len(data) > 26 and data[12:16] == b"IHDR"
+            and data[24] == 16 and data[25] in (2, 4, 6))
+
+
+def _exact_png(image: Any, data: bytes, frames: int) -> bool:
+    """Whether the pixels of a 16-bit colour PNG are decoded exactly, by imagecodecs (a still image)."""
+    return frames == 1 and _deep_png(image, data) and available("imagecodecs")
+
+
 def _source_notes(image: Any, data: bytes, name: str, frames: int, frame: int | None) -> list[str]:
     notes = []
     if frames > 1 and frame is None:
         notes.append(f"{name}: has {frames} frames; only the first is filtered (--frames all filters each)")
-    deep = False
-    if image.format == "PNG" and len(data) > 26 and data[12:16] == b"IHDR":
-        deep = data[24] == 16 and data[25] in (2, 4, 6)
-    elif image.format == "TIFF":
+    deep = _deep_png(image, data) and not _exact_png(image, data, frames)
+    if image.format == "TIFF":
         with contextlib.suppress(Exception):
             bits = image.tag_v2.get(258)
             bits = bits if isinstance(bits, tuple) else (bits,)
             deep = image.mode in ("RGB", "RGBA", "LA") and max(int(b) for b in bits) > 8
     if deep:
         notes.append(
-            f"{name}: 16-bit colour was decoded to 8 bits per sample (a Pillow limitation); "
-            "save it as .npy or as 16-bit grayscale to keep every bit"
+            f"{name}: 16-bit colour was decoded to 8 bits per sample (Pillow reads no deeper colour); "
+            f"install convcli's formats extra to keep every bit: {EXTRA_HINT}"
         )
     return notes
+
+
+def _png16(data: bytes, name: str, orientation: int) -> np.ndarray:
+    """The exact 16-bit samples of a colour PNG, decoded by imagecodecs and turned upright."""
+    import imagecodecs
+
+    try:
+        arr = np.asarray(imagecodecs.png_decode(data))
+    except MemoryError:
+        raise
+    except Exception as err:  # libpng refuses damage Pillow let pass (a bad CRC)
+        raise _damaged(name, err) from None
+    return turn_upright(arr, orientation)
+
+
+def _file_prefix(path: str | os.PathLike[str]) -> bytes:
+    """The first bytes of a regular file (empty for anything else, or when it cannot be read)."""
+    try:
+        if not Path(path).is_file():
+            return b""
+        with open(path, "rb") as handle:
+            return handle.read(8)
+    except OSError:
+        return b""
+
+
+def _tiff_input(path: str | os.PathLike[str], data: bytes | None) -> str | bytes | None:
+    """What to give tifffile when the input is a TIFF and tifffile is installed: the path, or the bytes."""
+    if not available("tifffile"):
+        return None
+    if data is not None:
+        return data if is_tiff(data) else None
+    return os.fspath(path) if is_tiff(_file_prefix(path)) else None
+
+
+def _zarr_frame(name: str, frame: int | None) -> None:
+    if frame not in (None, 0):
+        raise ImageReadError(f"{name}: has 1 frame; frame {frame} does not exist")
 
 
 def count_frames(
@@ -150,8 +211,12 @@ def count_frames(
     """
     name = str(path)
     if data is None:
-        if Path(path).suffix.lower() == ".npy" and Path(path).is_file():
+        if (Path(path).suffix.lower() == ".npy" and Path(path).is_file()) or is_zarr_store(path):
             return 1
+    tiff = _tiff_input(path, data)
+    if tiff is not None:
+        return tiff_frames(tiff, name)
+    if data is None:
         data = _read_bytes(path)
     if not data or data[:6] == b"\x93NUMPY":
         return 1
@@ -222,6 +287,20 @@ def read_image(
     if data is None:
         if Path(path).suffix.lower() == ".npy" and Path(path).is_file() and frame in (None, 0):
             return _load_npy(path, name, max_pixels), ImageInfo(path=name, format="NPY")
+        if is_zarr_store(path):
+            _zarr_frame(name, frame)
+            with ZarrSource(path) as store:
+                _check_pixels(name, store.width, store.height, max_pixels)
+                return store.read(), store.info
+    tiff = _tiff_input(path, data)
+    if tiff is not None:
+        found = open_tiff(tiff, name, frame=frame, max_pixels=max_pixels, whole=True)
+        if found is not None:  # else a TIFF Pillow converts (palette, CMYK, …)
+            with found:
+                arr = turn_upright(found.read(), found.orientation)
+            found.info.notes.extend(_range_notes(arr, found.info.mode, _frame_name(name, frame)))
+            return arr, found.info
+    if data is None:
         data = _read_bytes(path)
     if not data:
         raise ImageReadError(f"{name}: the file is empty (0 bytes); it holds no image")
@@ -250,9 +329,12 @@ def read_image(
         if orientation != 1:
             upright = image.transpose(getattr(Image.Transpose, _UPRIGHT[orientation]))
         target, dtype, channels = _plan_mode(upright.mode, image.info, fmt)
-        if target is not None:
-            upright = upright.convert(target)
-        arr = np.array(upright, dtype=dtype)
+        if _exact_png(image, data, frames):
+            arr = _png16(data, shown, orientation)
+        else:
+            if target is not None:
+                upright = upright.convert(target)
+            arr = np.array(upright, dtype=dtype)
     notes.extend(f"{shown}: {w.message}" for w in caught)
     if arr.ndim == 3 and arr.shape[2] == 1:
         arr = arr[:, :, 0]
@@ -315,6 +397,20 @@ def probe_image(
                 return shape, dtype, ImageInfo(path=name, format="NPY")
             arr = _load_npy(path, name, max_pixels)  # raises, naming what is wrong
             return arr.shape, arr.dtype, ImageInfo(path=name, format="NPY")  # pragma: no cover
+        if is_zarr_store(path):
+            _zarr_frame(name, frame)
+            with ZarrSource(path, max_pixels=max_pixels) as store:
+                return store.shape, store.dtype, store.info
+    tiff = _tiff_input(path, data)
+    if tiff is not None:
+        found = open_tiff(tiff, name, frame=frame, max_pixels=max_pixels)
+        if found is not None:
+            with found:
+                shape = found.shape
+                if found.orientation in (5, 6, 7, 8):
+                    shape = (shape[1], shape[0], *shape[2:])
+                return shape, found.dtype, found.info
+    if data is None:
         data = _read_bytes(path)
     if not data:
         raise ImageReadError(f"{name}: the file is empty (0 bytes); it holds no image")
@@ -333,6 +429,8 @@ def probe_image(
         if orientation in (5, 6, 7, 8):
             width, height = height, width
         _, dtype, channels = _plan_mode(image.mode, image.info, image.format)
+        if _exact_png(image, data, frames):
+            dtype = np.dtype(np.uint16)
         info = ImageInfo(path=name, format=image.format, mode=image.mode, alpha=channels in (2, 4),
                          notes=_source_notes(image, data, name, frames, frame))
     shape = (height, width) if channels == 1 else (height, width, channels)
@@ -363,6 +461,9 @@ def probe_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """
     name = str(path)
     p = Path(path)
+    if is_zarr_store(p):
+        with ZarrSource(p) as store:
+            return store.height, store.width
     if not p.is_file():
         what = "it is a folder; give an image file" if p.is_dir() else "no such file; check the path"
         raise ImageReadError(f"cannot read the size of {name!r}: {what} (a size is N or HxW, e.g. 224x224)")
@@ -370,6 +471,8 @@ def probe_size(path: str | os.PathLike[str]) -> tuple[int, int]:
         with open(p, "rb") as handle:
             if p.suffix.lower() == ".npy":
                 return _npy_size(handle, name)
+            if available("tifffile") and is_tiff(handle.read(8)):
+                return _tiff_size(name)
             return _header_size(handle, name)
     except OSError as err:
         raise ImageReadError(f"cannot read the size of {name!r}: {err.strerror or err}") from None
@@ -411,3 +514,17 @@ def _header_size(handle: Any, name: str) -> tuple[int, int]:
     except Exception as err:  # Pillow's header parsers fail in many ways on damaged files
         raise _damaged(name, err) from None
     return int(height), int(width)
+
+
+def _tiff_size(name: str) -> tuple[int, int]:
+    """The first page's size, from tifffile's reading of the headers (any TIFF, BigTIFF included)."""
+    import tifffile
+
+    try:
+        with tifffile.TiffFile(name) as tif:
+            page = tif.pages[0]
+            return int(page.imagelength), int(page.imagewidth)
+    except MemoryError:
+        raise
+    except Exception as err:  # tifffile's parsers fail in many ways on damaged files
+        raise _damaged(name, err) from None
