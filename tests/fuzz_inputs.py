@@ -466,7 +466,11 @@ def check_apply(case: ApplyCase) -> None:
                             for applies, code, text in _GOOD_COMBINATION_FAILURES)
             assert explained, f"allowed options were refused: {case.args} -> {result.exit_code} {result.stderr}"
         elif not case.bad and expected is None:
-            assert result.exit_code == 1, (case.args, result.stderr)  # an empty size is not a usage error
+            # an empty size is not a usage error (exit 1), but a usage error of the options' combination (exit 2)
+            # is found first, before any image is read
+            first = any(applies(case) and code == 2 == result.exit_code and text in result.stderr
+                        for applies, code, text in _GOOD_COMBINATION_FAILURES)
+            assert result.exit_code == 1 or first, (case.args, result.stderr)
         COUNTS["convcli_errors"] += 1
         return
     assert not case.bad, f"a value from a 'not allowed' list was accepted: {case.bad} in {case.args}"
