@@ -27,6 +27,7 @@ from convcli.imageio import (
     held_with_extra,
     image_extensions,
     leftover_temp_files,
+    leftover_temp_files_of,
     probe_image,
     probe_size,
     read_image,
@@ -469,6 +470,20 @@ def test_leftover_temp_files_finds_only_ours(tmp_path):
     (tmp_path / "a.png").write_bytes(b"")
     assert leftover_temp_files(tmp_path / "a.png") == [stray]
     assert leftover_temp_files(tmp_path / "missing" / "a.png") == []
+
+
+def test_leftover_temp_files_of_many_outputs_lists_each_folder_once(tmp_path, monkeypatch):
+    (tmp_path / "sub").mkdir()
+    ours = [tmp_path / f".a.png.k2j4_x9q{TEMP_SUFFIX}", tmp_path / "sub" / f".c.png.zz1{TEMP_SUFFIX}"]
+    for path in [*ours, tmp_path / f".a.png.x.png.k2j4_x9q{TEMP_SUFFIX}", tmp_path / f".d.png.k2j4{TEMP_SUFFIX}",
+                 tmp_path / "a.png"]:
+        path.write_bytes(b"")  # a.png.x.png's and d.png's temporary files are not for these outputs
+    listed = []
+    scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda folder: listed.append(folder) or scandir(folder))
+    outputs = [tmp_path / n for n in ("a.png", "b.png")] + [tmp_path / "sub" / "c.png", tmp_path / "gone" / "e.png"]
+    assert leftover_temp_files_of(str(p) for p in outputs) == sorted(ours)
+    assert sorted(map(str, listed)) == sorted(map(str, [tmp_path, tmp_path / "sub", tmp_path / "gone"]))
 
 
 def test_encode_npy_keeps_dtype():

@@ -35,6 +35,7 @@ import contextlib
 from collections.abc import Iterator
 
 __all__ = [
+    "ClusterError",
     "ConvcliError",
     "ImageReadError",
     "ImageWriteError",
@@ -130,6 +131,19 @@ class ImageReadError(ConvcliError):
 
 class ImageWriteError(ConvcliError):
     """An output cannot be written (folder missing, read-only, disk full, …)."""
+
+
+class ClusterError(ConvcliError):
+    """A batch cannot run on the Dask cluster asked for (exit code 1), before any file is written.
+
+    dask.distributed is not installed, the scheduler cannot be reached, or it
+    has no workers.
+
+    Examples
+    --------
+    >>> exit_code_for(ClusterError("cannot reach the Dask scheduler at tcp://10.0.0.5:8786 within 10 s; ..."))
+    1
+    """
 
 
 class UsageError(ParameterError):

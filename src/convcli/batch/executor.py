@@ -1,4 +1,9 @@
-"""Running a batch: in this process or a pool of worker processes, with signals and temporary files handled."""
+"""Running a batch: in this process or a pool of worker processes, with signals and temporary files handled.
+
+The bookkeeping (:class:`_Bookkeeping`: results, ``--fail-fast``, output
+folders, ``on_result``) is shared with the Dask executor (:mod:`.cluster`),
+which :func:`run_batch` hands the batch to when given a ``scheduler``.
+"""
 
 from __future__ import annotations
 
@@ -106,12 +111,10 @@ def _folder_problem(folder: str, err: OSError) -> str:
 
 
 def _remove_temp_files(tasks: Sequence[Task]) -> None:
-    from ..imageio import remove_temp_files
+    """Remove what a killed write left for any of ``tasks``' outputs (each output folder is listed once)."""
+    from ..imageio import remove_temp_files_of
 
-    for task in tasks:
-        if task.output and task.output != "-":
-            with contextlib.suppress(OSError):
-                remove_temp_files(task.output)  # files, and the folders of Zarr outputs
+    remove_temp_files_of(t.output for t in tasks if t.output and t.output != "-")  # files, and Zarr folders
 
 
 # worker processes --------------------------------------------------------------
@@ -180,11 +183,71 @@ def _stop(executor: ProcessPoolExecutor) -> None:
     executor.shutdown(wait=True, cancel_futures=True)
 
 
+class _Bookkeeping:
+    """What every executor shares: results by task, ``--fail-fast``, output folders made once, ``on_result``.
+
+    The local process pool (:func:`run_batch`) and the Dask cluster
+    (:mod:`.cluster`) both record through it, so progress, the summary,
+    ``--json`` and exit codes do not depend on where files were filtered.
+    """
+
+    def __init__(self, *, fail_fast: bool, on_result: Callable[[FileResult], None] | None) -> None:
+        self.results: dict[int, FileResult] = {}
+        self.stop = False
+        self.first_failure = ""
+        self.fail_fast = fail_fast
+        self.on_result = on_result
+        self.folders_made: set[str] = set()
+
+    def record(self, result: FileResult) -> None:
+        """Keep ``result``, stop new work after a failure with ``fail_fast``, and pass it to ``on_result``."""
+        self.results[result.index] = result
+        if result.status == "failed" and self.fail_fast:
+            self.stop = True
+            self.first_failure = self.first_failure or result.label
+        if self.on_result is not None:
+            self.on_result(result)
+
+    def settle(self, tasks: Sequence[Task], recipe: Recipe) -> list[Task]:
+        """Record the tasks that need no work (failed while planning, skipped); return the others."""
+        work: list[Task] = []
+        for task in tasks:
+            if task.error is not None or task.skip:
+                self.record(process_task(task, recipe))
+            else:
+                work.append(task)
+        return work
+
+    def prepare(self, task: Task) -> FileResult | None:
+        """Create ``task``'s output folder (once per folder); a failed result when that is impossible."""
+        from ..imageio import ImageWriteError
+
+        if task.make_folder and task.output:
+            folder = os.path.dirname(task.output) or "."
+            if folder not in self.folders_made:
+                try:
+                    os.makedirs(folder, exist_ok=True)
+                except OSError as err:
+                    error = ImageWriteError(f"{task.output}: {_folder_problem(folder, err)}")
+                    return _result(task, "failed", error=str(error))
+                self.folders_made.add(folder)
+        return None
+
+    def finish(self, tasks: Sequence[Task]) -> list[FileResult]:
+        """One result per task, in task order; tasks ``--fail-fast`` never started are ``skipped``."""
+        for task in tasks:
+            if task.index not in self.results:
+                why = f"not started: --fail-fast stopped the batch after {self.first_failure} failed"
+                self.results[task.index] = _result(task, "skipped", error=why, reason=why)
+        return [self.results[t.index] for t in tasks]
+
+
 def run_batch(
     tasks: Sequence[Task],
     recipe: Recipe,
     *,
     jobs: int = 1,
+    scheduler: str | Any | None = None,
     force: bool | None = None,
     fail_fast: bool = False,
     on_result: Callable[[FileResult], None] | None = None,
@@ -203,6 +266,11 @@ def run_batch(
         shared without oversubscription and the bytes written do not depend
         on ``jobs`` (the engine's results may differ in the last bit with the
         thread count).  A single file uses all the engine's threads.
+    scheduler : str or distributed.Client, optional
+        Run on a Dask cluster instead of local processes (``jobs`` is then
+        unused): a scheduler address (``tcp://host:8786``), ``"local"`` (a
+        ``LocalCluster`` of one single-threaded worker process per core), or
+        a connected ``distributed.Client``; see :func:`convcli.batch.cluster.run_on_cluster`.
     force : bool, optional
         Replace existing outputs; by default as ``recipe.force``.
     fail_fast : bool, optional
@@ -216,6 +284,9 @@ def run_batch(
     KeyboardInterrupt, Interrupted
         After stopping the workers and removing temporary files; outputs
         already written are complete.
+    ClusterError
+        With ``scheduler``: dask is not installed, or the cluster cannot be
+        reached or has no workers (before anything is written).
 
     Examples
     --------
@@ -226,65 +297,34 @@ def run_batch(
     >>> [(r.status, r.error) for r in run_batch([gone], Recipe())]
     [('failed', 'gone.png: no such file')]
     """
+    if scheduler is not None:
+        from .cluster import run_on_cluster
+
+        return run_on_cluster(tasks, recipe, scheduler=scheduler, force=force, fail_fast=fail_fast,
+                              on_result=on_result)
     from ..engine import thread_limit
-    from ..imageio import ImageWriteError
 
     overwrite = recipe.force if force is None else force
-    results: dict[int, FileResult] = {}
-    stop = False
-    first_failure = ""
-
-    def record(result: FileResult) -> None:
-        nonlocal stop, first_failure
-        results[result.index] = result
-        if result.status == "failed" and fail_fast:
-            stop = True
-            first_failure = first_failure or result.label
-        if on_result is not None:
-            on_result(result)
-
-    work: list[Task] = []
-    for task in tasks:
-        if task.error is not None or task.skip:
-            record(process_task(task, recipe))
-        else:
-            work.append(task)
-    folders_made: set[str] = set()
-
-    def prepare(task: Task) -> FileResult | None:
-        if task.make_folder and task.output:
-            folder = os.path.dirname(task.output) or "."
-            if folder not in folders_made:
-                try:
-                    os.makedirs(folder, exist_ok=True)
-                except OSError as err:
-                    error = ImageWriteError(f"{task.output}: {_folder_problem(folder, err)}")
-                    return _result(task, "failed", error=str(error))
-                folders_made.add(folder)
-        return None
-
+    books = _Bookkeeping(fail_fast=fail_fast, on_result=on_result)
+    work = books.settle(tasks, recipe)
     jobs = max(1, min(jobs, len(work))) if work else 1
     try:
-        if stop:
+        if books.stop:
             pass
         elif jobs == 1:
             with thread_limit(1 if len(work) > 1 else None):
                 for task in work:
-                    if stop:
+                    if books.stop:
                         break
-                    record(prepare(task) or _guarded(task, recipe, overwrite=overwrite))
+                    books.record(books.prepare(task) or _guarded(task, recipe, overwrite=overwrite))
         else:
-            _run_pool(work, recipe, jobs=jobs, force=overwrite, prepare=prepare, record=record,
-                      should_stop=lambda: stop)
+            _run_pool(work, recipe, jobs=jobs, force=overwrite, prepare=books.prepare, record=books.record,
+                      should_stop=lambda: books.stop)
     except BaseException:
         with _signals_ignored():
             _remove_temp_files(tasks)
         raise
-    for task in tasks:
-        if task.index not in results:
-            why = f"not started: --fail-fast stopped the batch after {first_failure} failed"
-            results[task.index] = _result(task, "skipped", error=why, reason=why)
-    return [results[t.index] for t in tasks]
+    return books.finish(tasks)
 
 
 def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,

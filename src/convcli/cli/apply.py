@@ -5,11 +5,20 @@ library (:func:`convcli.recipe.build_recipe` checks every option,
 :meth:`convcli.recipe.Recipe.plan` expands and names, then
 :func:`convcli.batch.run_batch` or :func:`convcli.batch.dry_run`), render
 (:mod:`.apply_report`).
+
+``--scheduler`` (or ``DASK_SCHEDULER_ADDRESS``, read here and passed down)
+runs the batch on a Dask cluster (:mod:`convcli.batch.cluster`); an explicit
+``--jobs`` with ``--scheduler`` is a usage error, and ``--jobs`` runs locally
+even when the variable is set (with a warning that it is not used).
 """
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import os
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -34,6 +43,9 @@ from .render import console, write_stdout
 if TYPE_CHECKING:
     from ..batch import FileResult, Task
     from ..recipe import Recipe
+
+#: Dask's own variable for the scheduler a client connects to; read here, passed down as --scheduler
+SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 
 _PANELS = ("Inputs", "Outputs", "Operations (in CNN order)", "Channels, range and depth", "Running")
 
@@ -175,6 +187,11 @@ def apply(
     jobs: Annotated[int | None, _option(
         "--jobs", "-j", panel=4, metavar="N", show_default=False,
         help="Worker processes (default: the number of cores); results are the same for any number. E.g. -j 4")] = None,
+    scheduler: Annotated[str | None, _option(
+        "--scheduler", panel=4, metavar="ADDRESS|local", show_default=False,
+        help="Run the batch on a Dask cluster: its scheduler's address, or local (one worker per core on this "
+             "machine); default $DASK_SCHEDULER_ADDRESS when set and --jobs is not given. Workers read and write "
+             "the same paths. Needs pip install 'convcli[dask]'. E.g. --scheduler tcp://10.0.0.5:8786")] = None,
     quiet: Annotated[bool, _option(
         "--quiet", "-q", panel=4,
         help="No progress bar, summary or warnings; errors are still printed. E.g. -q")] = False,
@@ -225,6 +242,8 @@ def apply(
 
       find . -name '*.tif' | convcli apply --from-file - -k gaussian:sigma=2 --outdir out/ --json
 
+      convcli apply 'photos/*.jpg' -k gaussian:sigma=2 --outdir out/ --scheduler tcp://10.0.0.5:8786
+
       convcli apply photo.png -k gaussian:sigma=8 -o big.png --dry-run
     """
     from .. import batch
@@ -240,6 +259,10 @@ def apply(
                            named_output=any(v is not None for v in (output, outdir, name)) or bool(suffix))
         if jobs is not None and jobs < 1:
             raise UsageError(f"--jobs must be an integer >= 1, got {jobs}")
+        if jobs is not None and scheduler is not None:
+            raise UsageError(f"--jobs {jobs} sets local worker processes and --scheduler {scheduler} runs on a Dask "
+                             "cluster, whose workers set the parallelism; give one")
+        from_env = (os.environ.get(SCHEDULER_VARIABLE) or None) if scheduler is None else None
         recipe = build_recipe(
             kernels=kernels or [], flip=flip, normalize=normalize, border=border, border_value=border_value,
             pad=pad, stride=stride, dilation=dilation, anchor=anchor, method=method, activation=activation,
@@ -253,8 +276,12 @@ def apply(
             raise UsageError("--verbose and --quiet exclude each other; give one")
         _refuse_terminals(inputs, output=output, fmt=recipe.naming.fixed_format() if recipe.naming else None,
                           dry_run=dry_run)
+        notes = list(recipe.notes)
+        if from_env is not None and jobs is not None:
+            notes.append(f"--jobs {jobs} runs on this machine; {SCHEDULER_VARIABLE}={from_env} is not used "
+                         "(drop --jobs to run on that cluster)")
         if err_console is not None:
-            for note in recipe.notes:
+            for note in notes:
                 err_console.print(f"Warning: {note}", markup=False)
         stdin_data = typer.get_binary_stream("stdin").read() if "-" in inputs else None
         listed: list[str] = []
@@ -272,7 +299,8 @@ def apply(
             results = batch.dry_run(tasks, recipe)
         else:
             results = _run(tasks, recipe, jobs=jobs or batch.default_jobs(), fail_fast=fail_fast,
-                           err_console=err_console, done=done, verbose=verbose)
+                           err_console=err_console, done=done, verbose=verbose,
+                           scheduler=scheduler if scheduler is not None else (from_env if jobs is None else None))
             if output == "-":
                 for result in results:
                     if result.payload is not None and not write_stdout(result.payload):
@@ -301,19 +329,38 @@ def _refuse_terminals(inputs: list[str], *, output: str | None, fmt: str | None,
 
 
 def _run(tasks: list[Task], recipe: Recipe, *, jobs: int, fail_fast: bool, err_console: Any,
-         done: list[FileResult], verbose: bool = False) -> list[FileResult]:
+         done: list[FileResult], verbose: bool = False, scheduler: str | None = None) -> list[FileResult]:
     """Run the batch under a progress bar on stderr (shown on a terminal, for two files or more, unless --quiet)."""
     from .. import batch
 
     show = apply_report.on_result(err_console, err_console or console(stderr=True), done, verbose=verbose)
     work = sum(1 for t in tasks if t.error is None and not t.skip)
-    with batch.terminate_on_sigterm():
+    with batch.terminate_on_sigterm(), _dask_logs(shown=verbose or scheduler is None):
         if err_console is None or not err_console.is_terminal or work < 2:
-            return batch.run_batch(tasks, recipe, jobs=jobs, fail_fast=fail_fast, on_result=show)
+            return batch.run_batch(tasks, recipe, jobs=jobs, scheduler=scheduler, fail_fast=fail_fast,
+                                   on_result=show)
         with apply_report.progress(err_console, len(tasks)) as bar:
 
             def advance(result: FileResult) -> None:
                 show(result)
                 bar.advance(bar.task_ids[0])
 
-            return batch.run_batch(tasks, recipe, jobs=jobs, fail_fast=fail_fast, on_result=advance)
+            return batch.run_batch(tasks, recipe, jobs=jobs, scheduler=scheduler, fail_fast=fail_fast,
+                                   on_result=advance)
+
+
+@contextlib.contextmanager
+def _dask_logs(*, shown: bool) -> Iterator[None]:
+    """Dask's own log lines on stderr (a worker lost: "Couldn't gather 1 keys, rescheduling") only with --verbose.
+
+    The batch's results, and convcli's own errors, say what happened to every file.
+    """
+    if shown:
+        yield
+        return
+    previous = logging.root.manager.disable
+    logging.disable(logging.ERROR)  # a lost scheduler is logged as errors, with tracebacks: convcli says it
+    try:
+        yield
+    finally:
+        logging.disable(previous)

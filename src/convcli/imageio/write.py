@@ -26,7 +26,7 @@ import secrets
 import shutil
 import tempfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
 
@@ -40,7 +40,8 @@ from .metadata import _chunk as _png_chunk
 from .metadata import png_metadata_chunks, save_options
 
 __all__ = ["TEMP_SUFFIX", "atomic_file", "atomic_folder", "check_target", "encode_image", "leftover_temp_files",
-           "remove_temp_files", "write_bytes_atomic", "write_image"]
+           "leftover_temp_files_of", "remove_temp_files", "remove_temp_files_of", "write_bytes_atomic",
+           "write_image"]
 
 #: the end of every temporary file name :func:`write_image` uses
 TEMP_SUFFIX = ".convcli-tmp"
@@ -247,6 +248,57 @@ def remove_temp_files(path: str | os.PathLike[str]) -> list[Path]:
     found = leftover_temp_files(path)
     for leftover in found:
         _remove(leftover)
+    return found
+
+
+def leftover_temp_files_of(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """:func:`leftover_temp_files` for many outputs at once: each folder is listed once.
+
+    For a batch's clean-up after a worker was killed: a million outputs in
+    one folder cost one listing, not a million.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> stray = os.path.join(folder, ".b.png.k2j4_x9q" + TEMP_SUFFIX)
+    >>> open(stray, "wb").close()
+    >>> [p.name for p in leftover_temp_files_of([os.path.join(folder, n) for n in ("a.png", "b.png")])]
+    ['.b.png.k2j4_x9q.convcli-tmp']
+    """
+    by_folder: dict[Path, set[str]] = {}
+    for path in paths:
+        target = Path(path)
+        by_folder.setdefault(target.parent, set()).add(target.name)
+    found: list[Path] = []
+    for folder, names in by_folder.items():
+        try:
+            entries = list(os.scandir(folder))
+        except OSError:
+            continue
+        for entry in entries:  # .NAME.<random, no dot>.convcli-tmp (tempfile's names)
+            name = entry.name
+            if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+                if name[1:-len(TEMP_SUFFIX)].rpartition(".")[0] in names:
+                    found.append(folder / name)
+    return sorted(found)
+
+
+def remove_temp_files_of(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
+    """Remove what :func:`leftover_temp_files_of` finds (files, and the folders of Zarr outputs).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> folder = tempfile.mkdtemp()
+    >>> os.mkdir(os.path.join(folder, ".a.zarr.q1" + TEMP_SUFFIX))
+    >>> [p.name for p in remove_temp_files_of([os.path.join(folder, "a.zarr")])], os.listdir(folder)
+    (['.a.zarr.q1.convcli-tmp'], [])
+    """
+    found = leftover_temp_files_of(paths)
+    for leftover in found:
+        with contextlib.suppress(OSError):
+            _remove(leftover)
     return found
 
 
