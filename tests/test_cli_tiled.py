@@ -212,5 +212,47 @@ def test_an_existing_zarr_output_needs_force_and_a_plain_folder_is_never_replace
     folder.mkdir()
     (folder / "mine.txt").write_text("keep me")
     refused = invoke(source, "-k", "box", "-o", str(folder), "--force")
-    assert refused.exit_code == 1 and "not a Zarr store" in refused.stderr
+    assert refused.exit_code == 1 and "not a Zarr array store" in refused.stderr
     assert (folder / "mine.txt").read_text() == "keep me"
+
+
+def test_review_findings_on_deep_and_huge_images(tmp_path):
+    """What a new user's review found: each case once, with the fix's exact behaviour."""
+    five = np.random.default_rng(5).integers(0, 65536, size=(40, 30, 5)).astype(np.uint16)
+    tifffile.imwrite(tmp_path / "c5.tif", five, planarconfig="contig", photometric="minisblack")
+    refused = invoke(str(tmp_path / "c5.tif"), "-k", "box", "-o", str(tmp_path / "o.tif"))
+    assert refused.exit_code == 1
+    assert refused.stderr.endswith("TIFF cannot hold 5-channel data; write .zarr or .npy\n")
+    # a channels-first store (OME-NGFF axes c, y, x) is refused, not filtered as 3 rows of 512 channels
+    group = zarr.open_group(str(tmp_path / "cyx.zarr"), mode="w")
+    group.attrs["multiscales"] = [{"version": "0.4", "datasets": [{"path": "0"}],
+                                   "axes": [{"name": "c", "type": "channel"}, {"name": "y"}, {"name": "x"}]}]
+    group.create_array("0", shape=(3, 64, 64), chunks=(1, 32, 32), dtype="u2")[...] = 1
+    cyx = invoke(str(tmp_path / "cyx.zarr"), "-k", "box", "-o", str(tmp_path / "o.zarr"))
+    assert cyx.exit_code == 1 and "its axes are (c,y,x)" in cyx.stderr
+    assert not (tmp_path / "o.zarr").exists()
+    # --force never replaces a Zarr group (a pyramid, labels): convcli writes one array
+    ome = zarr.open_group(str(tmp_path / "ome.zarr"), mode="w")
+    ome.create_array("0", shape=(64, 64), chunks=(32, 32), dtype="u1")[...] = 7
+    ome.create_array("1", shape=(32, 32), chunks=(32, 32), dtype="u1")[...] = 7
+    kept = invoke(str(tmp_path / "ome.zarr"), "-k", "box", "-o", str(tmp_path / "ome.zarr"), "--force")
+    assert kept.exit_code == 1 and "not a Zarr array store" in kept.stderr
+    assert zarr.open_group(str(tmp_path / "ome.zarr"), mode="r")["1"].shape == (32, 32)
+    # a tile larger than the image is cut to the image (a tile is allocated whole)
+    small = deep_photo()[:100, :90]
+    tifffile.imwrite(tmp_path / "small.tif", small, photometric="rgb")
+    assert invoke(str(tmp_path / "small.tif"), "-k", "box", "-o", str(tmp_path / "t.tif"), "--tile",
+                  "32768").exit_code == 0
+    with tifffile.TiffFile(tmp_path / "t.tif") as tif:
+        assert (tif.pages[0].tilelength, tif.pages[0].tilewidth) == (112, 112)
+    # signed samples read lazily: the output's clipping is said, not silent
+    signed = np.random.default_rng(6).integers(-3000, 3000, size=(64, 64)).astype(np.int16)
+    tifffile.imwrite(tmp_path / "signed.tif", signed, tile=(32, 32))
+    noted = invoke(str(tmp_path / "signed.tif"), "-k", "box", "-o", str(tmp_path / "s.tif"))
+    assert noted.exit_code == 0 and "int16 samples are taken in 16-bit units" in noted.stderr
+    # usage mistakes are usage errors (exit 2)
+    stdout = invoke(str(tmp_path / "small.tif"), "-k", "box", "-o", "-", "--format", "zarr")
+    assert stdout.exit_code == 2 and "cannot go to stdout" in stdout.stderr
+    lzw = invoke(str(tmp_path / "small.tif"), "-k", "box", "-o", str(tmp_path / "l.zarr"), "--compression", "lzw")
+    assert lzw.exit_code == 2 and lzw.stderr == ("Error: --compression lzw: Zarr outputs have no LZW codec; use "
+                                                 "deflate, zstd or none\n")

@@ -367,8 +367,8 @@ def test_fit_depth_falls_back_to_the_deepest_the_format_holds(fmt, depth, channe
     ("fmt", "depth", "channels", "message"),
     [
         ("PNG", "float", 3, "PNG cannot hold float RGB data; write .tif or .npy, or choose --depth 16"),
-        ("JPEG", "8", 4, "JPEG cannot hold RGBA data; write .png, .tga, .tif, .webp or .npy"),
-        ("JPEG", "8", 2, "JPEG cannot hold gray\\+alpha data; write .png, .tga, .tif or .npy"),
+        ("JPEG", "8", 4, "JPEG cannot hold RGBA data; write .png, .tga, .tif, .webp, .zarr or .npy"),
+        ("JPEG", "8", 2, "JPEG cannot hold gray\\+alpha data; write .png, .tga, .tif, .zarr or .npy"),
         ("PPM", "16", 3, "PPM cannot hold 16-bit RGB data; write .png or .npy, or choose --depth 8"),
     ],
 )
@@ -394,7 +394,8 @@ def test_fit_depth_without_the_extra_names_it(monkeypatch, fmt, depth, channels,
 
 
 def test_fit_depth_refuses_channels_a_format_never_holds():
-    with pytest.raises(ImageWriteError, match=r"BMP cannot hold RGBA data; write .png, .tga, .tif, .webp or .npy"):
+    with pytest.raises(ImageWriteError,
+                       match=r"BMP cannot hold RGBA data; write .png, .tga, .tif, .webp, .zarr or .npy"):
         fit_depth("BMP", "8", 4)
     assert fit_depth("GIF", "16", 3) == "8"  # colour into GIF: a palette (issue 12), never refused
     assert depth_possible("PNG", "16") and not depth_possible("JPEG", "16") and depth_possible("NPY", "float")

@@ -311,8 +311,8 @@ def test_a_float_colour_tiff_without_the_extra_is_not_supported_rather_than_corr
     assert invoke(str(tmp_path / "gray.tif"), "-k", "box", "-o", str(tmp_path / "g.tif")).exit_code == 0
 
 
-@pytest.mark.parametrize(("shape", "keep"), [((4, 5, 3), "write .tif or .npy to keep float data"),
-                                               ((4, 5), "write .tif or .npy to keep float data")])
+@pytest.mark.parametrize(("shape", "keep"), [((4, 5, 3), "write .tif, .zarr or .npy to keep float data"),
+                                               ((4, 5), "write .tif, .zarr or .npy to keep float data")])
 def test_the_float_to_png_warning_never_suggests_png(tmp_path, shape, keep):
     np.save(tmp_path / "f.npy", np.linspace(0, 1, int(np.prod(shape)), dtype=np.float32).reshape(shape))
     result = invoke(str(tmp_path / "f.npy"), "-k", "box", "-o", str(tmp_path / "f.png"))

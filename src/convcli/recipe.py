@@ -462,6 +462,11 @@ def build_recipe(
             raise UsageError(f"--depth {wanted}: {fixed} cannot hold {depth_name(wanted)} samples; write .png or "
                              ".tif for 16-bit, .tif or .npy for float, or drop --depth")
         _check_extension(naming)
+        if fixed == "ZARR" and output == "-":
+            raise UsageError("a Zarr store is a folder and cannot go to stdout (-o -); give -o NAME.zarr, or "
+                             "--format tif for a stream")
+        if fixed == "ZARR" and compression == "lzw":
+            raise UsageError("--compression lzw: Zarr outputs have no LZW codec; use deflate, zstd or none")
         if require_operation and not operations:
             raise UsageError("no operation given, so the output would be an unfiltered copy; give a kernel "
                              "(-k KERNEL, e.g. -k gaussian:sigma=2), --pool or --activation "
@@ -474,9 +479,11 @@ def build_recipe(
         notes += (f"--nan-fill {nan_fill:g} has no effect with --nan propagate; it is the value --nan ignore "
                   "and --mask give where no valid pixel is seen",)
     fixed_format = naming.fixed_format()
-    if (tile is not None or compression is not None) and fixed_format not in (None, "TIFF", "ZARR"):
-        given = " and ".join(o for o, v in (("--tile", tile), ("--compression", compression)) if v is not None)
-        notes += (f"{given} has no effect on {fixed_format} outputs; it applies to .tif and .zarr outputs",)
+    given = [o for o, v in (("--tile", tile), ("--compression", compression)) if v is not None]
+    if given and fixed_format not in (None, "TIFF", "ZARR"):
+        verb = "have" if len(given) > 1 else "has"
+        notes += (f"{' and '.join(given)} {verb} no effect on {fixed_format} outputs; they apply to .tif and .zarr "
+                  "outputs",)
     if linear and channels == "each" and operations and all(_commutes_with_srgb(op) for op in operations):
         notes += ("--linear has no effect on max/min pooling, relu and abs (they commute with the sRGB curve); "
                   "it changes kernels, mean pooling, sigmoid and tanh",)

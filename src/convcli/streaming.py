@@ -459,6 +459,20 @@ class Stream:
             band = self.convert(self.stage.read(r0, min(r0 + self.rows, h)))
             yield r0, (band[..., 0] if self.flat else band)
 
+    def band(self, r0: int, r1: int) -> np.ndarray:
+        """Output rows ``[r0, r1)``, computed in strips of :attr:`rows` (the same bytes as those rows of the whole).
+
+        Each stage reads only the rows (and halo) these strips need, so a band
+        of a huge image costs the band, not the image.
+        """
+        if not 0 <= r0 < r1 <= self.shape[0]:
+            raise ValueError(f"rows must satisfy 0 <= r0 < r1 <= {self.shape[0]}, got {r0}, {r1}")
+        out = np.empty((r1 - r0, *self.shape[1:]), self.dtype)
+        for r in range(r0, r1, self.rows):
+            part = self.convert(self.stage.read(r, min(r + self.rows, r1)))
+            out[r - r0 : r - r0 + part.shape[0]] = part[..., 0] if self.flat else part
+        return out
+
     def collect(self) -> np.ndarray:
         """The whole output as one array (strip by strip into one allocation)."""
         out = np.empty(self.shape, self.dtype)

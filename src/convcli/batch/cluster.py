@@ -27,10 +27,10 @@ or else waits for the files being filtered to finish (at most
 temporary files and re-raises: when the batch returns, nothing of it still
 writes, and every output on disk is complete.
 
-Only whole files are distributed here, one per task.  One giant image (a
-tiled TIFF or Zarr filtered as a ``dask.array``, issue 14's second half) is to
-be a module of its own beside this one, on top of the streamed tiled image
-I/O; it can share :func:`connect`.
+Whole files are distributed here, one per task.  A batch of one lazy image
+(a tiled TIFF or a Zarr store) going to a ``.zarr`` or ``.tif`` output is cut
+into bands of output rows instead, filtered by all the workers
+(:mod:`convcli.batch.giant`).
 
 Everything here takes its settings as arguments; the command line reads
 ``DASK_SCHEDULER_ADDRESS`` (:mod:`convcli.cli.apply`), never this module.
@@ -385,6 +385,18 @@ def _wait_for_running(client: Any, prefix: str) -> None:
             time.sleep(0.05)
 
 
+def _one_giant(client: Any, task: Task, recipe: Recipe, *, overwrite: bool, books: _Bookkeeping,
+               wait_running: bool) -> bool:
+    """Filter the batch's one file band by band (:mod:`.giant`) when it can be; whether it was."""
+    from .giant import filter_task
+
+    result = books.prepare(task) or filter_task(client, task, recipe, overwrite=overwrite, wait_running=wait_running)
+    if result is None:
+        return False
+    books.record(result)
+    return True
+
+
 def run_on_cluster(
     tasks: Sequence[Task],
     recipe: Recipe,
@@ -439,6 +451,10 @@ def run_on_cluster(
             if not books.stop:
                 # a cluster this batch started is stopped on an interrupt; another one is waited for
                 own = isinstance(scheduler, str) and scheduler.strip().lower() == LOCAL
+                submitted.extend(work[:1] if len(tasks) == 1 else [])  # its temporary output is removed at the end
+                if len(tasks) == 1 and len(work) == 1 and _one_giant(client, work[0], recipe, overwrite=overwrite,
+                                                                      books=books, wait_running=not own):
+                    return books.finish(tasks)
                 _submit_in_window(client, work, recipe, overwrite=overwrite, books=books, submitted=submitted,
                                   wait_running=not own)
     finally:

@@ -173,6 +173,19 @@ def _profile_notes(profile: bytes | None, name: str) -> list[str]:
     return [] if note is None else [note]
 
 
+def _wide_integer_notes(source: Any, depth: Depth, name: str) -> list[str]:
+    """A note for integer samples an 8/16-bit output cannot keep (signed, or wider than 16 bits), read lazily.
+
+    (Images decoded whole get the same advice from their actual range: :func:`convcli.imageio.read_image`.)
+    """
+    dtype = source.dtype
+    if not source.lazy or depth == "float" or dtype.kind not in "iu" or (dtype.kind == "u" and dtype.itemsize <= 2):
+        return []
+    what = "negative values become 0" if dtype.kind == "i" else "values above 65535 become 65535"
+    return [f"{name}: {dtype} samples are taken in 16-bit units (0..65535): {what} in a {depth}-bit output; use "
+            "--depth float (.tif, .zarr or .npy) to keep them, or --range normalize or abs"]
+
+
 def _mask_fits(path: str, mask_shape: tuple[int, ...], shape: tuple[int, ...]) -> None:
     from ..errors import ShapeError
 
@@ -282,6 +295,7 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
                            alpha=info.alpha, linear=recipe.linear)
         if recipe.linear:
             notes = [*_profile_notes(info.icc_profile, task.source.label), *notes]
+        notes = [*_wide_integer_notes(source, depth, task.source.label), *notes]
         dtype = np.dtype(np.float32) if depth == "float" and task.fmt != "NPY" else stream.dtype
         bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)
         found = _result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,

@@ -259,8 +259,8 @@ def fit_depth(fmt: str, depth: Depth, channels: int, *, strict: bool = False) ->
         fits = {f: ext for ext, f in reversed(FORMATS.items())
                 if f not in _ANYTHING and any(channels in c for c in table[f].values())}
         hint = ", or use --channels gray" if channels == 3 else ""
-        where = ", ".join(sorted(fits.values()))
-        raise ImageWriteError(f"{fmt} cannot hold {what} data; write {where} or .npy{hint}")
+        where = ", ".join([*sorted(fits.values()), *_any_formats()])
+        raise ImageWriteError(f"{fmt} cannot hold {what} data; write {' or '.join(where.rsplit(', ', 1))}{hint}")
     if strict:
         if held_with_extra(fmt, depth, channels):
             from ._extra import EXTRA_HINT
@@ -313,14 +313,21 @@ def formats_holding(depth: Depth, channels: int, *, besides: str | None = None) 
     Examples
     --------
     >>> formats_holding("float", 3), formats_holding("float", 1, besides="PNG")
-    (['.tif', '.npy'], ['.tif', '.npy'])
+    (['.tif', '.zarr', '.npy'], ['.tif', '.zarr', '.npy'])
     >>> formats_holding("16", 3, besides="JPEG")
-    ['.png', '.tif', '.npy']
+    ['.png', '.tif', '.zarr', '.npy']
     """
     table = _holds()
     found = {f: ext for ext, f in reversed(FORMATS.items())
              if f not in (*_ANYTHING, besides) and channels in table[f].get(depth, ())}
-    return [*sorted(found.values()), ".npy"]
+    return [*sorted(found.values()), *_any_formats()]
+
+
+def _any_formats() -> list[str]:
+    """The extensions of the formats that hold anything: ``.zarr`` (with zarr installed), then ``.npy``."""
+    from ._extra import available
+
+    return [".zarr", ".npy"] if available("zarr") else [".npy"]
 
 
 def depth_possible(fmt: str, depth: Depth) -> bool:

@@ -123,14 +123,14 @@ def write_bands(
             raise ImageWriteError(f"{name}: {err}") from None
     checked = checked_bands(bands, shape, dtype, name)
     if fmt == "ZARR":
-        side = check_tile(tile, tiff=False)
+        side = _fit(check_tile(tile, tiff=False), shape, multiple=1)
         need("zarr", f"{name}: a Zarr output", writing=True)
         with atomic_folder(target, overwrite=overwrite) as folder:
             write_zarr(folder, checked, shape=shape, dtype=dtype, name=name, info=info, tile=side,
                        compression=compression)
         return
     if fmt == "TIFF" and (available("tifffile") or tile is not None or compression is not None):
-        side = check_tile(tile, tiff=True)
+        side = _fit(check_tile(tile, tiff=True), shape, multiple=16)
         check_compression(compression)
         what = "a tiled TIFF" if tile is not None else "a compressed TIFF" if compression else "TIFF"
         need("tifffile", f"{name}: {what}", writing=True)
@@ -143,3 +143,17 @@ def write_bands(
     for first, rows in checked:
         array[first : first + rows.shape[0]] = rows
     write_image(target, array, info=info, fmt=fmt, quality=quality, overwrite=overwrite)
+
+
+def _fit(tile: int | None, shape: tuple[int, ...], *, multiple: int) -> int | None:
+    """A tile side no larger than the image needs (rounded up to ``multiple``): a tile is allocated whole.
+
+    Examples
+    --------
+    >>> _fit(32768, (512, 300), multiple=16), _fit(256, (512, 300), multiple=16), _fit(None, (5, 5), multiple=1)
+    (512, 256, None)
+    """
+    if tile is None:
+        return None
+    need = max(int(shape[0]), int(shape[1]))
+    return min(tile, -(-need // multiple) * multiple)

@@ -340,8 +340,20 @@ def _exists_message(target: Path) -> str:
 
 
 def _is_store(path: Path) -> bool:
-    """Whether a folder holds Zarr metadata (a store convcli may replace with --force), not just any files."""
-    return any((path / name).is_file() for name in ("zarr.json", ".zarray", ".zgroup"))
+    """Whether a folder is a Zarr *array* store (what convcli writes, so may replace with --force).
+
+    Not a folder of other things, and not a Zarr group, which may hold more than one image (an OME-Zarr
+    pyramid, labels): replacing it would lose them.
+    """
+    if (path / ".zarray").is_file():
+        return True
+    meta = path / "zarr.json"
+    try:
+        import json
+
+        return bool(meta.is_file() and json.loads(meta.read_text()).get("node_type") == "array")
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def check_target(path: str | os.PathLike[str], *, overwrite: bool = True, folder_ok: bool = False) -> Path:
@@ -370,7 +382,8 @@ def check_target(path: str | os.PathLike[str], *, overwrite: bool = True, folder
     if target.is_dir() and not folder_ok:
         raise ImageWriteError(f"{target}: is a folder; give a file name")
     if target.is_dir() and not _is_store(target):  # never replace a folder of other things
-        raise ImageWriteError(f"{target}: is a folder but not a Zarr store; choose another output name")
+        raise ImageWriteError(f"{target}: is a folder but not a Zarr array store (convcli writes one array; a Zarr "
+                              "group may hold more, such as a pyramid or labels); choose another output name")
     if not overwrite and os.path.lexists(target):
         raise ImageWriteError(_exists_message(target))
     return folder

@@ -36,7 +36,7 @@ from ._base import ImageSource, row_blocks
 from ._extra import need
 from .formats import ImageInfo
 
-__all__ = ["ZarrSource", "is_zarr_store", "write_zarr"]
+__all__ = ["ZarrSource", "create_zarr", "is_zarr_store", "write_zarr"]
 
 #: the chunk side written when no tile is given
 DEFAULT_ZARR_CHUNK = 512
@@ -102,6 +102,7 @@ class ZarrSource(ImageSource):
         if len(shape) not in (2, 3) or min(shape, default=0) < 1 or dtype.kind not in "biuf":
             raise ImageReadError(f"{name}: {where}holds an array of shape {shape} and dtype {dtype}; an image is a "
                                  "non-empty (height, width) or (height, width, channels) array of real numbers")
+        _check_axes(node, name, shape)
         chunks = tuple(int(v) for v in array.chunks[:2])
         if max_pixels is not None and chunks[0] * chunks[1] > max_pixels:
             raise ImageReadError(
@@ -130,6 +131,27 @@ class ZarrSource(ImageSource):
     def close(self) -> None:
         """Forget the array (zarr keeps no file open between reads)."""
         self._array = None
+
+
+def _check_axes(node: Any, name: str, shape: tuple[int, ...]) -> None:
+    """Refuse a channels-first array: OME-NGFF ``multiscales`` axes other than (y, x[, c]), or a (C, Y, X) shape.
+
+    convcli reads (height, width[, channels]); a (channels, height, width) store read so would be a few rows
+    of hundreds of channels, filtered as garbage.
+    """
+    try:
+        scales = dict(getattr(node, "attrs", {}) or {}).get("multiscales") or []
+        axes = [str(a.get("name", a) if isinstance(a, dict) else a).lower() for a in (scales[0].get("axes") or [])]
+    except (AttributeError, IndexError, TypeError, KeyError):
+        axes = []
+    layout = ",".join(axes)
+    if axes and axes not in (["y", "x"], ["y", "x", "c"]):
+        raise ImageReadError(f"{name}: its axes are ({layout}) but convcli reads (y, x) or (y, x, c) arrays; "
+                             "write the image as (y, x, c), e.g. numpy.moveaxis(array, 0, -1) for (c, y, x)")
+    if not axes and len(shape) == 3 and shape[0] <= 4 < shape[2]:
+        raise ImageReadError(f"{name}: an array of shape {shape} looks channels-first (c, y, x): convcli reads "
+                             f"(y, x, c), and would see {shape[0]} rows of {shape[2]} channels; write it as (y, x, c), "
+                             "e.g. numpy.moveaxis(array, 0, -1)")
 
 
 def _image_array(zarr: Any, node: Any, name: str) -> tuple[Any, str]:
@@ -197,6 +219,19 @@ def write_zarr(folder: str | os.PathLike[str], bands: Iterable[tuple[int, np.nda
     ParameterError
         An unknown or TIFF-only compression.
     """
+    side = tile or DEFAULT_ZARR_CHUNK
+    array = create_zarr(folder, shape=shape, dtype=dtype, name=name, info=info, tile=side, compression=compression)
+    for start, block in row_blocks(bands, shape, dtype, side):
+        array[start : start + block.shape[0]] = block
+
+
+def create_zarr(folder: str | os.PathLike[str], *, shape: tuple[int, ...], dtype: np.dtype, name: str,
+                info: ImageInfo | None = None, tile: int | None = None, compression: str | None = None) -> Any:
+    """A new, empty Zarr v3 array at ``folder`` as :func:`write_zarr` makes it (chunks, codec, attributes).
+
+    Whoever fills it writes whole chunk rows (``tile`` rows from a multiple
+    of ``tile``), so that no two writers ever touch one chunk.
+    """
     zarr = need("zarr", f"{name}: a Zarr output", writing=True)
     side = tile or DEFAULT_ZARR_CHUNK
     compressors = _compressors(zarr, compression)
@@ -208,8 +243,6 @@ def write_zarr(folder: str | os.PathLike[str], bands: Iterable[tuple[int, np.nda
     if info is not None and len(shape) == 3 and shape[2] in (2, 4):
         kept["alpha"] = bool(info.alpha)
     chunks = (side, side, *shape[2:])
-    array = zarr.create_array(store=os.fspath(folder), shape=shape, chunks=chunks, dtype=dtype,
-                              compressors=compressors, fill_value=0, zarr_format=3,
-                              attributes={"convcli": kept} if kept else None)
-    for start, block in row_blocks(bands, shape, dtype, side):
-        array[start : start + block.shape[0]] = block
+    return zarr.create_array(store=os.fspath(folder), shape=shape, chunks=chunks, dtype=dtype,
+                             compressors=compressors, fill_value=0, zarr_format=3,
+                             attributes={"convcli": kept} if kept else None)
