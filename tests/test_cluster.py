@@ -415,14 +415,42 @@ def test_missing_dask_gives_the_install_command(photos, monkeypatch):
      "Error: --jobs 2 sets local worker processes and --scheduler local runs on a Dask cluster, whose workers set "
      "the parallelism; give one\n"),
     (["--scheduler", "http://127.0.0.1:8786"],
-     "Error: --scheduler 'http://127.0.0.1:8786' is not a scheduler address (unknown address scheme 'http' "
-     "(known schemes: […])); give local or an address like tcp://host:8786\n"),
+     "Error: --scheduler 'http://127.0.0.1:8786' is not a scheduler address (unknown protocol http://; Dask speaks "
+     "[…]); give local or an address like tcp://host:8786\n"),
     (["--scheduler", "10.0.0.5"],
      "Error: --scheduler '10.0.0.5' is not a scheduler address (missing port number in address '10.0.0.5'); "
      "give local or an address like tcp://host:8786\n"),
 ], ids=["with-jobs", "unknown-scheme", "no-port"])
 def test_usage_errors(photos, args, message):
     result = invoke("in/*.png", "-k", KERNEL, "--outdir", "out", *args)
-    assert (result.exit_code, re.sub(r"\(known schemes: [^)]*\)", "(known schemes: […])", result.stderr)) == \
-        (2, message)
+    assert (result.exit_code, re.sub(r"Dask speaks [^)]*\)", "Dask speaks […])", result.stderr)) == (2, message)
+    assert "Traceback" not in result.stderr and "Exception ignored" not in result.stderr
+    assert not Path("out").exists()
+
+
+def test_an_address_that_answers_but_is_not_a_scheduler_is_one_error_line(photos):
+    """A server that sends what no Dask scheduler sends (here: a frame header claiming exabytes)."""
+    import socket
+    import threading
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    port = server.getsockname()[1]
+
+    def answer() -> None:
+        with contextlib.suppress(OSError):
+            while True:
+                conn, _ = server.accept()
+                with conn:
+                    conn.sendall(b"\xff" * 64)
+
+    threading.Thread(target=answer, daemon=True).start()
+    try:
+        result = invoke("in/*.png", "-k", KERNEL, "--outdir", "out", "--scheduler", f"tcp://127.0.0.1:{port}")
+    finally:
+        server.close()
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1, result.stderr
+    assert f"127.0.0.1:{port}" in result.stderr
     assert not Path("out").exists()

@@ -110,6 +110,53 @@ def _worker_version() -> str:
     return __version__
 
 
+def _check_address(distributed: Any, scheduler: str) -> None:
+    """Refuse an address Dask cannot use (no port, an unknown protocol such as http://) as a usage error."""
+    from distributed.comm import registry
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(scheduler.strip())
+        if scheme not in registry.backends:
+            raise ValueError(f"unknown protocol {scheme}://; Dask speaks {', '.join(sorted(registry.backends))}")
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            parse_host_port(location)
+    except ValueError as err:
+        raise UsageError(f"--scheduler {scheduler!r} is not a scheduler address ({err}); give local or an "
+                         "address like tcp://host:8786") from None
+
+
+def _probe(distributed: Any, address: str, where: str, seconds: float) -> None:
+    """Ask ``address`` who it is, within ``seconds``: a Dask scheduler answers; anything else is a ClusterError.
+
+    Done before any ``Client`` is made: a client whose handshake fails (a web server or the dashboard's port
+    answering, a silent port) would hang or leave a traceback when it is collected.
+    """
+    import asyncio
+
+    async def identity() -> Any:
+        comm = await distributed.comm.connect(address, timeout=seconds)
+        try:
+            await comm.write({"op": "identity", "reply": True})
+            return await comm.read()
+        finally:
+            with contextlib.suppress(Exception):
+                comm.abort()
+
+    try:
+        answer = asyncio.run(asyncio.wait_for(identity(), seconds))
+    except (OSError, TimeoutError, asyncio.TimeoutError):
+        raise ClusterError(f"cannot reach {where} within {seconds:g} s; start it (dask scheduler) or check "
+                           "the address, the port and the firewall; nothing was written") from None
+    except Exception as err:  # something answered, but not as Dask does
+        raise ClusterError(f"{where} did not answer as a Dask scheduler ({type(err).__name__}); check the address "
+                           "and port (the scheduler's, usually 8786, not the dashboard's 8787); nothing was "
+                           "written") from None
+    if not (isinstance(answer, dict) and answer.get("type") == "Scheduler"):
+        raise ClusterError(f"{where} is a Dask {answer.get('type') if isinstance(answer, dict) else 'peer'}, "
+                           "not a scheduler; give the scheduler's address; nothing was written")
+
+
 def _check_workers(client: Any, where: str) -> None:
     """Refuse a cluster whose workers cannot import this convcli (a missing install would fail every file)."""
     from .._version import __version__
@@ -187,11 +234,10 @@ def connect(scheduler: str | Any, *, timeout: float | None = None) -> Iterator[A
     else:
         address, seconds = scheduler.strip(), CONNECT_TIMEOUT if timeout is None else timeout
         where = f"the Dask scheduler at {address}"
+        _check_address(distributed, scheduler)  # before a Client exists: a half-made one prints at exit
+        _probe(distributed, address, where, seconds)  # likewise: a server that is not a scheduler, or silent
         try:
             client = distributed.Client(address, timeout=seconds, set_as_default=False)
-        except ValueError as err:
-            raise UsageError(f"--scheduler {scheduler!r} is not a scheduler address ({err}); give local or an "
-                             "address like tcp://host:8786") from None
         except (OSError, TimeoutError):
             raise ClusterError(f"cannot reach {where} within {seconds:g} s; start it (dask scheduler) or check "
                                "the address, the port and the firewall; nothing was written") from None
