@@ -190,12 +190,11 @@ def _banded(source: Any) -> bool:
 
 
 def _stream(source: Any, recipe: Recipe, depth: Depth, out_alpha: bool) -> Stream:
-    """The recipe's stream of ``source``: the same call as :func:`convcli.batch.results._process`."""
-    from ..streaming import stream_filter
+    """The recipe's stream of ``source``: :func:`convcli.batch.results.recipe_stream`, as every file has it."""
+    from .results import recipe_stream
 
-    return stream_filter(source, recipe.operations, depth=depth, channels=recipe.channels, alpha=source.info.alpha,
-                         keep_alpha=recipe.keep_alpha, range_mode=recipe.range_mode, gain=recipe.gain,
-                         offset=recipe.offset, out_alpha=out_alpha, linear=recipe.linear, mask=None)
+    stream: Stream = recipe_stream(source, recipe, depth=depth, out_alpha=out_alpha)
+    return stream
 
 
 def _band_on_worker(path: str, frame: int | None, recipe: Recipe, depth: Depth, out_alpha: bool,
@@ -341,23 +340,13 @@ def _as_typed(message: str, task: Task) -> str:
 
 def _plan(task: Task, recipe: Recipe, source: Any) -> tuple[FileResult, tuple[Any, ...]]:
     """The result to report and the band tasks' arguments (from the stream's shape and dtype only)."""
-    from ..pipeline import plan_steps
-    from .results import _target, _wide_integer_notes
+    from .results import prepare_output
 
-    info, input_shape = source.info, tuple(source.shape)
-    channels, depth, notes = _target(recipe, task, input_shape, source.dtype, info.alpha)
-    notes = [*_wide_integer_notes(source, depth, task.source.label), *notes]  # as _process
-    out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
-    stream = _stream(source, recipe, depth, out_alpha)
-    steps = plan_steps(input_shape, recipe.operations, dtype=source.dtype, channels=recipe.channels,
-                       alpha=info.alpha, linear=recipe.linear)
+    found, stream, depth, out_alpha = prepare_output(task, recipe, source)
     dtype = np.dtype(np.float32) if depth == "float" else stream.dtype
     shape = tuple(stream.shape)
     if len(shape) == 3 and shape[2] == 1:
         shape = shape[:2]
-    found = _result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
-                    output_shape=tuple(stream.shape), depth=depth, format=task.fmt, steps=steps,
-                    linear=recipe.linear)
     args = (os.path.abspath(task.source.path), task.source.frame, recipe, depth, out_alpha, shape, dtype)
     return found, args
 

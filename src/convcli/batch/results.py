@@ -263,6 +263,41 @@ def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> File
     return found
 
 
+def recipe_stream(source: Any, recipe: Recipe, *, depth: Depth, out_alpha: bool, mask: Any = None) -> Any:
+    """The recipe's :class:`~convcli.streaming.Stream` of an opened ``source`` at the output ``depth``.
+
+    One call for every place that filters a file: this process, a pool worker, a cluster band.
+    """
+    from ..streaming import stream_filter
+
+    return stream_filter(source, recipe.operations, depth=depth, channels=recipe.channels, alpha=source.info.alpha,
+                         keep_alpha=recipe.keep_alpha, range_mode=recipe.range_mode, gain=recipe.gain,
+                         offset=recipe.offset, out_alpha=out_alpha, linear=recipe.linear, mask=mask)
+
+
+def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None) -> tuple[FileResult, Any, Depth, bool]:
+    """The ``written`` result to report, the stream, the output depth and whether it keeps alpha.
+
+    No pixel is computed: the stream is built (so a chain that leaves nothing fails with the engine's own
+    message) and the steps ``--dry-run`` reports are planned, with every warning about the output.
+    """
+    from ..pipeline import plan_steps
+
+    info, input_shape = source.info, tuple(source.shape)
+    channels, depth, notes = _target(recipe, task, input_shape, source.dtype, info.alpha)
+    out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
+    stream = recipe_stream(source, recipe, depth=depth, out_alpha=out_alpha, mask=mask)
+    steps = plan_steps(input_shape, recipe.operations, dtype=source.dtype, channels=recipe.channels,
+                       alpha=info.alpha, linear=recipe.linear)
+    if recipe.linear:
+        notes = [*_profile_notes(info.icc_profile, task.source.label), *notes]
+    notes = [*_wide_integer_notes(source, depth, task.source.label), *notes]
+    found = _result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
+                    output_shape=tuple(stream.shape), depth=depth, format=task.fmt, steps=steps,
+                    linear=recipe.linear)
+    return found, stream, depth, out_alpha
+
+
 def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     """Open the input as a source, stream it through the operations and into the output, strip by strip.
 
@@ -275,32 +310,15 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     import numpy as np
 
     from ..imageio import encode_image, open_image, write_bands, write_image
-    from ..pipeline import plan_steps
-    from ..streaming import stream_filter
 
     assert task.output is not None and task.fmt is not None
     with open_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
                     frame=task.source.frame) as source:
         info = source.info
-        input_shape = tuple(source.shape)
-        channels, depth, notes = _target(recipe, task, input_shape, source.dtype, info.alpha)
-        out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
-        mask = None if recipe.mask is None else read_mask(recipe.mask, input_shape, recipe)
-        stream = stream_filter(source, recipe.operations, depth=depth, channels=recipe.channels, alpha=info.alpha,
-                               keep_alpha=recipe.keep_alpha, range_mode=recipe.range_mode, gain=recipe.gain,
-                               offset=recipe.offset, out_alpha=out_alpha, linear=recipe.linear, mask=mask)
-        # the steps --dry-run reports (shapes, the methods auto chooses), for --json; after building the stream,
-        # so that a chain that leaves nothing fails with the engine's own message
-        steps = plan_steps(input_shape, recipe.operations, dtype=source.dtype, channels=recipe.channels,
-                           alpha=info.alpha, linear=recipe.linear)
-        if recipe.linear:
-            notes = [*_profile_notes(info.icc_profile, task.source.label), *notes]
-        notes = [*_wide_integer_notes(source, depth, task.source.label), *notes]
+        mask = None if recipe.mask is None else read_mask(recipe.mask, tuple(source.shape), recipe)
+        found, stream, depth, _ = prepare_output(task, recipe, source, mask=mask)
         dtype = np.dtype(np.float32) if depth == "float" and task.fmt != "NPY" else stream.dtype
         bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)
-        found = _result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
-                        output_shape=tuple(stream.shape), depth=depth, format=task.fmt, steps=steps,
-                        linear=recipe.linear)
         if task.output != "-" and task.fmt in STREAMED_FORMATS:  # written tile by tile as the strips come
             write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
                         quality=recipe.quality, overwrite=overwrite, tile=recipe.tile,
