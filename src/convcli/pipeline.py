@@ -323,21 +323,15 @@ def filter_to_depth(
     linear: bool = False,
     mask: np.ndarray | None = None,
 ) -> np.ndarray:
-    """:func:`filter_image` then :func:`to_depth`, in strips of rows when the chain allows.
+    """:func:`filter_image` then :func:`to_depth`, strip by strip: ``stream_filter(...).collect()``.
 
-    For the common case (one linear convolution, optionally followed by
-    activations, no alpha, ``channels="each"``, an integer depth and the
-    ``clip``/``abs`` range) the convolution runs in strips of output rows
-    (:func:`convcli.engine.correlate_strips`) and each strip is converted to
-    the output depth at once, so the float result of the whole image never
-    exists: peak memory follows the 8-bit size of the image.  The bytes are
-    the same as those of the unstreamed path.  Other chains run unstreamed.
-    ``offset`` may be relative to the output's full scale (``"50%"``, see
+    Every chain runs in strips of rows (:func:`convcli.streaming.stream_filter`)
+    and each strip is converted to the output depth at once, so the float
+    result of the whole image never exists; the bytes are those of
+    :func:`filter_image` followed by :func:`to_depth`.  ``offset`` may be
+    relative to the output's full scale (``"50%"``, see
     :func:`convcli.depth.resolve_offset`), so it is resolved for ``depth``.
-    ``linear=True`` filters in linear light (:func:`filter_image`); streamed,
-    the decoded image is held and each strip is encoded back before its
-    conversion, with the same bytes as unstreamed.  ``mask`` is
-    :func:`filter_image`'s, and streams too.
+    ``linear`` and ``mask`` are :func:`filter_image`'s.
 
     Examples
     --------
