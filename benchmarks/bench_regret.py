@@ -6,12 +6,18 @@ For every image size and kernel size, separable (a Gaussian-like outer product)
 and not (random), it times auto and each forced method (interleaved, median),
 and reports auto / fastest.  The direct method is skipped where the cost model
 predicts it at more than 20x the best (it would take minutes and cannot win).
+A small image filters in a millisecond or less, where one call's timing is
+mostly the machine's noise: each sample times as many calls as fill about
+20 ms (the same count for every method of a cell), and the median of the
+samples is reported per call.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +25,27 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import convcli
 from common import environment, interleaved, table
+
+#: seconds one timing sample should last (small images repeat the call to fill it)
+SAMPLE_SECONDS = 0.02
+
+
+def calls_per_sample(func: Callable[[], object]) -> int:
+    """How many calls of ``func`` fill about :data:`SAMPLE_SECONDS` (at least one)."""
+    start = time.perf_counter()
+    func()
+    once = max(time.perf_counter() - start, 1e-6)
+    return max(1, min(1000, round(SAMPLE_SECONDS / once)))
+
+
+def repeated(funcs: dict[str, Callable[[], object]], calls: int) -> dict[str, Callable[[], object]]:
+    """Each function made to run ``calls`` times per call (to time a batch of fast calls)."""
+    def many(func: Callable[[], object]) -> Callable[[], object]:
+        def run() -> None:
+            for _ in range(calls):
+                func()
+        return run
+    return {name: many(func) for name, func in funcs.items()}
 
 
 def main() -> None:
@@ -45,7 +72,8 @@ def main() -> None:
                 funcs = {"auto": lambda kernel=kernel, image=image: convcli.correlate(image, kernel)}
                 for m in methods:
                     funcs[m] = lambda m=m, kernel=kernel, image=image: convcli.correlate(image, kernel, method=m)
-                med = interleaved(funcs, args.repeats)
+                calls = min(calls_per_sample(f) for f in funcs.values())
+                med = {name: t / calls for name, t in interleaved(repeated(funcs, calls), args.repeats).items()}
                 fastest = min((m for m in methods), key=lambda m: med[m])
                 regret = med["auto"] / med[fastest]
                 worst = max(worst, regret)

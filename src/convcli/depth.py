@@ -290,21 +290,29 @@ def to_depth(
         stretch = _stretch_bounds(found, gain * scale, offset, top)
     if depth == "float":
         x = arr.astype(dtype, copy=True)
-        _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch, top, integer=False)
-        return x if arr.dtype == np.float64 else x.astype(np.float32)
+        _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch)
+        return x if arr.dtype == np.float64 else x.astype(np.float32, copy=False)
     # integer outputs: row bands, so the float working copy stays small and in cache
     out = np.empty(arr.shape, dtype=sample_dtype(depth))
     rows = max(1, (1 << 16) // max(1, arr[0].size)) if arr.ndim >= 2 else arr.shape[0]
+    # nothing but clipping and rounding (the usual case): the first pass copies and clips at once
+    plain = scale == 1.0 and gain == 1.0 and not offset and range_mode == "clip"
+    work = np.empty((min(rows, arr.shape[0]), *arr.shape[1:]), dtype=dtype)
     for r0 in range(0, arr.shape[0], rows):
-        x = arr[r0 : r0 + rows].astype(dtype, copy=True)
-        _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch, top, integer=True)
-        out[r0 : r0 + rows] = x
+        band = arr[r0 : r0 + rows]
+        x = work[: band.shape[0]]
+        if not plain:
+            np.copyto(x, band)
+            _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch)
+        np.fmax(x if not plain else band, 0, out=x)  # NaN and -inf become 0
+        np.fmin(x, top, out=x)  # +inf becomes full scale
+        np.rint(x, out=out[r0 : r0 + rows], casting="unsafe")  # rounded half to even, stored as integers
     return out
 
 
 def _finish_band(x: np.ndarray, has_alpha: bool, scale: float, gain: float, offset: float, range_mode: str,
-                 stretch: tuple[float, float] | None, top: float, *, integer: bool) -> None:
-    """Scale, gain/offset, range policy and (for integers) NaN/inf handling, rounding and clipping, in place."""
+                 stretch: tuple[float, float] | None) -> None:
+    """Scale, gain/offset and the range policy, in place (integer outputs then clip and round in :func:`to_depth`)."""
     dtype = x.dtype.type
     if scale != 1.0:
         x *= dtype(scale)
@@ -319,10 +327,6 @@ def _finish_band(x: np.ndarray, has_alpha: bool, scale: float, gain: float, offs
         lo, factor = stretch
         colour -= dtype(lo)
         colour *= dtype(factor)
-    if integer:
-        np.fmax(x, 0, out=x)  # NaN and -inf become 0
-        np.fmin(x, top, out=x)  # +inf becomes full scale
-        np.rint(x, out=x)
 
 
 def finite_range(values: np.ndarray) -> tuple[float, float] | None:

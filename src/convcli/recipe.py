@@ -101,8 +101,13 @@ class Recipe:
         16), Zarr outputs chunked so; None: TIFF tiled only above 2**25
         pixels (512), Zarr chunks of 512.
     compression : str or None
-        ``--compression`` of TIFF and Zarr outputs (``deflate``, ``zstd``,
-        ``lzw``, ``none``); None: deflate for TIFF, zstd for Zarr.
+        ``--compression``: a zlib level ``"0"``-``"9"`` for PNG outputs, or
+        ``deflate``, ``zstd``, ``lzw``, ``none`` for TIFF and Zarr outputs;
+        each output takes what fits its format
+        (:func:`convcli.imageio.png.compression_for`).  None: level 1 for
+        PNG (the fastest level whose files are no bigger than libvips'
+        default ones, by measurement: :mod:`convcli.imageio.png`), deflate
+        for TIFF, zstd for Zarr.
 
     Examples
     --------
@@ -370,7 +375,9 @@ def build_recipe(
         ``ignore``).
     tile, compression : optional
         TIFF tile side (a multiple of 16; also the Zarr chunk side) and the
-        TIFF/Zarr compression (:data:`convcli.imageio.COMPRESSIONS`).
+        compression: a zlib level 0-9 for PNG outputs (default 1), or a
+        TIFF/Zarr codec (:data:`convcli.imageio.COMPRESSIONS`).  When the
+        output format is fixed, a value it does not take is refused.
 
     Returns
     -------
@@ -398,11 +405,19 @@ def build_recipe(
     ...
     convcli.errors.UsageError: --depth 16: JPEG cannot hold 16-bit samples; write .png or .tif for 16-bit, \
 .tif or .npy for float, or drop --depth
+    >>> build_recipe(compression="9", output="small.png").compression
+    '9'
+    >>> build_recipe(compression="zstd", output="x.png")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UsageError: --compression zstd does not fit a PNG output, which takes a zlib level 0-9 \
+(default 1); deflate, zstd, lzw and none are for TIFF and Zarr outputs
     """
     from .batch import FRAMES, Naming, check_overwrite
     from .depth import DEPTHS, RANGES, depth_name, parse_offset
     from .engine import METHODS, NAN_MODES, normalize_border
-    from .imageio import COMPRESSIONS, DEFAULT_MAX_PIXELS, depth_possible
+    from .imageio import DEFAULT_MAX_PIXELS, depth_possible
+    from .imageio.png import check_compression_fits, parse_compression
     from .kernels import kernel
     from .operations import ACTIVATIONS, Activate, Convolve, Pool
     from .pipeline import CHANNELS
@@ -436,8 +451,7 @@ def build_recipe(
         tile = _bounded(tile, "--tile", low=16, high=65536)
         if tile is not None and tile % 16:
             raise UsageError(f"--tile must be a multiple of 16 (TIFF requires it), got {tile}; e.g. --tile 512")
-        compression = None if compression is None else parse_choice(compression, COMPRESSIONS,
-                                                                     what="--compression")
+        compression = None if compression is None else parse_compression(compression, what="--compression")
         if mask is not None and not os.path.isfile(mask):
             raise UsageError(f"--mask {mask}: no such file; give an image whose non-zero pixels are the valid ones")
         ignore = nan == "ignore" or mask is not None
@@ -467,6 +481,8 @@ def build_recipe(
                              "--format tif for a stream")
         if fixed == "ZARR" and compression == "lzw":
             raise UsageError("--compression lzw: Zarr outputs have no LZW codec; use deflate, zstd or none")
+        if fixed is not None:
+            check_compression_fits(fixed, compression, what="--compression")
         if require_operation and not operations:
             raise UsageError("no operation given, so the output would be an unfiltered copy; give a kernel "
                              "(-k KERNEL, e.g. -k gaussian:sigma=2), --pool or --activation "
@@ -479,11 +495,11 @@ def build_recipe(
         notes += (f"--nan-fill {nan_fill:g} has no effect with --nan propagate; it is the value --nan ignore "
                   "and --mask give where no valid pixel is seen",)
     fixed_format = naming.fixed_format()
-    given = [o for o, v in (("--tile", tile), ("--compression", compression)) if v is not None]
-    if given and fixed_format not in (None, "TIFF", "ZARR"):
-        verb = "have" if len(given) > 1 else "has"
-        notes += (f"{' and '.join(given)} {verb} no effect on {fixed_format} outputs; they apply to .tif and .zarr "
-                  "outputs",)
+    if tile is not None and fixed_format not in (None, "TIFF", "ZARR"):
+        notes += (f"--tile has no effect on {fixed_format} outputs; it applies to .tif and .zarr outputs",)
+    if compression is not None and fixed_format not in (None, "PNG", "TIFF", "ZARR"):
+        notes += (f"--compression has no effect on {fixed_format} outputs; it applies to .png (a level 0-9), .tif "
+                  "and .zarr outputs",)
     if linear and channels == "each" and operations and all(_commutes_with_srgb(op) for op in operations):
         notes += ("--linear has no effect on max/min pooling, relu and abs (they commute with the sRGB curve); "
                   "it changes kernels, mean pooling, sigmoid and tanh",)

@@ -519,6 +519,9 @@ def stream_filter(
                                linear=linear, mask=mask)
     h, _, c = stage.shape
     rows = strip_rows or stage.strip_rows(STRIP_ELEMENTS)
+    if strip_rows is None and stage.unit > 1:
+        # whole units of the last stage: each strip is computed as it is asked for, never joined from two pieces
+        rows = max(stage.unit, rows // stage.unit * stage.unit)
     if depth is None:
         return Stream(stage, flat, lambda x: x, stage.dtype, rows)
     source_max = nominal_max(np.dtype(image.dtype))

@@ -13,8 +13,6 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Interrupted
@@ -22,6 +20,8 @@ from .naming import Task
 from .results import FileResult, _result, process_task
 
 if TYPE_CHECKING:
+    from concurrent.futures import Future, ProcessPoolExecutor
+
     from ..recipe import Recipe
 
 __all__ = ["default_jobs", "run_batch", "terminate_on_sigterm"]
@@ -330,6 +330,9 @@ def run_batch(
 def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,
               prepare: Callable[[Task], FileResult | None], record: Callable[[FileResult], None],
               should_stop: Callable[[], bool]) -> None:
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait  # a pool only when jobs > 1
+    from concurrent.futures.process import BrokenProcessPool
+
     pending = list(reversed(work))
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_worker_init)
     running: dict[Future[FileResult], Task] = {}

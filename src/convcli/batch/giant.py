@@ -355,6 +355,7 @@ def _run(client: Any, task: Task, recipe: Recipe, info: Any, args: tuple[Any, ..
          overwrite: bool, wait_running: bool) -> None:
     """Submit the bands and write the output (Zarr by the workers, TIFF here), atomically."""
     from ..imageio import write_bands
+    from ..imageio.png import compression_for
     from ..imageio.write import atomic_folder
     from ..imageio.zarr_store import create_zarr
 
@@ -364,15 +365,16 @@ def _run(client: Any, task: Task, recipe: Recipe, info: Any, args: tuple[Any, ..
     height, step = shape[0], band_rows(shape, recipe.tile, threads=threads)
     spans = [(a, min(a + step, height)) for a in range(0, height, step)]
     label = task.source.label
+    codec = compression_for(task.fmt, recipe.compression)  # a PNG level given to a batch leaves TIFF/Zarr at default
     if task.fmt == "ZARR":
         with atomic_folder(task.output, overwrite=overwrite) as folder:
             create_zarr(folder, shape=shape, dtype=dtype, name=task.output, info=info,
-                        tile=recipe.tile or DEFAULT_CHUNK, compression=recipe.compression)
+                        tile=recipe.tile or DEFAULT_CHUNK, compression=None if codec is None else str(codec))
             for _ in _bands(client, args, spans, label=label, store=os.path.abspath(folder),
                             wait_running=wait_running):
                 pass
         return
     write_bands(task.output, _bands(client, args, spans, label=label, store=None, wait_running=wait_running),
                 shape=shape, dtype=dtype, fmt="TIFF", info=info, quality=recipe.quality,
-                overwrite=overwrite, tile=recipe.tile, compression=recipe.compression)
+                overwrite=overwrite, tile=recipe.tile, compression=codec)
 

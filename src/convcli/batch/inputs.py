@@ -341,7 +341,14 @@ def expand_inputs(
     """
     from ..imageio import image_extensions
 
-    extensions = image_extensions()
+    looked_up: list[frozenset[str]] = []
+
+    def extensions() -> frozenset[str]:
+        """The image extensions, looked up at the first folder: a run of named files never loads every Pillow plugin."""
+        if not looked_up:
+            looked_up.append(image_extensions())
+        return looked_up[0]
+
     skip = {os.path.realpath(p) for p in skip_dirs}
     out_real = os.path.realpath(outdir) if outdir is not None else None
     out_name = os.fspath(outdir) if outdir is not None else ""
@@ -371,7 +378,7 @@ def expand_inputs(
             sources.append(Source(path=path, rel=rel, skipped=held(path, root) if root is not None else None))
 
     def add_folder(path: str, prefix: PurePath) -> None:
-        files = _walk(path, recursive=recursive, skip=list(skip), extensions=extensions)
+        files = _walk(path, recursive=recursive, skip=list(skip), extensions=extensions())
         if not files:
             hint = "" if recursive or not _has_subfolders(path) else "; pass -r to filter its sub-folders too"
             what = "no image files" if recursive else "no image files directly inside"
@@ -430,7 +437,7 @@ def expand_inputs(
             for match in files:
                 add(match, PurePath(Path(os.path.relpath(match, root)).as_posix()), root=root)
             for folder in folders:
-                for file, rel in _walk(folder, recursive=True, skip=list(skip), extensions=extensions):
+                for file, rel in _walk(folder, recursive=True, skip=list(skip), extensions=extensions()):
                     add(file, PurePath(Path(os.path.relpath(folder, root)).as_posix()) / rel, root=root)
     for item in listed:
         add_literal(item, from_list=True)

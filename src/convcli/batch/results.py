@@ -310,6 +310,7 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     import numpy as np
 
     from ..imageio import encode_image, open_image, write_bands, write_image
+    from ..imageio.png import compression_for
 
     assert task.output is not None and task.fmt is not None
     with open_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
@@ -319,19 +320,22 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
         found, stream, depth, _ = prepare_output(task, recipe, source, mask=mask)
         dtype = np.dtype(np.float32) if depth == "float" and task.fmt != "NPY" else stream.dtype
         bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)
+        compression = compression_for(task.fmt, recipe.compression)  # a level for PNG, a codec for TIFF/Zarr
         if task.output != "-" and task.fmt in STREAMED_FORMATS:  # written tile by tile as the strips come
             write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
                         quality=recipe.quality, overwrite=overwrite, tile=recipe.tile,
-                        compression=recipe.compression)
+                        compression=compression)
             return found
         samples = np.empty(stream.shape, dtype)
         for first, band in bands:
             samples[first : first + band.shape[0]] = band
     del source, stream, bands  # the decoded input goes before the encoder makes its own copy of the output
     if task.output == "-":
-        found.payload = encode_image(samples, task.fmt, info=info, name="-", quality=recipe.quality)
+        found.payload = encode_image(samples, task.fmt, info=info, name="-", quality=recipe.quality,
+                                     compression=compression)
     else:
-        write_image(task.output, samples, info=info, fmt=task.fmt, quality=recipe.quality, overwrite=overwrite)
+        write_image(task.output, samples, info=info, fmt=task.fmt, quality=recipe.quality, overwrite=overwrite,
+                    compression=compression)
     return found
 
 

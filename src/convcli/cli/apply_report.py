@@ -18,7 +18,6 @@ True
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -83,11 +82,14 @@ def json_report(results: Sequence[FileResult], *, dry_run: bool, seconds: float,
     >>> json_report([], dry_run=True, seconds=0.01234)
     '{"dry_run": true, "files": [], "summary": {"total": 0, "written": 0, "planned": 0, "skipped": 0, \
 "failed": 0, "seconds": 0.012}}'
+    >>> import json
     >>> from convcli.batch import FileResult
     >>> json.loads(json_report([FileResult(0, "a.png", "b.png", "planned", depth="16")], dry_run=True,
     ...                        seconds=0, offset="50%"))["files"][0]["offset"]
     32767.5
     """
+    import json  # here: a run without --json never imports it
+
     return json.dumps({"dry_run": dry_run, "files": [_file_dict(r, offset) for r in results],
                        "summary": {"total": len(results), **counts(results), "seconds": round(seconds, 3)}})
 

@@ -19,7 +19,8 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["console", "fits", "fmt_number", "shape_text", "silence_stdout", "wrap_pieces", "write_stdout"]
+__all__ = ["console", "fits", "fmt_number", "lazy_console", "shape_text", "silence_stdout", "wrap_pieces",
+           "write_stdout"]
 
 
 def fmt_number(value: float, *, digits: int = 4, nan: str = "·", exact_below: float = 1e15) -> str:
@@ -93,6 +94,40 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
         return _Console(stderr=stderr, highlight=False, soft_wrap=True, width=width)
     trimmed: Any = _Trimmed(stream)  # a text stream in all but name
     return _Console(file=trimmed, highlight=False, soft_wrap=True, width=width)
+
+
+def lazy_console(*, stderr: bool = False) -> Any:
+    """A :func:`console` made on first use: a run that prints nothing (one file, on success) never imports Rich.
+
+    Every attribute is the console's; ``.real`` is the console itself, for
+    what needs a Rich ``Console`` object (a progress bar).
+
+    Examples
+    --------
+    >>> out = lazy_console()
+    >>> out.print("made when first used")
+    made when first used
+    >>> type(out.real).__name__
+    '_Console'
+    """
+    return _LazyConsole(stderr=stderr)
+
+
+class _LazyConsole:
+    def __init__(self, **settings: Any) -> None:
+        self._settings = settings
+        self._made: Any = None
+
+    @property
+    def real(self) -> Any:
+        if self._made is None:
+            self._made = console(**self._settings)
+        return self._made
+
+    def __getattr__(self, name: str) -> Any:
+        if name in ("_settings", "_made"):  # not yet set (a copy being made)
+            raise AttributeError(name)
+        return getattr(self.real, name)
 
 
 class _Trimmed:

@@ -199,12 +199,23 @@ class Plan(Problem):
             self._column_cache[key] = cached
         return cached
 
-    def gather_rows(self, i0: int, i1: int, name: str) -> np.ndarray:
-        """The padded input that output rows [i0, i1) read (every needed column), in this thread's scratch ``name``."""
+    def gather_rows(self, i0: int, i1: int, name: str, *, planar: bool = False,
+                    dtype: np.dtype | None = None) -> np.ndarray:
+        """The padded input that output rows [i0, i1) read (every needed column), in this thread's scratch ``name``.
+
+        Always shaped ``(rows, columns, channels)``; with ``planar`` the memory
+        holds one channel after another (``buf.transpose(2, 0, 1)`` is
+        contiguous), for methods that work on each channel's plane.  ``dtype``
+        (default: the work dtype) is what the samples are converted to.
+        """
         r0 = i0 * self.stride[0]
         r1 = r0 + self.band_extent(i1 - i0)
         need_w = self.needed[1]
-        buf = scratch(name, (r1 - r0, need_w, self.channels), self.dtype)
+        dtype = self.dtype if dtype is None else dtype
+        if planar:
+            buf = scratch(name, (self.channels, r1 - r0, need_w), dtype).transpose(1, 2, 0)
+        else:
+            buf = scratch(name, (r1 - r0, need_w, self.channels), dtype)
         self.gather(r0, r1, 0, need_w, buf)
         return buf
 

@@ -242,13 +242,36 @@ def run(plan: Plan, terms: list[Term] | None = None, *, rows: tuple[int, int] | 
     ]
     step = _band_rows(plan)
     bands = band_ranges(ho, step, (i_first, i_last))
+    # several channels whose passes are all matrix products: each channel's plane is filtered on its own (the
+    # horizontal products need rows of one channel), gathered so and interleaved once at the end
+    planar = c > 1 and all(m is not None for m in (*vmats, *hmats)) and bool(terms)
+
+    def planar_band(buf: np.ndarray, nb: int, target: np.ndarray) -> None:
+        """Every term by matrix products on the band's channel planes (``buf.transpose(2, 0, 1)`` contiguous)."""
+        planes = buf.transpose(2, 0, 1)
+        vert = scratch("sep.vplanes", (c, nb, need_w), plan.dtype)
+        res = scratch("sep.res", (c * nb, wo), plan.dtype)
+        term_out = scratch("sep.term", target.shape, plan.dtype) if len(terms) > 1 else target
+        for t in range(len(terms)):
+            vmat, hmat = vmats[t], hmats[t]
+            assert vmat is not None and hmat is not None
+            for ch in range(c):
+                _vertical_gemm(planes[ch], vmat, nb, sh, eh, vert[ch])
+            _horizontal_gemm(vert.reshape(c * nb, need_w), hmat, wo, sw, ew, res)
+            dest = target if t == 0 else term_out
+            dest[...] = res.reshape(c, nb, wo).transpose(1, 2, 0)
+            if t > 0:
+                np.add(target, dest, out=target)
 
     def do_band(band: tuple[int, int]) -> None:
         i0, i1 = band
         nb = i1 - i0
-        buf = plan.gather_rows(i0, i1, "sep.buf")
+        buf = plan.gather_rows(i0, i1, "sep.planes" if planar else "sep.buf", planar=planar)
         # a matrix product would spread NaN/inf across its block (0 * inf = nan): such bands shift and add
         blas = uses_blas and (always_finite or _finite_sum(buf, plan.dtype))
+        if blas and planar:
+            planar_band(buf, nb, out[i0 - i_first : i1 - i_first])
+            return
         vert = scratch("sep.vert", (nb, need_w, c), plan.dtype)
         vtmp: np.ndarray | None = None
         target = out[i0 - i_first : i1 - i_first]

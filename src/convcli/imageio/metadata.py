@@ -28,6 +28,7 @@ Examples
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
 import zlib
@@ -55,6 +56,7 @@ SUBSAMPLING: dict[int, str] = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 DEFAULT_JPEG_QUALITY = 95
 
 
+@functools.lru_cache(maxsize=128)
 def ijg_luminance_table(quality: int) -> tuple[int, ...]:
     """The luminance table libjpeg writes at ``quality`` (1-100), baseline (entries 1..255).
 

@@ -57,6 +57,7 @@ from ._open import (
     _seek,
     identify,
 )
+from .fast_decode import decode_jpeg, decode_png
 from .formats import ImageInfo
 from .metadata import read_metadata
 from .tiff import is_tiff, open_tiff, tiff_frames, turn_upright
@@ -320,16 +321,25 @@ def read_image(
         icc, exif = image.info.get("icc_profile"), image.info.get("exif")
         fmt = image.format
         declared = image.size
-        image.load()
+        # a plain JPEG or 8-bit PNG goes straight into NumPy when imagecodecs is installed (the same bytes, faster)
+        fast = None
+        if frames == 1 and fmt == "JPEG":
+            fast = decode_jpeg(data, mode=source_mode, size=declared)
+        elif frames == 1 and fmt == "PNG":
+            fast = decode_png(data, mode=source_mode, size=declared, info=image.info)
+        if fast is None:
+            image.load()
         kept = read_metadata(image, turned=orientation in (5, 6, 7, 8))
         if image.size != declared:  # only damaged files seen so far (a TIFF whose tags disagree)
             notes.append(f"{shown}: the header says {declared[0]}x{declared[1]} pixels but they decode to "
                          f"{image.size[0]}x{image.size[1]}; the file may be damaged (--dry-run shows the header's)")
         upright = image
-        if orientation != 1:
+        if orientation != 1 and fast is None:
             upright = image.transpose(getattr(Image.Transpose, _UPRIGHT[orientation]))
         target, dtype, channels = _plan_mode(upright.mode, image.info, fmt)
-        if _exact_png(image, data, frames):
+        if fast is not None:
+            arr = np.ascontiguousarray(turn_upright(fast, orientation))
+        elif _exact_png(image, data, frames):
             arr = _png16(data, shown, orientation)
         else:
             if target is not None:

@@ -10,9 +10,15 @@ TIFF        streamed through tifffile (:mod:`.tiff_write`): strips, or tiles whe
             ``tile`` or ``compression`` is refused naming the ``formats`` extra
 ZARR        a Zarr v3 array (:mod:`.zarr_store`) in a ``.zarr`` folder, chunks of ``tile``
             (512) rows and columns, written a chunk row at a time; ``zstd`` by default
+PNG         assembled in memory, then :func:`~convcli.imageio.write_image`; ``compression``
+            is the zlib level 0-9, default 1 (:mod:`.png` gives the measurements it was
+            chosen by); ``tile`` does not apply and is ignored
 others      assembled in memory, then :func:`~convcli.imageio.write_image` (Pillow, NPY);
             ``tile`` and ``compression`` do not apply and are ignored
 ==========  ================================================================================
+
+A ``compression`` of the wrong kind for the format (a codec name for PNG, a
+level for TIFF or Zarr) is refused before anything is read or written.
 
 The output is written under a temporary name in its folder (a folder for
 Zarr), renamed over the target when complete: a failed or interrupted run
@@ -32,6 +38,7 @@ from ..errors import ImageWriteError
 from ._base import checked_bands
 from ._extra import available, need
 from .formats import ImageInfo, fit_depth
+from .png import check_compression_fits
 from .tiff_write import COMPRESSIONS, DEFAULT_TILE, check_compression, check_tile, write_tiff
 from .write import _depth_of, atomic_file, atomic_folder, check_target, write_image
 from .zarr_store import write_zarr
@@ -50,7 +57,7 @@ def write_bands(
     quality: int | None = None,
     overwrite: bool = True,
     tile: int | None = None,
-    compression: str | None = None,
+    compression: str | int | None = None,
 ) -> None:
     """Write an image given as bands of rows, top to bottom, holding one band (plus a row of tiles) at a time.
 
@@ -79,8 +86,11 @@ def write_bands(
     tile : int, optional
         TIFF: tile side, a multiple of 16 (tiled output); Zarr: chunk side
         (default 512).
-    compression : {"deflate", "zstd", "lzw", "none"}, optional
-        TIFF default ``deflate``; Zarr default ``zstd`` (``lzw`` is TIFF only).
+    compression : {"deflate", "zstd", "lzw", "none"} or int 0-9, optional
+        TIFF default ``deflate``; Zarr default ``zstd`` (``lzw`` is TIFF
+        only); PNG: the zlib level, 0 (stored) to 9 (smallest), default 1,
+        the fastest level whose files are no bigger than libvips' default
+        ones on 12-megapixel photographs (see :mod:`convcli.imageio.png`).
 
     Raises
     ------
@@ -89,7 +99,7 @@ def write_bands(
         False) or its folder is missing, the write failed, or what is asked
         needs the ``formats`` extra (naming ``pip install 'convcli[formats]'``).
     ParameterError
-        A bad ``tile`` or ``compression``.
+        A bad ``tile`` or ``compression`` (one the format does not take).
     ValueError
         Bands that do not run top to bottom or do not fit ``shape``/``dtype``.
     Any exception the bands raise
@@ -105,6 +115,14 @@ def write_bands(
     ...     page = tif.pages[0]
     ...     page.shape, page.tilelength, page.compression.name, tif.is_bigtiff
     ((400, 300), 128, 'ZSTD', True)
+    >>> target = os.path.join(tempfile.mkdtemp(), "out.png")
+    >>> bands = ((r, np.full((100, 300), r // 100, np.uint8)) for r in range(0, 400, 100))
+    >>> write_bands(target, bands, shape=(400, 300), dtype=np.uint8, fmt="PNG", compression=9)
+    >>> write_bands(target, [], shape=(400, 300), dtype=np.uint8, fmt="TIFF", compression=9)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: compression 9 does not fit a TIFF output, which takes deflate, zstd, lzw or \
+none (default deflate); a zlib level 0-9 is for PNG outputs
     """
     target = Path(path)
     name = str(target)
@@ -121,28 +139,30 @@ def write_bands(
             fit_depth(fmt, _depth_of(np.empty(0, dtype)), channels, strict=True)
         except ImageWriteError as err:
             raise ImageWriteError(f"{name}: {err}") from None
+    check_compression_fits(fmt, compression)
     checked = checked_bands(bands, shape, dtype, name)
     if fmt == "ZARR":
         side = _fit(check_tile(tile, tiff=False), shape, multiple=1)
         need("zarr", f"{name}: a Zarr output", writing=True)
         with atomic_folder(target, overwrite=overwrite) as folder:
             write_zarr(folder, checked, shape=shape, dtype=dtype, name=name, info=info, tile=side,
-                       compression=compression)
+                       compression=None if compression is None else str(compression))
         return
     if fmt == "TIFF" and (available("tifffile") or tile is not None or compression is not None):
         side = _fit(check_tile(tile, tiff=True), shape, multiple=16)
-        check_compression(compression)
+        codec = check_compression(compression)
         what = "a tiled TIFF" if tile is not None else "a compressed TIFF" if compression else "TIFF"
         need("tifffile", f"{name}: {what}", writing=True)
         with atomic_file(target, overwrite=overwrite) as handle:
             write_tiff(handle, checked, shape=shape, dtype=dtype, name=name, info=info, tile=side,
-                       compression=compression)
+                       compression=codec)
         return
     check_target(target, overwrite=overwrite)  # before computing anything
     array = np.empty(shape, dtype)
     for first, rows in checked:
         array[first : first + rows.shape[0]] = rows
-    write_image(target, array, info=info, fmt=fmt, quality=quality, overwrite=overwrite)
+    write_image(target, array, info=info, fmt=fmt, quality=quality, overwrite=overwrite,
+                compression=compression if fmt == "PNG" else None)
 
 
 def _fit(tile: int | None, shape: tuple[int, ...], *, multiple: int) -> int | None:

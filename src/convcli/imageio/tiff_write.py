@@ -37,6 +37,7 @@ from ..errors import ParameterError
 from ._base import row_blocks
 from ._extra import need
 from .formats import ImageInfo
+from .png import check_compression_fits
 from .write import _icc_fits
 
 __all__ = ["COMPRESSIONS", "DEFAULT_TILE", "TILED_ABOVE_PIXELS", "tiff_layout", "write_tiff"]
@@ -53,8 +54,8 @@ _STRIP_BYTES = 256 * 1024
 _BIGTIFF_BYTES = 2**31
 
 
-def check_compression(compression: str | None) -> str:
-    """The compression name, ``deflate`` for None; an unknown name is refused, listing the valid ones.
+def check_compression(compression: str | int | None) -> str:
+    """The compression name, ``deflate`` for None; an unknown name or a PNG level is refused, saying what fits.
 
     Examples
     --------
@@ -64,12 +65,18 @@ def check_compression(compression: str | None) -> str:
     Traceback (most recent call last):
     ...
     convcli.errors.ParameterError: compression must be one of deflate, zstd, lzw, none, got 'jpeg'
+    >>> check_compression(6)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: compression 6 does not fit a TIFF output, which takes deflate, zstd, lzw or none \
+(default deflate); a zlib level 0-9 is for PNG outputs
     """
     if compression is None:
         return "deflate"
+    check_compression_fits("TIFF", compression)
     if compression not in _CODES:
         raise ParameterError(f"compression must be one of {', '.join(COMPRESSIONS)}, got {compression!r}")
-    return compression
+    return str(compression)
 
 
 def check_tile(tile: int | None, *, tiff: bool) -> int | None:

@@ -4,7 +4,9 @@ Pillow encodes what it holds; 16-bit colour PNG is encoded by imagecodecs
 and TIFF (every depth and channel count, one code path) by tifffile
 (:mod:`.tiff_write`), when convcli's ``formats`` extra is installed; without
 it TIFF goes through Pillow and 16-bit colour PNG is refused by
-:func:`~convcli.imageio.fit_depth` (naming the extra).
+:func:`~convcli.imageio.fit_depth` (naming the extra).  PNG is deflated at
+zlib level 1 unless another ``compression`` (0-9) is given; :mod:`.png`
+says why (the fastest level whose files are no bigger than libvips').
 
 Writing is atomic: the data goes to a temporary file ``.NAME.<random>.convcli-tmp``
 (a folder of that name for a Zarr store, :func:`atomic_folder`)
@@ -22,10 +24,8 @@ from __future__ import annotations
 import contextlib
 import io
 import os
-import secrets
 import shutil
 import tempfile
-import zlib
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import IO, Any
@@ -36,8 +36,8 @@ from ..depth import Depth, depth_of
 from ..errors import ImageWriteError
 from ._extra import available, need
 from .formats import ImageInfo, fit_depth, format_for
-from .metadata import _chunk as _png_chunk
-from .metadata import png_metadata_chunks, save_options
+from .metadata import save_options
+from .png import encode_png16, png_level
 
 __all__ = ["TEMP_SUFFIX", "atomic_file", "atomic_folder", "check_target", "encode_image", "leftover_temp_files",
            "leftover_temp_files_of", "remove_temp_files", "remove_temp_files_of", "write_bytes_atomic",
@@ -54,29 +54,6 @@ def _icc_fits(profile: bytes, channels: int) -> bool:
     return (space == b"RGB " and colour) or (space == b"GRAY" and not colour)
 
 
-def _encode_png16(array: np.ndarray, *, name: str, icc_profile: bytes | None, exif: bytes | None,
-                  info: ImageInfo | None = None) -> bytes:
-    """A 16-bit colour PNG (gray+alpha, RGB or RGBA), which Pillow cannot write: imagecodecs' PNG codec.
-
-    The metadata chunks (``iCCP``, ``eXIf``, ``pHYs``, text) go right after ``IHDR``.  The settings
-    are OpenCV's (deflate level 1, run-length strategy, Sub filter): on 16-bit photographs they give
-    files within a few percent of libpng's defaults, five times faster.
-    """
-    imagecodecs = need("imagecodecs", f"{name}: 16-bit colour PNG", writing=True)
-    encoded = bytes(imagecodecs.png_encode(np.ascontiguousarray(array, dtype=np.uint16), level=1,
-                                           strategy=3, filter=16))
-    chunks = []
-    if icc_profile:
-        chunks.append(_png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
-    if exif:
-        chunks.append(_png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
-    chunks.extend(png_metadata_chunks(info))
-    end_of_header = 8 + 8 + 13 + 4  # signature, IHDR length and type, its 13 bytes, CRC
-    if encoded[12:16] != b"IHDR":  # pragma: no cover - every PNG starts so
-        raise ImageWriteError(f"{name}: the PNG encoder gave no IHDR chunk first")
-    return encoded[:end_of_header] + b"".join(chunks) + encoded[end_of_header:]
-
-
 def _depth_of(array: np.ndarray) -> Depth:
     depth = depth_of(array.dtype)
     if depth is not None:
@@ -91,6 +68,7 @@ def encode_image(
     info: ImageInfo | None = None,
     name: str = "-",
     quality: int | None = None,
+    compression: int | str | None = None,
 ) -> bytes:
     """Encode an array in a format (``PNG``, ``JPEG``, …, or ``NPY``) to bytes.
 
@@ -112,21 +90,34 @@ def encode_image(
         JPEG/WebP quality, 1-100.  Default for JPEG: the quality of a JPEG
         source (estimated from its quantisation tables), else 95; for WebP,
         Pillow's.
+    compression : int or str, optional
+        PNG: the zlib level, 0 (stored) to 9 (smallest), default 1 (the
+        fastest level whose files are no bigger than libvips' default ones,
+        by measurement on 12-megapixel photographs; see
+        :mod:`convcli.imageio.png`).  TIFF: ``deflate`` (default), ``zstd``,
+        ``lzw`` or ``none``.  Other formats take none and ignore it.
 
     Raises
     ------
     ImageWriteError
         When the format cannot hold the data, naming what to write instead.
+    ParameterError
+        A ``compression`` the format does not take (a codec name for PNG, a
+        level for TIFF), naming what it takes.
 
     Examples
     --------
     >>> encode_image(np.zeros((2, 2), np.uint8), "PNG")[:4]
     b'\\x89PNG'
+    >>> smooth = np.add.outer(np.arange(200), np.arange(300)).astype(np.uint8)
+    >>> len(encode_image(smooth, "PNG", compression=0)) > len(encode_image(smooth, "PNG", compression=9))
+    True
     """
     buffer = io.BytesIO()
     if fmt == "ZARR":
         raise ImageWriteError(f"{name}: a Zarr store is a folder, not a stream of bytes; write it to a file name "
                               "ending in .zarr")
+    level = png_level(compression, name=name) if fmt == "PNG" else None  # refused before any work
     if fmt == "NPY":
         np.save(buffer, np.asarray(array), allow_pickle=False)
         return buffer.getvalue()
@@ -140,16 +131,21 @@ def encode_image(
         array = array[:, :, 0]
     icc = info.icc_profile if info is not None and info.icc_profile and _icc_fits(info.icc_profile, channels) else None
     exif = _exif_without_orientation(info.exif) if info is not None and info.exif else None
-    if fmt == "PNG" and depth == "16" and channels > 1:
-        return _encode_png16(array, name=name, icc_profile=icc, exif=exif, info=info)
-    if fmt == "TIFF" and available("tifffile"):  # every sample type exactly, one code path
-        from .tiff_write import write_tiff
+    if level is not None and depth == "16" and channels > 1:
+        return encode_png16(array, name=name, icc_profile=icc, exif=exif, info=info, level=level)
+    if fmt == "TIFF" and (available("tifffile") or compression is not None):  # every sample type, one code path
+        from .tiff_write import check_compression, write_tiff
 
-        write_tiff(buffer, [(0, array)], shape=array.shape, dtype=array.dtype, name=name, info=info)
+        codec = check_compression(compression)
+        need("tifffile", f"{name}: a compressed TIFF", writing=True)
+        write_tiff(buffer, [(0, array)], shape=array.shape, dtype=array.dtype, name=name, info=info,
+                   compression=codec)
         return buffer.getvalue()
     from PIL import Image
 
     options: dict[str, Any] = save_options(fmt, channels, info, quality)
+    if level is not None:
+        options["compress_level"] = level  # Pillow's adaptive row filters, then zlib at this level
     if depth == "16":
         image = Image.fromarray(np.ascontiguousarray(array, dtype="<u2"))  # I;16
     elif fmt == "GIF" and channels > 1:
@@ -476,6 +472,8 @@ def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = True) -> It
         elif not overwrite:
             raise ImageWriteError(_exists_message(target))
         else:
+            import secrets  # here: it loads OpenSSL, 5 ms of every start-up
+
             old = folder / f"{_temp_prefix(target)}{secrets.token_hex(4)}.old{TEMP_SUFFIX}"
             os.rename(target, old)
             try:
@@ -537,6 +535,7 @@ def write_image(
     fmt: str | None = None,
     quality: int | None = None,
     overwrite: bool = True,
+    compression: int | str | None = None,
 ) -> None:
     """Write an array atomically (temporary file in the same folder, then rename).
 
@@ -557,11 +556,18 @@ def write_image(
         JPEG/WebP quality (default for JPEG: a JPEG source's own, else 95).
     overwrite : bool, optional
         Replace an existing file (default); ``False`` refuses, atomically.
+    compression : int or str, optional
+        PNG: zlib level 0-9 (default 1, chosen by measurement: see
+        :mod:`convcli.imageio.png`); TIFF and Zarr: ``deflate``, ``zstd``,
+        ``lzw`` (TIFF only) or ``none`` (default ``deflate`` for TIFF,
+        ``zstd`` for Zarr); other formats ignore it.
 
     Raises
     ------
     ImageWriteError
         Naming the path; no partial or temporary file is left behind.
+    ParameterError
+        A ``compression`` the format does not take, before anything is written.
 
     Examples
     --------
@@ -570,6 +576,12 @@ def write_image(
     >>> write_image(target, np.full((2, 2, 3), 40000, np.uint16))
     >>> Path(target).read_bytes()[:4]
     b'\\x89PNG'
+    >>> write_image(target, np.zeros((300, 400), np.uint8), compression=9)  # smallest, slowest
+    >>> write_image(target, np.zeros((3, 4), np.uint8), compression="zstd")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: ...deep.png: compression 'zstd' does not fit a PNG output, which takes a zlib \
+level 0-9 (default 1); deflate, zstd, lzw and none are for TIFF and Zarr outputs
     """
     target = Path(path)
     fmt = fmt or format_for(target)
@@ -578,7 +590,11 @@ def write_image(
 
         array = np.asarray(array)
         write_bands(target, [(0, array)], shape=array.shape, dtype=array.dtype, fmt=fmt, info=info,
-                    overwrite=overwrite)
+                    overwrite=overwrite, compression=compression)
         return
-    payload = encode_image(array, fmt, info=info, name=str(target), quality=quality)
+    if fmt == "NPY":  # straight into the file: no in-memory copy of the whole array
+        with atomic_file(target, overwrite=overwrite) as handle:
+            np.save(handle, np.asarray(array), allow_pickle=False)
+        return
+    payload = encode_image(array, fmt, info=info, name=str(target), quality=quality, compression=compression)
     write_bytes_atomic(target, payload, overwrite=overwrite)

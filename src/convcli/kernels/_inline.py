@@ -29,7 +29,6 @@ of values
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from typing import Final
@@ -263,6 +262,8 @@ def _check_length(values: list[float], rows: list[list[float]], i: int, label: s
 
 
 def _json_rows(text: str, label: str, error: type[ConvcliError], *, finite: bool) -> list[list[float]]:
+    import json  # here: a run without a JSON matrix never imports it
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:

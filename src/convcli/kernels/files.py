@@ -42,7 +42,6 @@ Examples
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from typing import Any, Final, Literal, TypeAlias
@@ -294,6 +293,8 @@ def _finite(value: float) -> bool:
 
 
 def _parse_json(text: str, path: str, *, spec: str | None) -> Kernel:
+    import json  # the JSON functions import it: a run without a JSON kernel file never does
+
     try:
         data = json.loads(text)
     except json.JSONDecodeError as err:
@@ -338,6 +339,8 @@ def _parse_json(text: str, path: str, *, spec: str | None) -> Kernel:
 
 
 def _json_matrix(rows: Any, path: str) -> list[list[float]]:
+    import json
+
     example = "write a list of rows like [[1, 2, 1], [0, 0, 0]]"
     if not isinstance(rows, list) or not rows:
         raise KernelFileError(path, f"the kernel must be a non-empty list of rows; {example}")
@@ -500,6 +503,8 @@ def save_kernel_file(
 
 
 def _render(k: Kernel, fmt: str) -> str:
+    import json
+
     rows = k.matrix.tolist()
     if fmt == "json":
         matrix = [[_json_value(v) for v in row] for row in rows]
