@@ -74,9 +74,10 @@ def test_format_messages_name_depths_from_the_vocabulary() -> None:
 def test_to_depth_clip_is_gain_offset_round_clip(values, out_depth, gain, offset) -> None:
     top = FULL_SCALE[out_depth]
     got = to_depth(values, out_depth, source_max=255, gain=gain, offset=offset)
-    # the library works in float32 (as the engine): compute the reference the same way, step by step
-    x = values.astype(np.float32) * np.float32(top / 255)
-    x = x * np.float32(gain) + np.float32(offset)
+    # the library works in the result's float type (float64 here, as the engine's work dtype for float64 data):
+    # compute the reference the same way, step by step (a float32 reference rounds 1e-11 + 0.5 to 0.5)
+    x = values * (top / 255)
+    x = x * gain + offset
     want = np.clip(np.rint(x), 0, top)
     assert got.dtype == sample_dtype(out_depth)
     np.testing.assert_array_equal(got, want.astype(got.dtype))

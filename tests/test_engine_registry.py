@@ -110,7 +110,8 @@ def test_cost_of_unequal_kernel_sides_and_dilations_matches_a_hand_computation(f
     choice = choose_method((600, 500), kernel, dilation=(1, 3))
     # by hand: output 600x500 (pad same); the padded rows/cols read: 600-1+31 = 630, 500-1+(3*4+1) = 512
     gathered = 630 * 512
-    par = 0.85 * 2
+    par = 1.0  # 600 * 500 output samples are below SERIAL_BELOW (2**19): the call runs on one thread
+    assert 600 * 500 < 1 << 19
     # direct: one pass per tap plus one multiply per distinct weight other than 1: 155 + 154
     direct = 2e-5 + (gathered * 1e-9 + 600 * 500 * (155 + 154) * 3e-10) / par
     # vertical pass: 31 taps at row stride 1, row dilation 1, blocks of 32 rows:
@@ -126,6 +127,15 @@ def test_cost_of_unequal_kernel_sides_and_dilations_matches_a_hand_computation(f
     assert choice.costs["direct"] == pytest.approx(direct, rel=1e-12)
     assert choice.costs["separable"] == pytest.approx(separable, rel=1e-12)
     assert choice.method == "separable" and "31x5 kernel has rank 1" in choice.reason
+
+
+def test_direct_cost_counts_both_cores_only_above_the_serial_size(fixed_constants):
+    kernel = np.array([[1.0, 2.0, 1.0]])  # 3 taps, one weight other than 1: 4 passes
+    for h, w in ((600, 500), (1000, 800)):
+        parallel = h * w >= 1 << 19
+        gathered = h * (w + 2)
+        want = 2e-5 + (gathered * 1e-9 + h * w * 4 * 3e-10) / (0.85 * 2 if parallel else 1.0)
+        assert choose_method((h, w), kernel).costs["direct"] == pytest.approx(want, rel=1e-12), (h, w)
 
 
 def test_each_separable_pass_runs_with_its_own_axis(fixed_constants, monkeypatch, rng):

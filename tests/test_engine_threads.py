@@ -87,18 +87,19 @@ def _pool_threads_used(**kwargs) -> set[str]:
     names: set[str] = set()
     original = _threads.run_parallel
 
-    def spy(func, items, threads=None):
+    def spy(func, items, threads=None, *, work=None):
         def wrapped(item):
             names.add(threading.current_thread().name)
             return func(item)
 
-        return original(wrapped, items, threads)
+        return original(wrapped, items, threads, work=work)
 
     from convcli.engine import _direct
 
     _direct.run_parallel = spy
     try:
-        correlate(np.ones((400, 300), np.float32), np.array([[1.0, 2.0, 3.0]]), method="direct", **kwargs)
+        # big enough for the pool (smaller calls run on the caller's thread, see _threads.SERIAL_BELOW)
+        correlate(np.ones((1000, 600), np.float32), np.array([[1.0, 2.0, 3.0]]), method="direct", **kwargs)
     finally:
         _direct.run_parallel = original
     return names
@@ -120,7 +121,7 @@ def test_thread_limit_is_honoured_and_does_not_leak(monkeypatch):
             assert inner == 1
     assert _threads.thread_count() == 2
     with thread_limit(3):
-        correlate(np.ones((400, 300), np.float32), np.ones((3, 3)), method="direct")
+        correlate(np.ones((1000, 600), np.float32), np.ones((3, 3)), method="direct")
         assert _threads._POOL_SIZE == 3
     assert _threads.thread_count() == 2
     assert all(name.startswith("convcli") for name in _pool_threads_used())
@@ -130,7 +131,8 @@ def test_strips_use_the_thread_count_of_the_call_not_of_the_consumer(monkeypatch
     seen = []
     original = _threads.run_parallel
     monkeypatch.setattr("convcli.engine._direct.run_parallel",
-                        lambda func, items, threads=None: seen.append(_threads.thread_count()) or original(func, items))
+                        lambda func, items, threads=None, work=None: seen.append(_threads.thread_count())
+                        or original(func, items, work=work))
     with thread_limit(1):
         strips = correlate_strips(np.ones((300, 240)), np.ones((3, 3)), method="direct", strip_elements=512)
     assert _threads.thread_count() != 1 or _threads.machine_threads() == 1
@@ -200,3 +202,31 @@ def test_a_fresh_process_keeps_its_environment_through_the_blas_path():
     env.pop("KMP_DUPLICATE_LIB_OK", None)
     proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_small_calls_run_on_the_callers_thread_with_the_same_bytes(monkeypatch):
+    """Below SERIAL_BELOW output samples the bands run in order on the calling thread; results are identical."""
+    monkeypatch.setattr(_threads, "machine_threads", lambda: 2)
+    main = threading.current_thread().name
+    image = np.random.default_rng(3).random((600, 150), dtype=np.float32)  # several bands, few samples
+    kernel = np.outer(np.hanning(9)[1:-1], np.hanning(9)[1:-1])
+    seen: set[str] = set()
+    original = _threads.run_parallel
+
+    def spy(func, items, threads=None, *, work=None):
+        def wrapped(item):
+            seen.add(threading.current_thread().name)
+            return func(item)
+
+        return original(wrapped, items, threads, work=work)
+
+    from convcli.engine import _separable
+
+    monkeypatch.setattr(_separable, "run_parallel", spy)
+    small = correlate(image, kernel, method="separable", threads=2)
+    assert seen == {main}
+    monkeypatch.setattr(_threads, "SERIAL_BELOW", 1)  # the same call on the pool
+    seen.clear()
+    pooled = correlate(image, kernel, method="separable", threads=2)
+    assert seen and seen != {main}
+    np.testing.assert_array_equal(small, pooled)

@@ -20,6 +20,7 @@ condition of the integer path); it moves half the bytes.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,12 +30,12 @@ from ._cost import call_seconds
 from ._method import Method
 from ._plan import Plan, Problem
 from ._scratch import scratch
-from ._threads import run_parallel
+from ._threads import SERIAL_BELOW, run_parallel
 
 #: elements of one band's work buffer; tuned by benchmarks/fit_cost_model.py
 BAND_ELEMENTS = 1 << 18
-#: below this many work elements an image is not split into bands for the pool
-PARALLEL_ELEMENTS = 1 << 16
+#: below this many work elements an image is not split into bands for the pool (see _threads.SERIAL_BELOW)
+PARALLEL_ELEMENTS = SERIAL_BELOW
 
 
 def weight_groups(weights: np.ndarray) -> list[tuple[float, list[tuple[int, ...]]]]:
@@ -61,12 +62,23 @@ def weight_groups(weights: np.ndarray) -> list[tuple[float, list[tuple[int, ...]
 def pass_count(weights: np.ndarray) -> int:
     """Memory passes the shift-and-add makes for these weights (for the cost model).
 
+    Remembered per set of weights: ``auto`` asks for every kernel and factor
+    several times a call, and a small image's whole filtering takes less than
+    a millisecond.
+
     Examples
     --------
     >>> pass_count(np.array([[1., 2., 1.]]))
     4
     """
-    values = weights[weights != 0]
+    values = np.ascontiguousarray(weights, dtype=np.float64)
+    return _pass_count(values.tobytes())
+
+
+@functools.lru_cache(maxsize=4096)
+def _pass_count(data: bytes) -> int:
+    values = np.frombuffer(data, dtype=np.float64)
+    values = values[values != 0]
     if values.size == 0:
         return 1
     unique = np.unique(values, return_counts=True)[0]  # (plain np.unique imports numpy.ma: 10 ms of start-up)
@@ -245,7 +257,7 @@ def run(plan: Plan, *, rows: tuple[int, int] | None = None, out: np.ndarray | No
         if exact[2] != 1.0:
             np.multiply(target, exact[2], out=target)  # a box's one weight, as the float path multiplies it
 
-    run_parallel(do_band, bands)
+    run_parallel(do_band, bands, work=ho * wo * plan.channels)
     return plan.finish(out, rows)
 
 

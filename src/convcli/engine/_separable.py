@@ -14,6 +14,8 @@ cache.
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 
 from ..shapes import input_extent
@@ -29,6 +31,13 @@ Term = tuple[np.ndarray, np.ndarray]
 
 #: kernels whose shorter side exceeds this are only checked for rank 1 (SVD is O(k^3))
 MAX_SVD_SIDE = 512
+#: what several terms cost beyond the per-pass model (each term's band is written again and added in): a
+#: rank-7 random 7x7 measured 1.3x the model at 2048x2048 and about 2x at 4096x4096 (2026-11-26, 2-vCPU
+#: CI machine kind), where the FFT was the faster, and as modelled up to 1024x1024 (the bands stay in cache);
+#: set by hand from bench_regret.py, not by fit_cost_model.py
+MULTI_TERM_FACTOR = 1.35
+#: output samples above which :data:`MULTI_TERM_FACTOR` applies
+MULTI_TERM_FROM = 1 << 21
 
 
 def rank_tolerance(dtype: np.dtype) -> float:
@@ -155,6 +164,20 @@ def pass_cost(taps: np.ndarray, stride: int, dilation: int, block: int, *, exact
     return ("gemm", gemm) if gemm < shift else ("shift", shift)
 
 
+def _remembered(kernel: np.ndarray, tol: float, max_side: int | None) -> list[Term] | None:
+    """:func:`decompose`, remembered for the last 256 kernels (read-only factors): auto asks again every call."""
+    k = np.ascontiguousarray(kernel, dtype=np.float64)
+    return _decompose_cached(k.tobytes(), k.shape, tol, max_side)
+
+
+@functools.lru_cache(maxsize=256)
+def _decompose_cached(data: bytes, shape: tuple[int, ...], tol: float, max_side: int | None) -> list[Term] | None:
+    terms = decompose(np.frombuffer(data, dtype=np.float64).reshape(shape), tol=tol, max_side=max_side)
+    for col, row in terms or []:
+        col.flags.writeable = row.flags.writeable = False
+    return terms
+
+
 def terms_of(problem: Problem, *, limited: bool = False) -> list[Term] | None:
     """The problem's separable terms, computed once per problem.
 
@@ -165,14 +188,12 @@ def terms_of(problem: Problem, *, limited: bool = False) -> list[Term] | None:
     if "separable.terms" not in memo:
         if limited:
             if "separable.limited" not in memo:
-                memo["separable.limited"] = decompose(
-                    problem.kernel, tol=rank_tolerance(problem.dtype), max_side=MAX_SVD_SIDE
-                )
+                memo["separable.limited"] = _remembered(problem.kernel, rank_tolerance(problem.dtype), MAX_SVD_SIDE)
             if memo["separable.limited"] is None:
                 return None
             memo["separable.terms"] = memo["separable.limited"]
         else:
-            memo["separable.terms"] = decompose(problem.kernel, tol=rank_tolerance(problem.dtype)) or []
+            memo["separable.terms"] = _remembered(problem.kernel, rank_tolerance(problem.dtype), None) or []
     terms: list[Term] = memo["separable.terms"]
     return terms
 
@@ -313,9 +334,9 @@ def run(plan: Plan, terms: list[Term] | None = None, *, rows: tuple[int, int] | 
 
     if uses_blas:
         with single_threaded_blas():
-            run_parallel(do_band, bands)
+            run_parallel(do_band, bands, work=ho * wo * c)
     else:
-        run_parallel(do_band, bands)
+        run_parallel(do_band, bands, work=ho * wo * c)
     return plan.finish(out, rows)
 
 
@@ -337,6 +358,8 @@ def cost(problem: Problem) -> float | None:
         seconds += n_vertical * pass_cost(col, sh, dh, GEMM_BLOCK_ROWS, exact=exact)[1]
         seconds += n_out * pass_cost(row, sw, dw, GEMM_BLOCK_COLS, exact=exact)[1]
         seconds += n_out * K.PASS  # adding the term in
+    if len(terms) > 1 and n_out > MULTI_TERM_FROM:
+        seconds *= MULTI_TERM_FACTOR
     return call_seconds(problem, seconds) + len(terms) * K.TERM_OVERHEAD
 
 
