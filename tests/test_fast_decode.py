@@ -154,7 +154,8 @@ def test_png_the_same_pixels_as_pillow(tmp_path, mode, size, level):
     array = rng.integers(0, 256, (*size, *PNG_SHAPES[mode]), dtype=np.uint8)
     array[: size[0] // 2] //= 16  # a compressible half, so that filters and levels matter
     data = _png(array, mode, compress_level=level)
-    assert fast_decode.decode_png(data, mode=mode, size=(size[1], size[0]), info={}) is not None
+    fast = fast_decode.decode_png(data, mode=mode, size=(size[1], size[0]), info={})
+    assert (fast is None) == (mode == "LA")  # grey+alpha: Pillow (libspng has no such output)
     path = tmp_path / "in.png"
     path.write_bytes(data)
     arr, info = read_image(path)
@@ -220,3 +221,19 @@ def test_png_without_imagecodecs_pillow_reads_the_same(tmp_path, monkeypatch):
     slow, _ = read_image(tmp_path / "a.png")
     np.testing.assert_array_equal(fast, slow)
     np.testing.assert_array_equal(slow, array)
+
+
+def test_png_decoding_prints_nothing_of_its_own(tmp_path):
+    """libpng prints warnings on stderr (an interlaced grey+alpha PNG, a grey PNG with an RGB profile); the fast
+    path uses libspng, which is silent, and grey+alpha goes through Pillow."""
+    import subprocess
+
+    array = np.random.default_rng(6).integers(0, 256, (40, 30, 2), dtype=np.uint8)
+    (tmp_path / "la.png").write_bytes(_png(array, "LA"))
+    rgb = np.random.default_rng(7).integers(0, 256, (40, 30, 3), dtype=np.uint8)
+    (tmp_path / "rgb.png").write_bytes(_png(rgb, "RGB"))
+    code = ("import sys; from convcli.imageio import read_image; "
+            "[read_image(p) for p in sys.argv[1:]]")
+    done = subprocess.run([sys.executable, "-c", code, str(tmp_path / "la.png"), str(tmp_path / "rgb.png")],
+                          capture_output=True, text=True, check=True)
+    assert done.stderr == "" and done.stdout == ""

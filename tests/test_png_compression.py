@@ -173,6 +173,22 @@ def test_a_batch_of_mixed_formats_takes_the_level_for_png_and_keeps_tiff_at_its_
         assert tif.pages[0].compression == tifffile.COMPRESSION.ADOBE_DEFLATE
 
 
+@pytest.mark.parametrize("value, fits", [("9", "zlib level, to the .png outputs"),
+                                         ("zstd", "codec, to the .tif and .zarr outputs")])
+def test_a_batch_whose_formats_follow_the_inputs_is_told_what_the_value_reaches(tmp_path, value, fits):
+    arr = photo((32, 40, 3), np.uint8)
+    Image.fromarray(arr).save(tmp_path / "a.png")
+    tifffile.imwrite(tmp_path / "b.tif", arr, photometric="rgb")
+    result = invoke(str(tmp_path / "a.png"), str(tmp_path / "b.tif"), "-k", "box:size=3", "--outdir",
+                    str(tmp_path / "out"), "--compression", value)
+    assert result.exit_code == 0, result.stderr
+    assert f"--compression {value} is a {fits} only; outputs of other formats keep their defaults" in result.stderr
+    quiet = invoke(str(tmp_path / "a.png"), "-k", "box:size=3", "--outdir", str(tmp_path / "q"), "--compression",
+                   value, "--quiet")
+    assert quiet.exit_code == 0 and "--compression" not in quiet.stderr
+    assert not build_recipe(kernels=["box"], output=str(tmp_path / "x.png"), compression="9").notes
+
+
 def test_write_bands_and_write_image_pass_the_level(tmp_path):
     arr = photo((64, 80, 3), np.uint8)
     write_bands(tmp_path / "b.png", [(0, arr[:30]), (30, arr[30:])], shape=arr.shape, dtype=arr.dtype, fmt="PNG",

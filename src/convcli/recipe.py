@@ -497,6 +497,11 @@ def build_recipe(
     fixed_format = naming.fixed_format()
     if tile is not None and fixed_format not in (None, "TIFF", "ZARR"):
         notes += (f"--tile has no effect on {fixed_format} outputs; it applies to .tif and .zarr outputs",)
+    if compression is not None and fixed_format is None:
+        kind = ("a zlib level, to the .png outputs" if compression.isdigit()
+                else "a codec, to the .tif and .zarr outputs")
+        notes += (f"--compression {compression} is {kind} only; outputs of other formats keep their defaults "
+                  "(the output format follows each input here; --format fixes it)",)
     if compression is not None and fixed_format not in (None, "PNG", "TIFF", "ZARR"):
         notes += (f"--compression has no effect on {fixed_format} outputs; it applies to .png (a level 0-9), .tif "
                   "and .zarr outputs",)

@@ -78,7 +78,8 @@ _CHOICES: dict[str, Callable[[], tuple[str, ...]]] = {
     "frames": lambda: _library("batch", "FRAMES"),
     "alpha": lambda: _library("recipe", "ALPHA_MODES"),
     "nan": lambda: _library("engine", "NAN_MODES"),
-    "compression": lambda: _library("imageio", "COMPRESSIONS"),
+    # TIFF/Zarr codecs, then PNG's zlib levels
+    "compression": lambda: (*_library("imageio", "COMPRESSIONS"), *(str(level) for level in range(10))),
 }
 
 

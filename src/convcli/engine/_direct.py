@@ -9,7 +9,8 @@ the shared thread pool.  Memory is the output plus a few band buffers, never
 K² times the image.
 
 **Integer path.**  An 8- or 16-bit image under a kernel of integer weights
-(Sobel, Laplacian, sharpen, a ``.mat`` of integers) or of one repeated weight
+(Sobel, Laplacian, an inline sharpen ``0 -1 0; -1 5 -1; 0 -1 0``, a ``.mat``
+of integers) or of one repeated weight
 (a box) is added up in int16 when every partial sum fits (255 · Σ|k| ≤ 32767
 for 8-bit samples), else in int32, and converted to the float result once per
 band (a box's one weight multiplies then, as the float path does).  While the

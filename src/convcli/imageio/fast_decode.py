@@ -4,17 +4,17 @@ Pillow decodes into its own image memory (four bytes a pixel for RGB) and
 hands NumPy the pixels through ``tobytes``, a repacking copy, then NumPy
 copies them again: for a 12-megapixel JPEG that is about 200 ms where
 imagecodecs' libjpeg-turbo decodes straight into an array in about 60 ms,
-and a 12-megapixel PNG takes about 460 ms where libspng (or libpng) takes
-210 ms (``benchmarks/bench_targets.py`` measures the whole run).  The codecs
-are the same libraries with their defaults (libjpeg-turbo's accurate integer
-IDCT and fancy upsampling; PNG is lossless), so the pixels are the same
-bytes; the tests compare them with Pillow's on every subsampling,
-progressive and restart-marker JPEGs, every 8-bit PNG colour type and
-level, odd sizes and every EXIF orientation.
+and a 12-megapixel PNG takes about 460 ms where libspng takes 210 ms
+(``benchmarks/bench_targets.py`` measures the whole run).  For JPEG both are
+libjpeg-turbo with its defaults (the accurate integer IDCT, fancy
+upsampling); PNG is lossless, so every correct decoder gives the same
+samples.  The tests compare the pixels with Pillow's on every subsampling,
+progressive and restart-marker JPEGs, the 8-bit PNG colour types read here
+at several levels, odd sizes and every EXIF orientation.
 
 Only plain files take this path: a greyscale or YCbCr/RGB JPEG (Pillow mode
 ``L`` or ``RGB``) whose data ends with the end-of-image marker, and an 8-bit
-grey, grey+alpha, RGB or RGBA PNG without a transparency chunk.  Anything
+grey, RGB or RGBA PNG without a transparency chunk.  Anything
 else (CMYK JPEGs, palettes, 1/2/4/16-bit PNGs, a ``tRNS`` colour key), files
 that are truncated (libjpeg would fill the rest with grey where Pillow
 rightly refuses) and files either codec refuses go through Pillow as before,
@@ -31,8 +31,8 @@ __all__ = ["decode_jpeg", "decode_png"]
 
 #: the end-of-image marker a complete JPEG file ends with
 _EOI = b"\xff\xd9"
-#: PNG colour types read here (grey, RGB, grey+alpha, RGBA) and their channels
-_PNG_CHANNELS = {0: 1, 2: 3, 4: 2, 6: 4}
+#: PNG colour types read here (grey, RGB, RGBA) and their channels (libspng has no grey+alpha output)
+_PNG_CHANNELS = {0: 1, 2: 3, 6: 4}
 
 
 def decode_jpeg(data: bytes, *, mode: str, size: tuple[int, int]) -> np.ndarray | None:
@@ -91,8 +91,8 @@ def decode_png(data: bytes, *, mode: str, size: tuple[int, int], info: dict) -> 
     data : bytes
         The whole file.
     mode : str
-        Pillow's mode for the file: ``L``, ``LA``, ``RGB`` or ``RGBA`` are
-        decoded here.
+        Pillow's mode for the file: ``L``, ``RGB`` or ``RGBA`` are decoded
+        here (grey+alpha goes through Pillow: libspng has no such output).
     size : (int, int)
         Pillow's (width, height) from the header.
     info : dict
@@ -115,18 +115,18 @@ def decode_png(data: bytes, *, mode: str, size: tuple[int, int], info: dict) -> 
     >>> pixels is None or (pixels.shape, pixels[0, 0].tolist()) == ((3, 5, 4), [200, 100, 50, 25])
     True
     """
-    if (mode not in ("L", "LA", "RGB", "RGBA") or "transparency" in info or len(data) < 33
+    if (mode not in ("L", "RGB", "RGBA") or "transparency" in info or len(data) < 33
             or data[12:16] != b"IHDR" or data[24] != 8 or data[25] not in _PNG_CHANNELS
             or not available("imagecodecs")):
         return None
     import imagecodecs
 
+    if not hasattr(imagecodecs, "spng_decode"):
+        return None
     channels = _PNG_CHANNELS[data[25]]
-    # libspng is the faster of imagecodecs' two PNG decoders; it has no grey+alpha output, libpng has
-    decode = imagecodecs.png_decode if channels == 2 or not hasattr(imagecodecs, "spng_decode") else \
-        imagecodecs.spng_decode
     try:
-        pixels = decode(data)
+        # libspng: twice Pillow's speed and silent (libpng, the other choice, prints its warnings on stderr)
+        pixels = imagecodecs.spng_decode(data)
     except Exception:
         return None
     width, height = size
