@@ -82,9 +82,8 @@ def test_threads_keyword_gives_the_same_bytes(method, rng):
     np.testing.assert_allclose(one, want, rtol=1e-4, atol=1e-4 * np.abs(kernel).sum())
 
 
-def _pool_threads_used(**kwargs) -> set[str]:
-    """Names of the threads that ran the bands of one direct correlation."""
-    names: set[str] = set()
+def _recording(names: set[str]):
+    """A stand-in for run_parallel that records the name of each thread running an item into ``names``."""
     original = _threads.run_parallel
 
     def spy(func, items, threads=None, *, work=None):
@@ -93,6 +92,15 @@ def _pool_threads_used(**kwargs) -> set[str]:
             return func(item)
 
         return original(wrapped, items, threads, work=work)
+
+    return spy
+
+
+def _pool_threads_used(**kwargs) -> set[str]:
+    """Names of the threads that ran the bands of one direct correlation."""
+    names: set[str] = set()
+    original = _threads.run_parallel
+    spy = _recording(names)
 
     from convcli.engine import _direct
 
@@ -211,18 +219,10 @@ def test_small_calls_run_on_the_callers_thread_with_the_same_bytes(monkeypatch):
     image = np.random.default_rng(3).random((600, 150), dtype=np.float32)  # several bands, few samples
     kernel = np.outer(np.hanning(9)[1:-1], np.hanning(9)[1:-1])
     seen: set[str] = set()
-    original = _threads.run_parallel
-
-    def spy(func, items, threads=None, *, work=None):
-        def wrapped(item):
-            seen.add(threading.current_thread().name)
-            return func(item)
-
-        return original(wrapped, items, threads, work=work)
 
     from convcli.engine import _separable
 
-    monkeypatch.setattr(_separable, "run_parallel", spy)
+    monkeypatch.setattr(_separable, "run_parallel", _recording(seen))
     small = correlate(image, kernel, method="separable", threads=2)
     assert seen == {main}
     monkeypatch.setattr(_threads, "SERIAL_BELOW", 1)  # the same call on the pool

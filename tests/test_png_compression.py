@@ -210,7 +210,7 @@ def test_a_tiff_stream_takes_its_codec():
 
 @pytest.mark.parametrize(("fmt", "value", "message"), [
     ("PNG", "zstd", "compression 'zstd' does not fit a PNG output, which takes a zlib level 0-9 (default 1); "
-                    "deflate, zstd, lzw and none are for TIFF and Zarr outputs"),
+                    "deflate, zstd and none are for TIFF and Zarr outputs, lzw for TIFF only"),
     ("PNG", 10, "compression 10 does not fit a PNG output"),
     ("TIFF", 6, "compression 6 does not fit a TIFF output, which takes deflate, zstd, lzw or none (default "
                 "deflate); a zlib level 0-9 is for PNG outputs"),
@@ -234,9 +234,9 @@ def test_one_value_for_a_batch_applies_where_it_fits():
 
 @pytest.mark.parametrize(("output", "value", "message"), [
     ("out.png", "zstd", "Error: --compression zstd does not fit a PNG output, which takes a zlib level 0-9 (default "
-                        "1); deflate, zstd, lzw and none are for TIFF and Zarr outputs\n"),
+                        "1); deflate, zstd and none are for TIFF and Zarr outputs, lzw for TIFF only\n"),
     ("out.png", "none", "Error: --compression none does not fit a PNG output, which takes a zlib level 0-9 (default "
-                        "1); deflate, zstd, lzw and none are for TIFF and Zarr outputs\n"),
+                        "1); deflate, zstd and none are for TIFF and Zarr outputs, lzw for TIFF only\n"),
     ("out.tif", "6", "Error: --compression 6 does not fit a TIFF output, which takes deflate, zstd, lzw or none "
                      "(default deflate); a zlib level 0-9 is for PNG outputs\n"),
     ("out.zarr", "9", "Error: --compression 9 does not fit a Zarr output, which takes deflate, zstd or none (default "

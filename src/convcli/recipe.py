@@ -411,7 +411,7 @@ def build_recipe(
     Traceback (most recent call last):
     ...
     convcli.errors.UsageError: --compression zstd does not fit a PNG output, which takes a zlib level 0-9 \
-(default 1); deflate, zstd, lzw and none are for TIFF and Zarr outputs
+(default 1); deflate, zstd and none are for TIFF and Zarr outputs, lzw for TIFF only
     """
     from .batch import FRAMES, Naming, check_overwrite
     from .depth import DEPTHS, RANGES, depth_name, parse_offset

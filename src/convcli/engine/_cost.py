@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from . import _cost_constants as K
 from ._plan import Problem
-from ._threads import SERIAL_BELOW, machine_threads
+from ._threads import machine_threads, worth_threads
 
 
 def speedup(threads: int | None = None) -> float:
@@ -44,5 +44,5 @@ def call_seconds(problem: Problem, work: float, *, fixed: float = 0.0, gather_fa
     """Modelled seconds of a call: fixed costs plus the gather and ``work`` seconds, run in parallel."""
     gather = gathered(problem) * gather_factor * K.GATHER
     ho, wo = problem.out_hw
-    parallel = ho * wo * problem.channels >= SERIAL_BELOW  # smaller calls run on one thread (run_parallel)
+    parallel = worth_threads(ho * wo * problem.channels)  # smaller calls run on one thread (run_parallel)
     return K.OVERHEAD + fixed + (gather + work) / (speedup() if parallel else 1.0)

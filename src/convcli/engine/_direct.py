@@ -31,12 +31,10 @@ from ._cost import call_seconds
 from ._method import Method
 from ._plan import Plan, Problem
 from ._scratch import scratch
-from ._threads import SERIAL_BELOW, run_parallel
+from ._threads import run_parallel, worth_threads
 
 #: elements of one band's work buffer; tuned by benchmarks/fit_cost_model.py
 BAND_ELEMENTS = 1 << 18
-#: below this many work elements an image is not split into bands for the pool (see _threads.SERIAL_BELOW)
-PARALLEL_ELEMENTS = SERIAL_BELOW
 
 
 def weight_groups(weights: np.ndarray) -> list[tuple[float, list[tuple[int, ...]]]]:
@@ -124,15 +122,15 @@ def band_rows(plan: Problem, width: int, rows_total: int, *, multiple: int = 1, 
 
     The result depends only on the problem, never on the thread count, so a
     result is bit-for-bit the same whatever ``threads`` is.  ``multiple``
-    rounds the band to whole blocks of a blocked method.  Images of fewer than
-    ``PARALLEL_ELEMENTS`` work elements stay one band: handing bands to the
-    pool would cost more than it saves, unless ``always_split`` (a method
+    rounds the band to whole blocks of a blocked method.  An image whose work
+    is too small for threads (:func:`~._threads.worth_threads`) stays one band:
+    handing bands to the pool would cost more than it saves, unless ``always_split`` (a method
     whose arithmetic depends on where bands start, or the strip granularity
     of one whose arithmetic does not).
     """
     per_row = max(1, width * plan.channels * max(plan.stride[0], 1))
     rows = max(1, BAND_ELEMENTS // per_row)
-    if rows_total >= 16 * multiple and (always_split or rows_total * per_row >= PARALLEL_ELEMENTS):
+    if rows_total >= 16 * multiple and (always_split or worth_threads(rows_total * per_row)):
         rows = min(rows, max(1, rows_total // 8))
     if multiple > 1:
         rows = max(multiple, rows // multiple * multiple)

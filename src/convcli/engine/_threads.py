@@ -131,15 +131,27 @@ def thread_limit(threads: int | None) -> Iterator[int]:
 SERIAL_BELOW = 1 << 19
 
 
+def worth_threads(work: int) -> bool:
+    """Whether a call of ``work`` output samples goes to the pool (the rule :func:`run_parallel` and the cost
+    model share).
+
+    Examples
+    --------
+    >>> worth_threads(512 * 512), worth_threads(1024 * 1024)
+    (False, True)
+    """
+    return work >= SERIAL_BELOW
+
+
 def run_parallel(func: Callable[[T], R], items: Sequence[T], threads: int | None = None, *,
                  work: int | None = None) -> list[R]:
     """``[func(i) for i in items]``, spread over the shared pool when more than one thread is allowed.
 
-    ``work`` (the call's output samples) below :data:`SERIAL_BELOW` runs the
-    items in order on this thread: the same items, so the same bytes.
+    ``work`` (the call's output samples) that is not :func:`worth_threads`
+    runs the items in order on this thread: the same items, so the same bytes.
     """
     n = thread_count(threads)
-    if n == 1 or len(items) <= 1 or (work is not None and work < SERIAL_BELOW):
+    if n == 1 or len(items) <= 1 or (work is not None and not worth_threads(work)):
         return [func(item) for item in items]
     global _POOL, _POOL_SIZE
     with _LOCK:

@@ -141,7 +141,7 @@ def png_level(compression: int | str | None, *, name: str = "") -> int:
     Traceback (most recent call last):
     ...
     convcli.errors.ParameterError: out.png: compression 'zstd' does not fit a PNG output, which takes a zlib \
-level 0-9 (default 1); deflate, zstd, lzw and none are for TIFF and Zarr outputs
+level 0-9 (default 1); deflate, zstd and none are for TIFF and Zarr outputs, lzw for TIFF only
     """
     if compression is None:
         return DEFAULT_PNG_LEVEL
@@ -155,7 +155,7 @@ def _misfit(fmt: str, compression: object) -> str:
     """The end of the message refusing ``compression`` for a ``fmt`` output: what that format takes."""
     if fmt == "PNG":
         return (f"does not fit a PNG output, which takes a zlib level 0-9 (default {DEFAULT_PNG_LEVEL}); "
-                "deflate, zstd, lzw and none are for TIFF and Zarr outputs")
+                "deflate, zstd and none are for TIFF and Zarr outputs, lzw for TIFF only")
     codecs = _CODECS[fmt]
     listed = f"{', '.join(codecs[:-1])} or {codecs[-1]}"
     tail = "; a zlib level 0-9 is for PNG outputs" if is_png_level(compression) else ""

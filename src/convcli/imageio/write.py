@@ -581,7 +581,7 @@ def write_image(
     Traceback (most recent call last):
     ...
     convcli.errors.ParameterError: ...deep.png: compression 'zstd' does not fit a PNG output, which takes a zlib \
-level 0-9 (default 1); deflate, zstd, lzw and none are for TIFF and Zarr outputs
+level 0-9 (default 1); deflate, zstd and none are for TIFF and Zarr outputs, lzw for TIFF only
     """
     target = Path(path)
     fmt = fmt or format_for(target)
