@@ -322,7 +322,7 @@ def library_section(s: Settings, tools: Tools, workdir: Path, *, engine_times: d
                 recipe = build_recipe(kernels=[spec], output=str(mine), force=True)
 
                 def via_cli(recipe=recipe) -> None:
-                    result = batch.run_batch(recipe.plan([str(src)]), recipe)[0]
+                    result = batch.run_batch(batch.plan_tasks([str(src)], recipe), recipe)[0]
                     if result.status != "written":
                         raise RuntimeError(f"{result.status}: {result.error}")
 
@@ -355,7 +355,7 @@ def library_section(s: Settings, tools: Tools, workdir: Path, *, engine_times: d
         f"The engine's {h}×{w} float32 plane as a .npy file (in /dev/shm when there is one, so that disk writes,"
         " durable in convcli, do not count), read, filtered and written by two paths in this process,"
         f" interleaved, median of {s.library_repeats} runs after one warm-up: the CLI's"
-        " (`build_recipe(kernels=[SPEC], output=...)`, `recipe.plan`, `batch.run_batch`: what `convcli apply`"
+        " (`build_recipe(kernels=[SPEC], output=...)`, `batch.plan_tasks`, `batch.run_batch`: what `convcli apply`"
         " runs once its options are parsed) and the library's (`np.save(out, convcli.correlate(np.load(src),"
         " convcli.kernel(SPEC).matrix))`). The goal: the same time (within 10 %). For reference, the engine"
         " section's `convcli.correlate` alone, and whole processes (median of"

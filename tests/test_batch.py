@@ -11,6 +11,7 @@ from PIL import Image
 
 from convcli.batch import (
     FileResult,
+    LocalPool,
     Naming,
     OutputConflict,
     Recipe,
@@ -277,7 +278,7 @@ def test_run_batch_writes_every_file_and_reports_in_order(tmp_path):
     (tmp_path / "in" / "img1.png").write_bytes(b"broken")
     tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / "out")))
     seen: list[FileResult] = []
-    results = run_batch(tasks, RECIPE, jobs=1, on_result=seen.append)
+    results = run_batch(tasks, RECIPE, on_result=seen.append)
     assert [r.status for r in results] == ["written", "failed", "written", "written"]
     assert results[1].error.startswith(f"{paths[1]}: not an image Pillow can read")
     assert sorted(r.index for r in seen) == [0, 1, 2, 3]
@@ -290,7 +291,7 @@ def test_fail_fast_stops_starting_new_files(tmp_path):
     paths = _batch(tmp_path)
     (tmp_path / "in" / "img0.png").write_bytes(b"broken")
     tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / "out")))
-    results = run_batch(tasks, RECIPE, jobs=1, fail_fast=True)
+    results = run_batch(tasks, RECIPE, fail_fast=True)
     assert [r.status for r in results] == ["failed", "skipped", "skipped", "skipped"]
     why = f"not started: --fail-fast stopped the batch after {paths[0]} failed"
     assert results[1].error == why and results[1].reason == why  # the reason reaches --json and the summary
@@ -305,7 +306,7 @@ def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path):
                                 Pool("max", 2)), range_mode="normalize")
     for jobs in (1, 3):
         tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / f"j{jobs}")))
-        assert all(r.status == "written" for r in run_batch(tasks, recipe, jobs=jobs))
+        assert all(r.status == "written" for r in run_batch(tasks, recipe, executor=LocalPool(jobs=jobs)))
     for name in os.listdir(tmp_path / "j1"):
         assert (tmp_path / "j1" / name).read_bytes() == (tmp_path / "j3" / name).read_bytes()
 
@@ -406,7 +407,7 @@ def test_an_interrupted_batch_leaves_complete_outputs_only(tmp_path, monkeypatch
 
     monkeypatch.setattr(os, "fsync", fsync_then_interrupt)
     with pytest.raises(KeyboardInterrupt):
-        run_batch(tasks, RECIPE, jobs=1)
+        run_batch(tasks, RECIPE)
     assert sorted(os.listdir(tmp_path / "out")) == ["img0.png"]
     read_image(tmp_path / "out" / "img0.png")
 
@@ -432,7 +433,7 @@ def test_planning_a_task_that_needs_no_work():
 @pytest.mark.parametrize(("count", "threads"), [(1, None), (3, 1)])
 def test_several_files_in_one_process_use_one_engine_thread_each(tmp_path, monkeypatch, count, threads):
     """The engine's thread count comes from a context (engine.thread_limit), never the environment."""
-    import convcli.batch.executor as executor
+    import convcli.batch.bookkeeping as bookkeeping
     from convcli.engine import thread_count
     from convcli.engine._threads import machine_threads
 
@@ -442,10 +443,10 @@ def test_several_files_in_one_process_use_one_engine_thread_each(tmp_path, monke
         seen.append(thread_count())
         return process_task(task, recipe, overwrite=overwrite)
 
-    monkeypatch.setattr(executor, "process_task", spy)
+    monkeypatch.setattr(bookkeeping, "process_task", spy)
     before = dict(os.environ)
     tasks = plan_outputs(expand_inputs(_batch(tmp_path, count=count)), Naming(outdir=str(tmp_path / "out")))
-    assert [r.status for r in run_batch(tasks, RECIPE, jobs=1)] == ["written"] * count
+    assert [r.status for r in run_batch(tasks, RECIPE, executor=LocalPool(jobs=1))] == ["written"] * count
     assert seen == [threads or machine_threads()] * count
     assert thread_count() == machine_threads() and dict(os.environ) == before
 

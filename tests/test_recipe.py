@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli.batch import Naming, Recipe, dry_run, run_batch
+from convcli.batch import Naming, Recipe, dry_run, plan_task, plan_tasks, run_batch
 from convcli.errors import KernelError, OutputConflict, UsageError, exit_code_for
 from convcli.imageio import DEFAULT_MAX_PIXELS
 from convcli.operations import Activate, Convolve, Pool
@@ -197,8 +197,8 @@ def test_the_recipe_is_frozen_and_pickles(tmp_path):
     assert (copy.range_mode, copy.depth, copy.gain, copy.naming) == ("normalize", "16", 0.5, r.naming)
     source = _image(tmp_path)
     for name, used in (("a", r), ("b", copy)):
-        task = dataclasses.replace(used.plan([source])[0], output=str(tmp_path / f"{name}.png"))
-        assert used.run(task).status == "written"
+        task = dataclasses.replace(plan_tasks([source], used)[0], output=str(tmp_path / f"{name}.png"))
+        assert run_batch([task], used)[0].status == "written"
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
 
 
@@ -213,8 +213,8 @@ def test_the_recipe_is_frozen_and_pickles(tmp_path):
 )
 def test_dry_run_plans_what_run_does(tmp_path, options):
     r = build_recipe(outdir=str(tmp_path / "out"), **options)
-    tasks = r.plan([_image(tmp_path, "a.png"), _image(tmp_path, "b.png", (21, 40))])
-    planned = [r.dry_run(t) for t in tasks]
+    tasks = plan_tasks([_image(tmp_path, "a.png"), _image(tmp_path, "b.png", (21, 40))], r)
+    planned = [plan_task(t, r) for t in tasks]
     assert [p.to_dict() for p in planned] == [p.to_dict() for p in dry_run(tasks, r)]
     assert [p.status for p in planned] == ["planned", "planned"]
     assert not (tmp_path / "out").exists()
@@ -231,8 +231,8 @@ def test_the_recipe_runs_what_an_independent_reference_computes(tmp_path):
     arr = np.random.default_rng(3).normal(size=(12, 10)).astype(np.float32)
     np.save(tmp_path / "x.npy", arr)
     r = build_recipe(kernels=["1 2; 3 4"], pad="valid", activation="relu", output=str(tmp_path / "y.npy"))
-    [task] = r.plan([str(tmp_path / "x.npy")])
-    assert r.run(task).status == "written"
+    [task] = plan_tasks([str(tmp_path / "x.npy")], r)
+    assert run_batch([task], r)[0].status == "written"
     windows = np.lib.stride_tricks.sliding_window_view(arr.astype(np.float64), (2, 2))
     expected = np.maximum((windows * np.array([[1, 2], [3, 4]])).sum(axis=(2, 3)), 0)
     np.testing.assert_allclose(np.load(tmp_path / "y.npy"), expected, rtol=1e-5, atol=1e-5)
@@ -242,7 +242,7 @@ def test_run_uses_the_recipe_pixel_limit(tmp_path):
     source = _image(tmp_path)  # 30x26 = 780 pixels
     for limit, status in ((779, "failed"), (780, "written"), (0, "written")):
         r = build_recipe(output=str(tmp_path / f"out{limit}.png"), max_pixels=limit)
-        result = r.run(r.plan([source])[0])
+        [result] = run_batch(plan_tasks([source], r), r)
         assert result.status == status, result.error
         if status == "failed":
             assert "26x30 is 780 pixels, over the limit of 779" in result.error
@@ -252,31 +252,31 @@ def test_plan_uses_the_recipe_frames_and_overwrite_policy(tmp_path):
     frames = [Image.fromarray(np.full((4, 5), v, np.uint8)) for v in range(3)]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     out = tmp_path / "out"
-    assert len(build_recipe(outdir=str(out), format="png").plan([str(tmp_path / "anim.gif")])) == 1
-    every = build_recipe(outdir=str(out), format="png", frames="all").plan([str(tmp_path / "anim.gif")])
+    assert len(plan_tasks([str(tmp_path / "anim.gif")], build_recipe(outdir=str(out), format="png"))) == 1
+    every = plan_tasks([str(tmp_path / "anim.gif")], build_recipe(outdir=str(out), format="png", frames="all"))
     assert [Path(t.output).name for t in every] == ["anim_0.png", "anim_1.png", "anim_2.png"]
     out.mkdir()
     (out / "anim_0.png").write_bytes(b"old")
-    again = build_recipe(outdir=str(out), format="png", frames="all", skip_existing=True).plan(
-        [str(tmp_path / "anim.gif")])
+    again = plan_tasks([str(tmp_path / "anim.gif")],
+                       build_recipe(outdir=str(out), format="png", frames="all", skip_existing=True))
     assert [t.skip for t in again] == [True, False, False]
     forced = build_recipe(outdir=str(out), format="png", frames="all", force=True)
-    assert forced.run(forced.plan([str(tmp_path / "anim.gif")])[0]).status == "written"
+    assert run_batch(plan_tasks([str(tmp_path / "anim.gif")], forced)[:1], forced)[0].status == "written"
     assert (out / "anim_0.png").read_bytes() != b"old"
     # files in the output folder are found but left alone (skipped, with the reason): a re-run does not
     # filter its own outputs
-    walked = build_recipe(outdir=str(out), format="png", force=True).plan([str(tmp_path)], recursive=True)
+    walked = plan_tasks([str(tmp_path)], build_recipe(outdir=str(out), format="png", force=True), recursive=True)
     assert sorted((os.path.basename(t.source.path), t.skip) for t in walked) == [("anim.gif", False),
                                                                                  ("anim_0.png", True)]
 
 
 def test_plan_needs_a_naming():
     with pytest.raises(ValueError, match="this recipe has no naming"):
-        Recipe().plan(["a.png"])
+        plan_tasks(["a.png"], Recipe())
 
 
 def test_run_alone_creates_the_outdir_folders_like_a_batch(tmp_path):
-    """A worker running one task (no executor around it) writes into a missing --outdir sub-folder."""
+    """A batch of one task writes into a missing --outdir sub-folder."""
     import numpy as np
     from scipy import ndimage
 
@@ -286,8 +286,8 @@ def test_run_alone_creates_the_outdir_folders_like_a_batch(tmp_path):
     image = np.random.default_rng(3).random((9, 11), dtype=np.float32)
     np.save(tmp_path / "in" / "sub" / "a.npy", image)
     recipe = build_recipe(kernels=["box:size=3"], outdir=str(tmp_path / "out"))
-    (task,) = recipe.plan([str(tmp_path / "in")], recursive=True)
-    result = recipe.run(task)
+    (task,) = plan_tasks([str(tmp_path / "in")], recipe, recursive=True)
+    [result] = run_batch([task], recipe)
     assert result.status == "written", result.error
     written = np.load(tmp_path / "out" / "sub" / "a.npy")
     np.testing.assert_allclose(written, ndimage.uniform_filter(image.astype(np.float64), 3, mode="mirror"),

@@ -138,11 +138,11 @@ if TYPE_CHECKING:  # pragma: no cover - for type checkers only
     from .streaming import stream_filter as stream_filter
 
 # issue 14 (beyond one machine): one giant image filtered band by band on a Dask cluster
-_CLUSTER_NAMES = {"filter_on_cluster": "batch.giant"}
+_CLUSTER_NAMES = {"filter_on_cluster": "batch.cluster"}
 _LAZY.update(_CLUSTER_NAMES)
 __all__ += sorted(_CLUSTER_NAMES)
 if TYPE_CHECKING:  # pragma: no cover - for type checkers only
-    from .batch.giant import filter_on_cluster as filter_on_cluster
+    from .batch.cluster import filter_on_cluster as filter_on_cluster
 
 
 def __getattr__(name: str) -> Any:

@@ -9,10 +9,10 @@ option value or combination raises :class:`~convcli.errors.UsageError`
 (exit code 2) naming the option; a bad kernel raises
 :class:`~convcli.errors.KernelError` (exit code 1).
 
-The recipe is the one description of the work: the command line runs it,
-``--dry-run`` plans with it (:meth:`Recipe.dry_run`), the batch's worker
-processes receive it pickled (:meth:`Recipe.run`), and so can tile or Dask
-workers.  It holds the operations in the CNN order (one
+The recipe is plain data, the one description of the work: :mod:`convcli.batch`
+plans with it (:func:`convcli.batch.plan_tasks`, :func:`convcli.batch.dry_run`)
+and runs it (:func:`convcli.batch.run_batch`); worker processes and Dask
+workers receive it pickled.  This module imports nothing from the batch.  It holds the operations in the CNN order (one
 :class:`~convcli.operations.Convolve` per kernel, then
 :class:`~convcli.operations.Activate`, then :class:`~convcli.operations.Pool`),
 the channel, alpha, range and depth policy, and how outputs are named.
@@ -30,29 +30,150 @@ convcli.errors.UsageError: --stride must be N or HxW (e.g. 2 or 2x1) with intege
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
+import string
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal, TypeAlias, cast
 
-from .errors import UsageError, usage_errors
+from .errors import OutputConflict, UsageError, usage_errors
 from .specs import parse_anchor, parse_choice, parse_pad, parse_pair
 
 if TYPE_CHECKING:
-    from .batch import FileResult, Frames, Naming, Task
     from .depth import Depth, RangeMode
     from .kernels import Kernel
     from .operations import Operation
     from .pipeline import Channels
 
-__all__ = ["ALPHA_MODES", "CHANNEL_ALIASES", "Recipe", "build_recipe"]
+__all__ = ["ALPHA_MODES", "CHANNEL_ALIASES", "DEFAULT_TEMPLATE", "FRAMES", "TEMPLATE_FIELDS", "Frames", "Naming",
+           "Recipe", "build_recipe", "check_overwrite"]
 
+#: ``--frames``: the first frame of a multi-frame file, or every frame as an input of its own
+Frames: TypeAlias = Literal["first", "all"]
+FRAMES: tuple[str, ...] = ("first", "all")
 #: ``--alpha``: filter the alpha channel too, or keep it as it is
 ALPHA_MODES: tuple[str, ...] = ("filter", "keep")
 #: other spellings ``--channels`` accepts
 CHANNEL_ALIASES: dict[str, str] = {"grey": "gray"}
+
+
+#: the template used with --outdir/--suffix when no --name is given
+DEFAULT_TEMPLATE = "{stem}{suffix}.{ext}"
+TEMPLATE_FIELDS = ("stem", "ext", "suffix", "name", "parent", "index", "frame")
+
+
+@dataclass(frozen=True)
+class Naming:
+    """How outputs are named (the ``-o``, ``--outdir``, ``--suffix``, ``--format`` and ``--name`` options).
+
+    Attributes
+    ----------
+    output : str or None
+        One output file for one input; ``-`` for stdout.
+    outdir : str or None
+        A folder for the outputs (created when missing), keeping input names.
+    suffix : str
+        Added to each output's stem.
+    format : str or None
+        Output extension without the dot (``png``, ``jpg``, ``tif``, ``npy``,
+        …); it also forces the format of ``-o FILE`` and stdout (default PNG).
+    template : str or None
+        Output name with fields (see :mod:`convcli.batch`), e.g. ``{stem}_blur.{ext}``.
+    """
+
+    output: str | None = None
+    outdir: str | None = None
+    suffix: str = ""
+    format: str | None = None
+    template: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.output is not None and (self.outdir is not None or self.suffix or self.template):
+            options = (("--outdir", self.outdir), ("--suffix", self.suffix), ("--name", self.template))
+            given = [n for n, v in options if v]
+            raise OutputConflict(f"-o names the one output; it cannot be combined with {', '.join(given)}")
+        if self.output is None and self.outdir is None and not self.suffix and not self.template:
+            raise OutputConflict(
+                "say where the outputs go: -o FILE (or -o - for stdout), --outdir DIR, or --suffix/--name "
+                "to write beside each input"
+            )
+        if self.format is not None:
+            from .imageio import FORMATS
+
+            if self.extension not in FORMATS:
+                raise OutputConflict(
+                    f"--format {self.format!r} is not a format convcli writes; use one of "
+                    f"{', '.join(e.lstrip('.') for e in FORMATS)}"
+                )
+        if self.template is not None:
+            try:
+                fields = [f for _, f, _, _ in string.Formatter().parse(self.template) if f is not None]
+            except ValueError as err:
+                raise OutputConflict(f"--name {self.template!r} is not a valid template ({err}); "
+                                     "write fields like {stem}_blur.{ext}") from None
+            for name in fields:
+                if name not in TEMPLATE_FIELDS:
+                    raise OutputConflict(
+                        f"--name {self.template!r} uses an unknown field {{{name}}}; valid: "
+                        + ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
+                    )
+            if not fields or not self.template.strip():
+                raise OutputConflict(f"--name {self.template!r} gives every input the same name; use {{stem}}")
+            if os.path.isabs(self.template) or ".." in Path(self.template).parts:
+                raise OutputConflict(f"--name {self.template!r} must be a relative name; put the folder in --outdir")
+
+    @property
+    def extension(self) -> str | None:
+        """``format`` as a lower-case extension with the dot (``.jpg``), or None.
+
+        Examples
+        --------
+        >>> Naming(outdir="o", format="JPG").extension
+        '.jpg'
+        """
+        return "." + self.format.lower().lstrip(".") if self.format else None
+
+    def fixed_format(self) -> str | None:
+        """The format of every output when the options fix it, else None.
+
+        ``format`` fixes it; so does the extension of ``-o FILE`` (when it is
+        one convcli knows) and stdout (PNG by default).  Otherwise each output
+        keeps its input's format.
+
+        Examples
+        --------
+        >>> Naming(output="x.tif").fixed_format(), Naming(output="-").fixed_format()
+        ('TIFF', 'PNG')
+        >>> Naming(output="x.tif", format="npy").fixed_format(), Naming(outdir="o").fixed_format()
+        ('NPY', None)
+        """
+        from .imageio import FORMATS, format_for
+
+        if self.extension is not None:
+            return FORMATS[self.extension]
+        if self.output == "-":
+            return "PNG"
+        if self.output is not None:
+            return format_for(self.output, default="") or None
+        return None
+
+
+
+def check_overwrite(*, force: bool, skip_existing: bool) -> None:
+    """Refuse ``force`` with ``skip_existing``: one replaces existing outputs, the other keeps them.
+
+    Examples
+    --------
+    >>> check_overwrite(force=True, skip_existing=False)
+    >>> check_overwrite(force=True, skip_existing=True)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.OutputConflict: --force replaces existing outputs and --skip-existing keeps them; choose one
+    """
+    if force and skip_existing:
+        raise OutputConflict("--force replaces existing outputs and --skip-existing keeps them; choose one")
 
 
 @dataclass(frozen=True)
@@ -86,7 +207,7 @@ class Recipe:
     max_pixels : int or None
         The decompression-bomb guard (None: no limit).
     naming : Naming or None
-        How outputs are named (needed by :meth:`plan`).
+        How outputs are named (needed by :func:`convcli.batch.plan_tasks`).
     frames : {"first", "all"}
         Multi-frame files: the first frame, or every frame as an input.
     force, skip_existing : bool
@@ -95,7 +216,7 @@ class Recipe:
         Warnings about the options (an option that has no effect).
     mask : str or None
         ``--mask``: an image file whose non-zero pixels are the valid ones,
-        read for each input (:func:`convcli.batch.results.read_mask`).
+        read for each input by the batch.
     tile : int or None
         ``--tile``: TIFF outputs are tiled with this tile side (a multiple of
         16), Zarr outputs chunked so; None: TIFF tiled only above 2**25
@@ -136,87 +257,6 @@ class Recipe:
     mask: str | None = None
     tile: int | None = None
     compression: str | None = None
-
-    def plan(
-        self,
-        inputs: Sequence[str] = (),
-        *,
-        listed: Sequence[str] = (),
-        recursive: bool = False,
-        stdin_data: bytes | None = None,
-        base: str | None = None,
-        ignore_case: bool = False,
-    ) -> list[Task]:
-        """Expand ``inputs`` and name every output: the tasks :meth:`run` and :meth:`dry_run` take.
-
-        :func:`convcli.batch.expand_inputs` with this recipe's frames, pixel
-        limit and output folder (files found in an ``--outdir`` below a walked
-        folder are skipped, with the reason; ``base`` and ``ignore_case`` are
-        ``--base`` and ``--ignore-case``), then
-        :func:`convcli.batch.plan_outputs` with its naming and overwrite policy
-        (an input that is another input's planned output is skipped as that
-        output).
-
-        Raises
-        ------
-        OutputConflict
-            When outputs collide or replace inputs (see :func:`~convcli.batch.plan_outputs`).
-        ValueError
-            When the recipe has no naming.
-
-        Examples
-        --------
-        >>> import os, tempfile
-        >>> folder = tempfile.mkdtemp()
-        >>> open(os.path.join(folder, "a.png"), "wb").close()
-        >>> recipe = build_recipe(kernels=["box"], suffix="_box")
-        >>> [os.path.basename(t.output) for t in recipe.plan([os.path.join(folder, "*.png")])]
-        ['a_box.png']
-        """
-        from .batch import expand_inputs, plan_outputs
-
-        if self.naming is None:
-            raise ValueError("this recipe has no naming; build it with build_recipe(output=..., outdir=..., ...)")
-        sources = expand_inputs(inputs, listed=listed, recursive=recursive, stdin_data=stdin_data,
-                                outdir=self.naming.outdir, base=base, ignore_case=ignore_case,
-                                frames=self.frames, max_pixels=self.max_pixels)
-        return plan_outputs(sources, self.naming, force=self.force, skip_existing=self.skip_existing)
-
-    def run(self, task: Task) -> FileResult:
-        """Read, filter and write one planned input (:func:`convcli.batch.process_task`).
-
-        Existing outputs are replaced only with ``force``.  With ``--outdir``
-        the output's folder is created when missing (as a batch does), so a
-        worker that runs one task on its own needs nothing else.
-
-        Examples
-        --------
-        >>> from pathlib import PurePath
-        >>> from convcli.batch import Source, Task
-        >>> Recipe().run(Task(0, Source("-", PurePath("stdin")), None, None, error="bad")).status
-        'failed'
-        """
-        from .batch import process_task
-
-        outdir = self.naming.outdir if self.naming is not None else None
-        if outdir is not None and task.output not in (None, "-") and task.error is None:
-            with contextlib.suppress(OSError):  # a folder that cannot be made is reported by the write
-                os.makedirs(os.path.dirname(str(task.output)) or ".", exist_ok=True)
-        return process_task(task, self, overwrite=self.force)
-
-    def dry_run(self, task: Task) -> FileResult:
-        """What :meth:`run` would do with ``task``, from the image's headers (:func:`convcli.batch.plan_task`).
-
-        Examples
-        --------
-        >>> from pathlib import PurePath
-        >>> from convcli.batch import Source, Task
-        >>> Recipe().dry_run(Task(0, Source("a.png", PurePath("a.png")), "a.png", "PNG", skip=True)).status
-        'skipped'
-        """
-        from .batch import plan_task
-
-        return plan_task(task, self)
 
 
 def _finite(value: float, option: str) -> float:
@@ -357,7 +397,7 @@ def build_recipe(
     max_pixels : int or None
         The pixel limit; None for the default (256 megapixels), 0 for none.
     output, outdir, suffix, format, name : optional
-        The output naming (:class:`convcli.batch.Naming`); an ``output`` or
+        The output naming (:class:`Naming`); an ``output`` or
         ``name`` extension that disagrees with ``format`` is refused.
     frames : str
         ``first`` or ``all``.
@@ -413,7 +453,6 @@ def build_recipe(
     convcli.errors.UsageError: --compression zstd does not fit a PNG output, which takes a zlib level 0-9 \
 (default 1); deflate, zstd and none are for TIFF and Zarr outputs, lzw for TIFF only
     """
-    from .batch import FRAMES, Naming, check_overwrite
     from .depth import DEPTHS, RANGES, depth_name, parse_offset
     from .engine import METHODS, NAN_MODES, normalize_border
     from .imageio import DEFAULT_MAX_PIXELS, depth_possible

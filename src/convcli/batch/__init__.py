@@ -3,9 +3,12 @@
 A batch runs in three steps, each a function here; none of them prints.
 
 The steps live in one module each: :mod:`.inputs` (step 1), :mod:`.naming`
-(step 2), :mod:`.results` (one file: :func:`process_task`, :func:`plan_task`)
-and :mod:`.executor` (step 3: the process pool, signals and clean-up).  What
-is done to each image is a :class:`~convcli.recipe.Recipe`.
+(step 2, and :func:`plan_tasks` for both), :mod:`.results` (one file:
+:func:`process_task`, :func:`plan_task`) and :mod:`.executor` (step 3: one
+:class:`Executor` interface; :class:`LocalPool` here, :class:`DaskCluster` in
+:mod:`.cluster`, whose giant-image strategy is :mod:`.giant`; what they share
+is :mod:`.bookkeeping` and, for Dask, :mod:`.scheduler`).  What is done to each
+image is a :class:`~convcli.recipe.Recipe`, plain data; the batch runs it.
 
 1. :func:`expand_inputs` turns what was typed into :class:`Source` s: files,
    folders (the image files directly inside; all below with ``recursive``;
@@ -29,7 +32,7 @@ is done to each image is a :class:`~convcli.recipe.Recipe`.
    Existing outputs are skipped (``skip_existing``), replaced (``force``) or
    reported as failures.
 3. :func:`run_batch` reads, filters and writes each file (:func:`process_task`)
-   in-process or in ``jobs`` worker processes, and returns one
+   on an executor (this process, worker processes, a Dask cluster), and returns one
    :class:`FileResult` per input, in input order.  Results are byte for byte
    the same for any number of jobs.  Writes are atomic; on Ctrl-C or
    ``SIGTERM`` the workers are stopped, their temporary files removed, and
@@ -70,33 +73,46 @@ Examples
 from __future__ import annotations
 
 from ..errors import Interrupted, OutputConflict
-from ..recipe import Recipe
-from .executor import default_jobs, run_batch, terminate_on_sigterm
-from .inputs import FRAMES, Frames, Source, check_inputs, expand_inputs, load_path_list, read_path_list
-from .naming import DEFAULT_TEMPLATE, TEMPLATE_FIELDS, Naming, Task, check_overwrite, plan_outputs
+from ..recipe import DEFAULT_TEMPLATE, FRAMES, TEMPLATE_FIELDS, Frames, Naming, Recipe, build_recipe, check_overwrite
+from .bookkeeping import terminate_on_sigterm
+from .cluster import DaskCluster, filter_on_cluster
+from .command import Applied, Streams, apply_batch, choose_executor
+from .executor import Executor, LocalPool, default_jobs, run_batch
+from .inputs import Source, check_inputs, expand_inputs, load_path_list, read_path_list
+from .naming import Task, plan_outputs, plan_tasks
 from .results import FileResult, Status, dry_run, plan_task, process_task
 
 __all__ = [
     "DEFAULT_TEMPLATE",
     "FRAMES",
     "TEMPLATE_FIELDS",
+    "Applied",
+    "DaskCluster",
+    "Executor",
     "FileResult",
     "Frames",
     "Interrupted",
+    "LocalPool",
     "Naming",
     "OutputConflict",
     "Recipe",
     "Source",
     "Status",
+    "Streams",
     "Task",
+    "apply_batch",
+    "build_recipe",
     "check_inputs",
     "check_overwrite",
+    "choose_executor",
     "default_jobs",
     "dry_run",
     "expand_inputs",
+    "filter_on_cluster",
     "load_path_list",
     "plan_outputs",
     "plan_task",
+    "plan_tasks",
     "process_task",
     "read_path_list",
     "run_batch",

@@ -1,8 +1,13 @@
-"""Running a batch: in this process or a pool of worker processes, with signals and temporary files handled.
+"""Where a batch runs: one :class:`Executor` interface, the local process pool behind it (:class:`LocalPool`).
 
-The bookkeeping (:class:`_Bookkeeping`: results, ``--fail-fast``, output
-folders, ``on_result``) is shared with the Dask executor (:mod:`.cluster`),
-which :func:`run_batch` hands the batch to when given a ``scheduler``.
+:func:`run_batch` settles what needs no work, then hands the rest to the
+executor: the local :class:`LocalPool` (this process, or ``jobs`` worker
+processes) or a Dask cluster (:class:`convcli.batch.cluster.DaskCluster`).
+The results are recorded through one :class:`~convcli.batch.bookkeeping.Bookkeeping`
+whatever the executor.  When the batch is a single file, the runner first
+offers it to the executor's band strategy (:meth:`Executor.run_bands`: a
+cluster cuts one giant image into bands of rows; the local pool declines,
+its one process streams the image strip by strip anyway).
 """
 
 from __future__ import annotations
@@ -10,21 +15,21 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..errors import Interrupted
+from .bookkeeping import Bookkeeping, guarded, remove_temp_files, signals_ignored
 from .naming import Task
-from .results import FileResult, _result, process_task
+from .results import FileResult, file_result
 
 if TYPE_CHECKING:
     from concurrent.futures import Future, ProcessPoolExecutor
 
     from ..recipe import Recipe
 
-__all__ = ["default_jobs", "run_batch", "terminate_on_sigterm"]
+__all__ = ["Executor", "LocalPool", "default_jobs", "run_batch"]
 
 
 def default_jobs() -> int:
@@ -40,81 +45,135 @@ def default_jobs() -> int:
     return machine_threads()
 
 
-@contextlib.contextmanager
-def terminate_on_sigterm() -> Iterator[None]:
-    """Turn ``SIGTERM`` into :class:`Interrupted` for the duration (main thread only).
+class Executor(Protocol):
+    """Where files are filtered: what :func:`run_batch` needs of the local pool and of a Dask cluster."""
 
-    So that ``finally`` blocks run and temporary files are removed, as for Ctrl-C.
+    def started(self) -> contextlib.AbstractContextManager[Any]:
+        """Ready to run (a cluster connected, its workers checked) for the duration; errors before any write."""
+        ...
 
-    Examples
-    --------
-    >>> import signal
-    >>> before = signal.getsignal(signal.SIGTERM)
-    >>> with terminate_on_sigterm():
-    ...     signal.getsignal(signal.SIGTERM) is before
-    False
-    >>> signal.getsignal(signal.SIGTERM) is before
-    True
-    """
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
+    def run_files(self, work: Sequence[Task], recipe: Recipe, books: Bookkeeping, *, overwrite: bool) -> None:
+        """Filter every task of ``work``, one file a task, recording each result in ``books``."""
+        ...
 
-    def handler(signum: int, frame: object) -> None:
-        raise Interrupted()
-
-    previous = signal.signal(signal.SIGTERM, handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def run_bands(self, task: Task, recipe: Recipe, books: Bookkeeping, *, overwrite: bool) -> bool:
+        """Filter the batch's one file cut into bands of rows, recording its result; False when it cannot be."""
+        ...
 
 
-@contextlib.contextmanager
-def _signals_ignored() -> Iterator[None]:
-    """Hold off Ctrl-C and SIGTERM while cleaning up after one."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = {s: signal.signal(s, signal.SIG_IGN) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+class LocalPool:
+    """This machine: in this process (``jobs=1``) or ``jobs`` worker processes.
 
-
-def _folder_problem(folder: str, err: OSError) -> str:
-    """Why ``folder`` could not be created, and the fix: a file in the way is named as such.
+    When there are several files to filter, each is filtered by one engine
+    thread (:func:`convcli.engine.thread_limit`), here or in a worker, so
+    that the cores are shared without oversubscription and the bytes
+    written do not depend on ``jobs`` (the engine's results may differ in
+    the last bit with the thread count).  A single file uses all the
+    engine's threads.
 
     Examples
     --------
-    >>> import tempfile
-    >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     open(os.path.join(tmp, "in.png"), "wb").close()
-    ...     folder = os.path.join(tmp, "in.png", "sub")
-    ...     _folder_problem(folder, NotADirectoryError(20, "Not a directory")).replace(tmp + os.sep, "")
-    "cannot create the folder 'in.png/sub': 'in.png' is a file, not a folder; give --outdir a folder \
-(a new or existing directory), or move the file away"
+    >>> LocalPool(jobs=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: jobs must be an integer >= 1, got 0
     """
-    path = folder
-    while path and not os.path.lexists(path):
-        parent = os.path.dirname(path)
-        if parent == path:
-            break
-        path = parent
-    if path and os.path.lexists(path) and not os.path.isdir(path):
-        what = "it is a file" if path == folder else f"{path!r} is a file"
-        return (f"cannot create the folder {folder!r}: {what}, not a folder; give --outdir a folder "
-                "(a new or existing directory), or move the file away")
-    return f"cannot create the folder {folder!r} ({err.strerror or err}); check the permissions"
+
+    def __init__(self, *, jobs: int = 1) -> None:
+        if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+            raise ValueError(f"jobs must be an integer >= 1, got {jobs!r}")
+        self.jobs = jobs
+
+    def started(self) -> contextlib.AbstractContextManager[Any]:
+        """Nothing to start: the worker processes are started by :meth:`run_files` when there is work."""
+        return contextlib.nullcontext()
+
+    def run_bands(self, task: Task, recipe: Recipe, books: Bookkeeping, *, overwrite: bool) -> bool:
+        """Declined: one local process already streams an image strip by strip."""
+        return False
+
+    def run_files(self, work: Sequence[Task], recipe: Recipe, books: Bookkeeping, *, overwrite: bool) -> None:
+        """Filter ``work`` here (one job) or in worker processes; temporary files removed on an interrupt."""
+        from ..engine import thread_limit
+
+        jobs = max(1, min(self.jobs, len(work))) if work else 1
+        try:
+            if jobs == 1:
+                with thread_limit(1 if len(work) > 1 else None):
+                    for task in work:
+                        if books.stop:
+                            break
+                        books.record(books.prepare(task) or guarded(task, recipe, overwrite=overwrite))
+            else:
+                _run_pool(work, recipe, jobs=jobs, force=overwrite, prepare=books.prepare, record=books.record,
+                          should_stop=lambda: books.stop)
+        except BaseException:
+            with signals_ignored():
+                remove_temp_files(work)
+            raise
 
 
-def _remove_temp_files(tasks: Sequence[Task]) -> None:
-    """Remove what a killed write left for any of ``tasks``' outputs (each output folder is listed once)."""
-    from ..imageio import remove_temp_files_of
+def run_batch(
+    tasks: Sequence[Task],
+    recipe: Recipe,
+    *,
+    executor: Executor | None = None,
+    force: bool | None = None,
+    fail_fast: bool = False,
+    on_result: Callable[[FileResult], None] | None = None,
+) -> list[FileResult]:
+    """Process every task and return one result per task, in task order.
 
-    remove_temp_files_of(t.output for t in tasks if t.output and t.output != "-")  # files, and Zarr folders
+    Parameters
+    ----------
+    tasks : sequence of Task
+        From :func:`convcli.batch.plan_tasks` (or :func:`convcli.batch.plan_outputs`).
+    recipe : Recipe
+    executor : Executor, optional
+        Where the files are filtered: :class:`LocalPool` (the default, one
+        job: this process) or :class:`convcli.batch.cluster.DaskCluster`;
+        :func:`convcli.batch.choose_executor` picks one from ``--jobs``,
+        ``--scheduler`` and ``DASK_SCHEDULER_ADDRESS``.  A batch of one
+        file is first offered to the executor's band strategy
+        (:meth:`Executor.run_bands`).
+    force : bool, optional
+        Replace existing outputs; by default as ``recipe.force``.
+    fail_fast : bool, optional
+        Stop at the first failure: nothing new is started, running files
+        finish, the rest are ``skipped``.
+    on_result : callable, optional
+        Called in this process with each result as it is ready (for progress).
+
+    Raises
+    ------
+    KeyboardInterrupt, Interrupted
+        After stopping the workers and removing temporary files; outputs
+        already written are complete.
+    ClusterError
+        With a Dask executor: dask is not installed, or the cluster cannot be
+        reached or has no workers (before anything is written).
+
+    Examples
+    --------
+    >>> from pathlib import PurePath
+    >>> from convcli.batch import Source
+    >>> from convcli.recipe import Recipe
+    >>> gone = Task(0, Source("gone.png", PurePath("gone.png")), None, None, error="no such file")
+    >>> [(r.status, r.error) for r in run_batch([gone], Recipe())]
+    [('failed', 'gone.png: no such file')]
+    """
+    executor = LocalPool() if executor is None else executor
+    overwrite = recipe.force if force is None else force
+    books = Bookkeeping(fail_fast=fail_fast, on_result=on_result)
+    with executor.started():
+        work = books.settle(tasks, recipe)
+        if books.stop:
+            pass
+        elif len(tasks) == 1 and len(work) == 1 and executor.run_bands(work[0], recipe, books, overwrite=overwrite):
+            pass
+        else:
+            executor.run_files(work, recipe, books, overwrite=overwrite)
+    return books.finish(tasks)
 
 
 # worker processes --------------------------------------------------------------
@@ -140,21 +199,11 @@ def _worker_run(task: Task, recipe: Recipe, overwrite: bool) -> FileResult:
     _IN_TASK = True
     try:
         with thread_limit(1):  # the workers share the cores; see run_batch
-            return _guarded(task, recipe, overwrite=overwrite)
+            return guarded(task, recipe, overwrite=overwrite)
     except Interrupted:
         os._exit(128 + signal.SIGTERM)
     finally:
         _IN_TASK = False
-
-
-def _guarded(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
-    """:func:`process_task`, with an unexpected exception (a bug) reported as this file's failure."""
-    try:
-        return process_task(task, recipe, overwrite=overwrite)
-    except Exception as err:  # a bug: report it on this file, keep the batch going
-        return _result(task, "failed",
-                          error=f"{task.source.label}: unexpected {type(err).__name__}: {err} "
-                                "(a bug in convcli; please report it)")
 
 
 def _context() -> Any:
@@ -181,150 +230,6 @@ def _stop(executor: ProcessPoolExecutor) -> None:
                 process.kill()
                 process.join(1.0)
     executor.shutdown(wait=True, cancel_futures=True)
-
-
-class _Bookkeeping:
-    """What every executor shares: results by task, ``--fail-fast``, output folders made once, ``on_result``.
-
-    The local process pool (:func:`run_batch`) and the Dask cluster
-    (:mod:`.cluster`) both record through it, so progress, the summary,
-    ``--json`` and exit codes do not depend on where files were filtered.
-    """
-
-    def __init__(self, *, fail_fast: bool, on_result: Callable[[FileResult], None] | None) -> None:
-        self.results: dict[int, FileResult] = {}
-        self.stop = False
-        self.first_failure = ""
-        self.fail_fast = fail_fast
-        self.on_result = on_result
-        self.folders_made: set[str] = set()
-
-    def record(self, result: FileResult) -> None:
-        """Keep ``result``, stop new work after a failure with ``fail_fast``, and pass it to ``on_result``."""
-        self.results[result.index] = result
-        if result.status == "failed" and self.fail_fast:
-            self.stop = True
-            self.first_failure = self.first_failure or result.label
-        if self.on_result is not None:
-            self.on_result(result)
-
-    def settle(self, tasks: Sequence[Task], recipe: Recipe) -> list[Task]:
-        """Record the tasks that need no work (failed while planning, skipped); return the others."""
-        work: list[Task] = []
-        for task in tasks:
-            if task.error is not None or task.skip:
-                self.record(process_task(task, recipe))
-            else:
-                work.append(task)
-        return work
-
-    def prepare(self, task: Task) -> FileResult | None:
-        """Create ``task``'s output folder (once per folder); a failed result when that is impossible."""
-        from ..imageio import ImageWriteError
-
-        if task.make_folder and task.output:
-            folder = os.path.dirname(task.output) or "."
-            if folder not in self.folders_made:
-                try:
-                    os.makedirs(folder, exist_ok=True)
-                except OSError as err:
-                    error = ImageWriteError(f"{task.output}: {_folder_problem(folder, err)}")
-                    return _result(task, "failed", error=str(error))
-                self.folders_made.add(folder)
-        return None
-
-    def finish(self, tasks: Sequence[Task]) -> list[FileResult]:
-        """One result per task, in task order; tasks ``--fail-fast`` never started are ``skipped``."""
-        for task in tasks:
-            if task.index not in self.results:
-                why = f"not started: --fail-fast stopped the batch after {self.first_failure} failed"
-                self.results[task.index] = _result(task, "skipped", error=why, reason=why)
-        return [self.results[t.index] for t in tasks]
-
-
-def run_batch(
-    tasks: Sequence[Task],
-    recipe: Recipe,
-    *,
-    jobs: int = 1,
-    scheduler: str | Any | None = None,
-    force: bool | None = None,
-    fail_fast: bool = False,
-    on_result: Callable[[FileResult], None] | None = None,
-) -> list[FileResult]:
-    """Process every task and return one result per task, in task order.
-
-    Parameters
-    ----------
-    tasks : sequence of Task
-        From :func:`plan_outputs`.
-    recipe : Recipe
-    jobs : int, optional
-        Worker processes; 1 works in this process.  When there are several
-        files to filter, each is filtered by one engine thread
-        (:func:`convcli.engine.thread_limit`), here or in a worker, so that the cores are
-        shared without oversubscription and the bytes written do not depend
-        on ``jobs`` (the engine's results may differ in the last bit with the
-        thread count).  A single file uses all the engine's threads.
-    scheduler : str or distributed.Client, optional
-        Run on a Dask cluster instead of local processes (``jobs`` is then
-        unused): a scheduler address (``tcp://host:8786``), ``"local"`` (a
-        ``LocalCluster`` of one single-threaded worker process per core), or
-        a connected ``distributed.Client``; see :func:`convcli.batch.cluster.run_on_cluster`.
-    force : bool, optional
-        Replace existing outputs; by default as ``recipe.force``.
-    fail_fast : bool, optional
-        Stop at the first failure: nothing new is started, running files
-        finish, the rest are ``skipped``.
-    on_result : callable, optional
-        Called in this process with each result as it is ready (for progress).
-
-    Raises
-    ------
-    KeyboardInterrupt, Interrupted
-        After stopping the workers and removing temporary files; outputs
-        already written are complete.
-    ClusterError
-        With ``scheduler``: dask is not installed, or the cluster cannot be
-        reached or has no workers (before anything is written).
-
-    Examples
-    --------
-    >>> from pathlib import PurePath
-    >>> from convcli.batch import Source
-    >>> from convcli.recipe import Recipe
-    >>> gone = Task(0, Source("gone.png", PurePath("gone.png")), None, None, error="no such file")
-    >>> [(r.status, r.error) for r in run_batch([gone], Recipe())]
-    [('failed', 'gone.png: no such file')]
-    """
-    if scheduler is not None:
-        from .cluster import run_on_cluster
-
-        return run_on_cluster(tasks, recipe, scheduler=scheduler, force=force, fail_fast=fail_fast,
-                              on_result=on_result)
-    from ..engine import thread_limit
-
-    overwrite = recipe.force if force is None else force
-    books = _Bookkeeping(fail_fast=fail_fast, on_result=on_result)
-    work = books.settle(tasks, recipe)
-    jobs = max(1, min(jobs, len(work))) if work else 1
-    try:
-        if books.stop:
-            pass
-        elif jobs == 1:
-            with thread_limit(1 if len(work) > 1 else None):
-                for task in work:
-                    if books.stop:
-                        break
-                    books.record(books.prepare(task) or _guarded(task, recipe, overwrite=overwrite))
-        else:
-            _run_pool(work, recipe, jobs=jobs, force=overwrite, prepare=books.prepare, record=books.record,
-                      should_stop=lambda: books.stop)
-    except BaseException:
-        with _signals_ignored():
-            _remove_temp_files(tasks)
-        raise
-    return books.finish(tasks)
 
 
 def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,
@@ -365,20 +270,20 @@ def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,
                     record(future.result())
                 except BrokenProcessPool:
                     broken = True
-                    record(_result(task, "failed",
+                    record(file_result(task, "failed",
                                       error=f"{task.source.label}: the worker process died while filtering it "
                                             "(out of memory?); try --jobs 1"))
             if broken:
                 for future, task in list(running.items()):
                     running.pop(future)
-                    record(_result(task, "failed",
+                    record(file_result(task, "failed",
                                       error=f"{task.source.label}: the worker process pool broke while filtering "
                                             "it (out of memory?); try --jobs 1"))
                 executor.shutdown(wait=True, cancel_futures=True)
-                _remove_temp_files(work)
+                remove_temp_files(work)
                 executor = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_worker_init)
     except BaseException:
-        with _signals_ignored():
+        with signals_ignored():
             _stop(executor)
         raise
     executor.shutdown(wait=True)

@@ -2,8 +2,8 @@
 
 When a batch on a cluster is one lazy input (a TIFF read by tifffile, or a Zarr
 store: :func:`convcli.imageio.open_image` gives ``lazy``) going to a ``.zarr``
-or ``.tif`` output, :func:`convcli.batch.cluster.run_on_cluster` hands it here
-instead of to one worker:
+or ``.tif`` output, :func:`convcli.batch.run_batch` picks this strategy
+(:meth:`convcli.batch.cluster.DaskCluster.run_bands`) instead of one worker filtering it whole:
 
 1. The client opens the input's header and builds the recipe's stream
    (:func:`convcli.streaming.stream_filter`) only to learn the output's shape
@@ -11,7 +11,7 @@ instead of to one worker:
 2. The output rows are cut into bands aligned to the output's chunk rows
    (``T`` = ``recipe.tile`` or 512 rows, or a multiple of ``T`` so that a band
    holds at least :data:`BAND_PIXELS` output pixels), and one task per band is
-   submitted, a bounded window in flight (:func:`convcli.batch.cluster.window`).
+   submitted, a bounded window in flight (:func:`convcli.batch.scheduler.in_window`).
 3. Each task, on a worker, opens the input from the shared path, builds the
    same stream and computes its rows with :meth:`convcli.streaming.Stream.band`:
    every stage pulls exactly the input rows (plus halo, through the same border
@@ -27,7 +27,7 @@ instead of to one worker:
    worth of bands that finished early.
 
 A band whose worker dies is run again by the scheduler; a task that raised is
-retried (:data:`convcli.batch.cluster.RETRIES`).  A failure or Ctrl-C cancels
+retried (:data:`convcli.batch.scheduler.RETRIES`).  A failure or Ctrl-C cancels
 the rest, waits until no band task still writes (a cluster the run did not
 start), and removes the temporary output: the target is then untouched.
 
@@ -40,26 +40,27 @@ and stdin.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 import time
 import uuid
 from collections.abc import Iterator, Sequence
-from pathlib import PurePath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from ..errors import ClusterError, ConvcliError
 from .naming import Task
-from .results import FileResult, _named, _result
+from .results import FileResult, file_result, named
+from .scheduler import RETRIES, in_window, scheduler_gone
 
 if TYPE_CHECKING:
     from ..depth import Depth
     from ..recipe import Recipe
     from ..streaming import Stream
 
-__all__ = ["BANDED_FORMATS", "BAND_PIXELS", "band_rows", "filter_on_cluster"]
+__all__ = ["BANDED_FORMATS", "BAND_PIXELS", "band_rows", "filter_task"]
 
 #: a band task computes at least this many output pixels (when the image has them): tasks are not too tiny
 BAND_PIXELS = 1 << 22
@@ -97,80 +98,6 @@ def band_rows(shape: Sequence[int], tile: int | None = None, *, threads: int = 0
     most = max(1, MAX_BAND_PIXELS // row_pixels)
     even = int(shape[0]) // (side * TASKS_PER_THREAD * threads)
     return side * max(least, min(most, even))
-
-
-def filter_on_cluster(
-    input: str | os.PathLike[str],
-    output: str | os.PathLike[str],
-    recipe: Recipe,
-    scheduler: str | Any,
-    *,
-    force: bool | None = None,
-    frame: int | None = None,
-    timeout: float | None = None,
-) -> FileResult:
-    """Filter one (giant) image on a Dask cluster, band by band, into ``output``.
-
-    A tiled TIFF or a Zarr store going to a ``.zarr`` or ``.tif`` output is
-    cut into bands of output rows that the workers filter in parallel, each
-    reading only its rows (and their halo) from the shared path; any other
-    image is filtered whole by one worker.  Either way the bytes are those of
-    the local run (:meth:`convcli.recipe.Recipe.run`).
-
-    Parameters
-    ----------
-    input : str or path-like
-        The image, at a path the workers see too.
-    output : str or path-like
-        The output file (its format from its name: ``.zarr``, ``.tif``, …).
-    recipe : Recipe
-        From :func:`convcli.build_recipe` (its naming is not used).
-    scheduler : str or distributed.Client
-        A scheduler address, ``"local"``, or a connected client (left open);
-        see :func:`convcli.batch.cluster.connect`.
-    force : bool, optional
-        Replace an existing output, once the new one is complete; by default
-        as ``recipe.force``.
-    frame : int, optional
-        The TIFF page to filter (default the first).
-    timeout : float, optional
-        Seconds to reach the scheduler and see a worker.
-
-    Returns
-    -------
-    FileResult
-        ``written`` or ``failed`` (with the reason).
-
-    Raises
-    ------
-    ClusterError, UsageError
-        The cluster cannot be used (nothing is written).
-
-    Examples
-    --------
-    >>> import os, tempfile, tifffile, zarr
-    >>> import numpy as np
-    >>> from convcli import build_recipe
-    >>> folder = tempfile.mkdtemp()
-    >>> big = os.path.join(folder, "big.tif")
-    >>> tifffile.imwrite(big, np.eye(600, dtype=np.uint8) * 255, tile=(128, 128))
-    >>> recipe = build_recipe(kernels=["gaussian:sigma=3"], outdir=folder)
-    >>> result = filter_on_cluster(big, os.path.join(folder, "out.zarr"), recipe, "local")  # doctest: +SKIP
-    >>> result.status, zarr.open_array(result.output).shape  # doctest: +SKIP
-    ('written', (600, 600))
-    """
-    from ..imageio import format_for
-    from .cluster import run_on_cluster
-
-    path, target = os.fspath(input), os.fspath(output)
-    task = Task(0, _source(path, frame), target, format_for(target))
-    return run_on_cluster([task], recipe, scheduler=scheduler, force=force, timeout=timeout)[0]
-
-
-def _source(path: str, frame: int | None) -> Any:
-    from .inputs import Source
-
-    return Source(path, PurePath(os.path.basename(path)), frame=frame)
 
 
 def _candidate(task: Task, recipe: Recipe) -> bool:
@@ -225,8 +152,6 @@ def _outcome(future: Any, label: str, rows: tuple[int, int], client: Any) -> Any
 
     from distributed import KilledWorker
 
-    from .cluster import _scheduler_gone
-
     where = f"rows {rows[0]}-{rows[1] - 1}"
     try:
         return future.result()
@@ -237,7 +162,7 @@ def _outcome(future: Any, label: str, rows: tuple[int, int], client: Any) -> Any
                            "memory?); give the workers more memory (dask worker --memory-limit), or a smaller "
                            "--tile; nothing was written") from None
     except (CancelledError, OSError) as err:
-        if _scheduler_gone(client):
+        if scheduler_gone(client):
             raise ClusterError(f"{label}: lost the Dask scheduler at {client.scheduler.address} while filtering "
                                "it; nothing was written; start it again and run again") from None
         raise ClusterError(f"{label}: the Dask task of its {where} was lost ({type(err).__name__}: {err}); run "
@@ -249,57 +174,26 @@ def _outcome(future: Any, label: str, rows: tuple[int, int], client: Any) -> Any
 
 def _submit_band(client: Any, key: str, *args: Any) -> Any:
     """One band task on the cluster (a seam for tests that count them)."""
-    from .cluster import RETRIES
-
     return client.submit(_band_on_worker, *args, key=key, pure=False, retries=RETRIES)
 
 
 def _bands(client: Any, args: tuple[Any, ...], spans: Sequence[tuple[int, int]], *, label: str,
            store: str | None, wait_running: bool) -> Iterator[tuple[int, Any]]:
-    """``(first_row, band)`` for every span, in order, a bounded window of tasks in flight (or held, done early).
+    """``(first_row, band)`` for every span, in order, through the one bounded window (:func:`in_window`).
 
     On any exception (or when the consumer stops) the tasks not done are
     cancelled and, when they write (``store``) on a cluster the run did not
     start, waited for, so that nothing still writes when this returns.
     """
-    from distributed import as_completed
-
-    from .cluster import _wait_for_running, window
-    from .executor import _signals_ignored
-
     prefix = f"convcli-band-{uuid.uuid4().hex[:8]}-"
-    size = window(sum(client.nthreads().values()))
-    todo = iter(spans)
-    running: dict[Any, tuple[int, int]] = {}
-    held: dict[int, Any] = {}
-    finished = as_completed(loop=client.loop)
-    following = 0  # the next band to yield, as an index into spans
-    try:
-        while following < len(spans):
-            while len(running) + len(held) < size:
-                span = next(todo, None)
-                if span is None:
-                    break
-                future = _submit_band(client, f"{prefix}{span[0]}", *args, span, store)
-                running[future] = span
-                finished.add(future)
-            a = spans[following][0]
-            while a not in held:
-                future = next(finished)
-                span = running.pop(future)
-                held[span[0]] = _outcome(future, label, span, client)
-            following += 1
-            yield a, held.pop(a)
-    except BaseException:
-        with _signals_ignored():
-            finished.clear()
-            try:
-                client.cancel(list(running))
-            except Exception:  # the scheduler may be gone: nothing left to cancel
-                pass
-            if wait_running and store is not None and client.status == "running":
-                _wait_for_running(client, prefix)
-        raise
+
+    def submit(span: tuple[int, int]) -> Any:
+        return _submit_band(client, f"{prefix}{span[0]}", *args, span, store)
+
+    with contextlib.closing(in_window(client, spans, submit, prefix=prefix, ordered=True,
+                                      wait_running=wait_running and store is not None)) as done:
+        for span, future in done:
+            yield span[0], _outcome(future, label, span, client)
 
 
 def filter_task(client: Any, task: Task, recipe: Recipe, *, overwrite: bool,
@@ -322,9 +216,9 @@ def filter_task(client: Any, task: Task, recipe: Recipe, *, overwrite: bool,
             info = source.info
         _run(client, task, recipe, info, args, overwrite=overwrite, wait_running=wait_running)
     except ConvcliError as err:
-        found = _result(task, "failed", error=_named(task.source.label, _as_typed(str(err), task)))
+        found = file_result(task, "failed", error=named(task.source.label, _as_typed(str(err), task)))
     except MemoryError:
-        found = _result(task, "failed", error=f"{task.source.label}: not enough memory to filter this image; "
+        found = file_result(task, "failed", error=f"{task.source.label}: not enough memory to filter this image; "
                         "give the workers more memory or use a smaller --tile")
     found.seconds = time.perf_counter() - start
     return found

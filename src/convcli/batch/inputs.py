@@ -13,14 +13,12 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
-from typing import Literal, TypeAlias
 
 from ..errors import ConvcliError, ImageReadError, ParameterError, UsageError
+from ..recipe import FRAMES, Frames
 
-__all__ = ["FRAMES", "Frames", "Source", "check_inputs", "expand_inputs", "load_path_list", "read_path_list"]
+__all__ = ["Source", "check_inputs", "expand_inputs", "load_path_list", "read_path_list"]
 
-Frames: TypeAlias = Literal["first", "all"]
-FRAMES: tuple[str, ...] = ("first", "all")
 _MAGIC = frozenset("*?[")
 
 

@@ -1,124 +1,27 @@
 """Naming the outputs of a batch and checking the plan as a whole before anything is written.
 
+The naming options themselves (:class:`convcli.recipe.Naming`) are part of the recipe.
+
 Examples
 --------
->>> Naming(outdir="out", format="JPG").fixed_format()
-'JPEG'
+>>> from convcli.recipe import Naming
+>>> from pathlib import PurePath
+>>> [t.output for t in plan_outputs([Source("a.png", PurePath("a.png"))], Naming(suffix="_b"))]
+['a_b.png']
 """
 
 from __future__ import annotations
 
 import os
-import string
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 from ..errors import ConvcliError, OutputConflict
-from .inputs import Source
+from ..recipe import DEFAULT_TEMPLATE, Naming, Recipe, check_overwrite
+from .inputs import Source, expand_inputs
 
-__all__ = ["DEFAULT_TEMPLATE", "TEMPLATE_FIELDS", "Naming", "Task", "check_overwrite", "plan_outputs"]
-
-#: the template used with --outdir/--suffix when no --name is given
-DEFAULT_TEMPLATE = "{stem}{suffix}.{ext}"
-TEMPLATE_FIELDS = ("stem", "ext", "suffix", "name", "parent", "index", "frame")
-
-
-@dataclass(frozen=True)
-class Naming:
-    """How outputs are named (the ``-o``, ``--outdir``, ``--suffix``, ``--format`` and ``--name`` options).
-
-    Attributes
-    ----------
-    output : str or None
-        One output file for one input; ``-`` for stdout.
-    outdir : str or None
-        A folder for the outputs (created when missing), keeping input names.
-    suffix : str
-        Added to each output's stem.
-    format : str or None
-        Output extension without the dot (``png``, ``jpg``, ``tif``, ``npy``,
-        …); it also forces the format of ``-o FILE`` and stdout (default PNG).
-    template : str or None
-        Output name with fields (see the module notes), e.g. ``{stem}_blur.{ext}``.
-    """
-
-    output: str | None = None
-    outdir: str | None = None
-    suffix: str = ""
-    format: str | None = None
-    template: str | None = None
-
-    def __post_init__(self) -> None:
-        if self.output is not None and (self.outdir is not None or self.suffix or self.template):
-            options = (("--outdir", self.outdir), ("--suffix", self.suffix), ("--name", self.template))
-            given = [n for n, v in options if v]
-            raise OutputConflict(f"-o names the one output; it cannot be combined with {', '.join(given)}")
-        if self.output is None and self.outdir is None and not self.suffix and not self.template:
-            raise OutputConflict(
-                "say where the outputs go: -o FILE (or -o - for stdout), --outdir DIR, or --suffix/--name "
-                "to write beside each input"
-            )
-        if self.format is not None:
-            from ..imageio import FORMATS
-
-            if self.extension not in FORMATS:
-                raise OutputConflict(
-                    f"--format {self.format!r} is not a format convcli writes; use one of "
-                    f"{', '.join(e.lstrip('.') for e in FORMATS)}"
-                )
-        if self.template is not None:
-            try:
-                fields = [f for _, f, _, _ in string.Formatter().parse(self.template) if f is not None]
-            except ValueError as err:
-                raise OutputConflict(f"--name {self.template!r} is not a valid template ({err}); "
-                                     "write fields like {stem}_blur.{ext}") from None
-            for name in fields:
-                if name not in TEMPLATE_FIELDS:
-                    raise OutputConflict(
-                        f"--name {self.template!r} uses an unknown field {{{name}}}; valid: "
-                        + ", ".join("{" + f + "}" for f in TEMPLATE_FIELDS)
-                    )
-            if not fields or not self.template.strip():
-                raise OutputConflict(f"--name {self.template!r} gives every input the same name; use {{stem}}")
-            if os.path.isabs(self.template) or ".." in Path(self.template).parts:
-                raise OutputConflict(f"--name {self.template!r} must be a relative name; put the folder in --outdir")
-
-    @property
-    def extension(self) -> str | None:
-        """``format`` as a lower-case extension with the dot (``.jpg``), or None.
-
-        Examples
-        --------
-        >>> Naming(outdir="o", format="JPG").extension
-        '.jpg'
-        """
-        return "." + self.format.lower().lstrip(".") if self.format else None
-
-    def fixed_format(self) -> str | None:
-        """The format of every output when the options fix it, else None.
-
-        ``format`` fixes it; so does the extension of ``-o FILE`` (when it is
-        one convcli knows) and stdout (PNG by default).  Otherwise each output
-        keeps its input's format.
-
-        Examples
-        --------
-        >>> Naming(output="x.tif").fixed_format(), Naming(output="-").fixed_format()
-        ('TIFF', 'PNG')
-        >>> Naming(output="x.tif", format="npy").fixed_format(), Naming(outdir="o").fixed_format()
-        ('NPY', None)
-        """
-        from ..imageio import FORMATS, format_for
-
-        if self.extension is not None:
-            return FORMATS[self.extension]
-        if self.output == "-":
-            return "PNG"
-        if self.output is not None:
-            return format_for(self.output, default="") or None
-        return None
-
+__all__ = ["Task", "plan_outputs", "plan_tasks"]
 
 @dataclass(frozen=True)
 class Task:
@@ -154,21 +57,6 @@ class Task:
     skip: bool = False
     error: str | None = None
     reason: str | None = None
-
-
-def check_overwrite(*, force: bool, skip_existing: bool) -> None:
-    """Refuse ``force`` with ``skip_existing``: one replaces existing outputs, the other keeps them.
-
-    Examples
-    --------
-    >>> check_overwrite(force=True, skip_existing=False)
-    >>> check_overwrite(force=True, skip_existing=True)
-    Traceback (most recent call last):
-    ...
-    convcli.errors.OutputConflict: --force replaces existing outputs and --skip-existing keeps them; choose one
-    """
-    if force and skip_existing:
-        raise OutputConflict("--force replaces existing outputs and --skip-existing keeps them; choose one")
 
 
 def _same_file(a: str, b: str) -> bool:
@@ -367,3 +255,47 @@ def _existing(task: Task, *, force: bool, skip_existing: bool) -> Task:
     return replace(task, error=f"{task.output}: exists already; pass --force to overwrite it or "
                                "--skip-existing to keep it")
 
+
+
+def plan_tasks(
+    inputs: Sequence[str],
+    recipe: Recipe,
+    *,
+    listed: Sequence[str] = (),
+    recursive: bool = False,
+    stdin_data: bytes | None = None,
+    base: str | None = None,
+    ignore_case: bool = False,
+) -> list[Task]:
+    """Expand ``inputs`` and name every output by ``recipe``: the tasks :func:`convcli.batch.run_batch` takes.
+
+    :func:`convcli.batch.expand_inputs` with the recipe's frames, pixel limit
+    and output folder (files found in an ``--outdir`` below a walked folder
+    are skipped, with the reason; ``base`` and ``ignore_case`` are ``--base``
+    and ``--ignore-case``), then :func:`plan_outputs` with its naming and
+    overwrite policy (an input that is another input's planned output is
+    skipped as that output).
+
+    Raises
+    ------
+    OutputConflict
+        When outputs collide or replace inputs (see :func:`plan_outputs`).
+    ValueError
+        When the recipe has no naming.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from convcli.recipe import build_recipe
+    >>> folder = tempfile.mkdtemp()
+    >>> open(os.path.join(folder, "a.png"), "wb").close()
+    >>> recipe = build_recipe(kernels=["box"], suffix="_box")
+    >>> [os.path.basename(t.output) for t in plan_tasks([os.path.join(folder, "*.png")], recipe)]
+    ['a_box.png']
+    """
+    if recipe.naming is None:
+        raise ValueError("this recipe has no naming; build it with build_recipe(output=..., outdir=..., ...)")
+    sources = expand_inputs(inputs, listed=listed, recursive=recursive, stdin_data=stdin_data,
+                            outdir=recipe.naming.outdir, base=base, ignore_case=ignore_case,
+                            frames=recipe.frames, max_pixels=recipe.max_pixels)
+    return plan_outputs(sources, recipe.naming, force=recipe.force, skip_existing=recipe.skip_existing)

@@ -29,7 +29,8 @@ if TYPE_CHECKING:
     from ..depth import Depth
     from ..recipe import Recipe
 
-__all__ = ["FileResult", "Status", "dry_run", "plan_task", "process_task", "read_mask"]
+__all__ = ["FileResult", "Status", "dry_run", "file_result", "named", "plan_task", "prepare_output",
+           "process_task", "read_mask", "recipe_stream"]
 
 Status: TypeAlias = Literal["written", "skipped", "failed", "planned", "interrupted"]
 
@@ -118,22 +119,36 @@ class FileResult:
         }
 
 
-def _result(task: Task, status: Status, **details: Any) -> FileResult:
-    """A :class:`FileResult` for ``task``."""
+def file_result(task: Task, status: Status, **details: Any) -> FileResult:
+    """A :class:`FileResult` for ``task`` (every executor makes its results so).
+
+    Examples
+    --------
+    >>> from pathlib import PurePath
+    >>> from convcli.batch import Source
+    >>> file_result(Task(3, Source("a.png", PurePath("a.png")), "b.png", "PNG"), "skipped").index
+    3
+    """
     return FileResult(task.index, task.source.path, task.output, status, frame=task.source.frame, **details)
 
 
-def _named(path: str, message: str) -> str:
-    """``message`` starting with the file's name, exactly once."""
+def named(path: str, message: str) -> str:
+    """``message`` starting with the file's name, exactly once.
+
+    Examples
+    --------
+    >>> named("a.png", "bad"), named("a.png", "a.png: bad")
+    ('a.png: bad', 'a.png: bad')
+    """
     return message if message.startswith(path) else f"{path}: {message}"
 
 
 def _settled(task: Task) -> FileResult | None:
     """The result of a task that needs no work (it failed while planning, or is skipped); else None."""
     if task.error is not None:
-        return _result(task, "failed", error=_named(task.source.label, task.error))
+        return file_result(task, "failed", error=named(task.source.label, task.error))
     if task.skip:
-        return _result(task, "skipped", reason=task.reason)
+        return file_result(task, "skipped", reason=task.reason)
     return None
 
 
@@ -255,9 +270,9 @@ def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> File
     try:
         found = _process(task, recipe, overwrite=overwrite)
     except ConvcliError as err:
-        found = _result(task, "failed", error=_named(task.source.label, str(err)))
+        found = file_result(task, "failed", error=named(task.source.label, str(err)))
     except MemoryError:
-        found = _result(task, "failed", error=f"{task.source.label}: not enough memory to filter this image; "
+        found = file_result(task, "failed", error=f"{task.source.label}: not enough memory to filter this image; "
                         "use fewer --jobs or a smaller image")
     found.seconds = time.perf_counter() - start
     return found
@@ -292,7 +307,7 @@ def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None)
     if recipe.linear:
         notes = [*_profile_notes(info.icc_profile, task.source.label), *notes]
     notes = [*_wide_integer_notes(source, depth, task.source.label), *notes]
-    found = _result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
+    found = file_result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
                     output_shape=tuple(stream.shape), depth=depth, format=task.fmt, steps=steps,
                     linear=recipe.linear)
     return found, stream, depth, out_alpha
@@ -384,9 +399,9 @@ def plan_task(task: Task, recipe: Recipe) -> FileResult:
             profile = read_profile(task.source.path, task.source.data)
             notes = [*_profile_notes(profile, task.source.label), *notes]
     except ConvcliError as err:
-        return _result(task, "failed", error=_named(task.source.label, str(err)))
+        return file_result(task, "failed", error=named(task.source.label, str(err)))
     out_shape = steps[-1].output if steps else shape
-    return _result(task, "planned", warnings=[*info.notes, *notes], input_shape=tuple(shape),
+    return file_result(task, "planned", warnings=[*info.notes, *notes], input_shape=tuple(shape),
                    output_shape=tuple(out_shape), depth=depth, format=task.fmt, steps=steps, linear=recipe.linear)
 
 

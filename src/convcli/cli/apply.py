@@ -1,15 +1,11 @@
 """``convcli apply``: filter images.
 
-Parse (Typer declarations; shared option types from :mod:`.options`), call the
-library (:func:`convcli.recipe.build_recipe` checks every option,
-:meth:`convcli.recipe.Recipe.plan` expands and names, then
-:func:`convcli.batch.run_batch` or :func:`convcli.batch.dry_run`), render
-(:mod:`.apply_report`).
-
-``--scheduler`` (or ``DASK_SCHEDULER_ADDRESS``, read here and passed down)
-runs the batch on a Dask cluster (:mod:`convcli.batch.cluster`); an explicit
-``--jobs`` with ``--scheduler`` is a usage error, and ``--jobs`` runs locally
-even when the variable is set (with a warning that it is not used).
+Parse (Typer declarations; shared option types from :mod:`.options`), make one
+library call (:func:`convcli.batch.apply_batch`: it checks every option, picks
+where the batch runs from ``--jobs``, ``--scheduler`` and
+``DASK_SCHEDULER_ADDRESS``, plans and runs or dry-runs the batch), render
+(:mod:`.apply_report`: warnings, progress, the summary or ``--json``; image
+bytes to stdout for ``-o -``).
 """
 
 # No ``from __future__ import annotations`` here: with it, Typer compiles and evaluates every option's annotation
@@ -21,7 +17,7 @@ import contextlib
 import logging
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -45,10 +41,6 @@ from .render import lazy_console, write_stdout
 
 if TYPE_CHECKING:
     from ..batch import FileResult, Task
-    from ..recipe import Recipe
-
-#: Dask's own variable for the scheduler a client connects to; read here, passed down as --scheduler
-SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 
 _PANELS = ("Inputs", "Outputs", "Operations (in CNN order)", "Channels, range and depth", "Running")
 
@@ -254,105 +246,71 @@ def apply(
     """
     from .. import batch
     from ..errors import Interrupted, UsageError, exit_code_for
-    from ..recipe import build_recipe
 
     started = time.perf_counter()
     done: list[FileResult] = []  # results so far, for the message when interrupted
     err_console = None if quiet else lazy_console(stderr=True)  # Rich is imported when something is printed
+    options = {  # build_recipe's keywords
+        "kernels": kernels or [], "flip": flip, "normalize": normalize, "border": border, "pad": pad,
+        "border_value": border_value, "stride": stride, "dilation": dilation, "anchor": anchor, "method": method,
+        "activation": activation, "pool": pool, "channels": channels, "alpha": alpha, "linear": linear,
+        "range_mode": range_mode, "gain": gain, "offset": offset, "depth": depth, "quality": quality,
+        "max_pixels": max_pixels, "output": output, "outdir": outdir, "suffix": suffix, "format": out_format,
+        "name": name, "frames": frames, "force": force, "skip_existing": skip_existing, "json_report": as_json,
+        "nan": nan, "nan_fill": nan_fill, "mask": mask, "tile": tile, "compression": compression,
+    }
     try:
-        inputs = list(inputs or [])
-        batch.check_inputs(inputs, from_file=from_file, base=base,
-                           named_output=any(v is not None for v in (output, outdir, name)) or bool(suffix))
-        if jobs is not None and jobs < 1:
-            raise UsageError(f"--jobs must be an integer >= 1, got {jobs}")
-        if jobs is not None and scheduler is not None:
-            raise UsageError(f"--jobs {jobs} sets local worker processes and --scheduler {scheduler} runs on a Dask "
-                             "cluster, whose workers set the parallelism; give one")
-        from_env = (os.environ.get(SCHEDULER_VARIABLE) or None) if scheduler is None else None
-        recipe = build_recipe(
-            kernels=kernels or [], flip=flip, normalize=normalize, border=border, border_value=border_value,
-            pad=pad, stride=stride, dilation=dilation, anchor=anchor, method=method, activation=activation,
-            pool=pool, channels=channels, alpha=alpha, linear=linear, range_mode=range_mode, gain=gain, offset=offset,
-            depth=depth, quality=quality, max_pixels=max_pixels, output=output, outdir=outdir, suffix=suffix,
-            format=out_format, name=name, frames=frames, force=force, skip_existing=skip_existing,
-            json_report=as_json, require_operation=True, nan=nan, nan_fill=nan_fill, mask=mask, tile=tile,
-            compression=compression,
-        )
         if verbose and quiet:
             raise UsageError("--verbose and --quiet exclude each other; give one")
-        _refuse_terminals(inputs, output=output, fmt=recipe.naming.fixed_format() if recipe.naming else None,
-                          dry_run=dry_run)
-        notes = list(recipe.notes)
-        if from_env is not None and jobs is not None:
-            notes.append(f"--jobs {jobs} runs on this machine; {SCHEDULER_VARIABLE}={from_env} is not used "
-                         "(drop --jobs to run on that cluster)")
-        if err_console is not None:
-            for note in notes:
-                err_console.print(f"Warning: {note}", markup=False)
-        stdin_data = typer.get_binary_stream("stdin").read() if "-" in inputs else None
-        listed: list[str] = []
-        if from_file is not None:
-            text = typer.get_text_stream("stdin").read() if from_file == "-" else None
-            listed = batch.read_path_list(text) if text is not None else batch.load_path_list(from_file)
-            batch.check_inputs(inputs, from_file=from_file, listed=listed)
-        tasks = recipe.plan(inputs, listed=listed, recursive=recursive, stdin_data=stdin_data, base=base,
-                            ignore_case=ignore_case)
-        if compare is not None:
-            from ..pictures.compare import check_compare
-
-            check_compare(compare, [t.source.path for t in tasks], output=tasks[0].output if tasks else None)
-        if dry_run:
-            results = batch.dry_run(tasks, recipe)
-        else:
-            results = _run(tasks, recipe, jobs=jobs or batch.default_jobs(), fail_fast=fail_fast,
-                           err_console=err_console, done=done, verbose=verbose,
-                           scheduler=scheduler if scheduler is not None else (from_env if jobs is None else None))
-            if output == "-":
-                for result in results:
-                    if result.payload is not None and not write_stdout(result.payload):
-                        raise typer.Exit(141)
-            if compare is not None and results[0].output is not None and results[0].status in ("written", "skipped"):
-                from ..pictures.compare import compare_picture
-
-                compare_picture(results[0].input, results[0].output, compare)
-        apply_report.report(results, seconds=time.perf_counter() - started, as_json=as_json, dry_run=dry_run,
-                            console=err_console, offset=recipe.offset)
-        raise typer.Exit(1 if any(r.status == "failed" for r in results) else 0)
+        applied = batch.apply_batch(
+            list(inputs or []), options=options, streams=_streams(), from_file=from_file, base=base,
+            recursive=recursive, ignore_case=ignore_case, jobs=jobs, scheduler=scheduler, environ=os.environ,
+            dry=dry_run, fail_fast=fail_fast, compare=compare, on_notes=lambda notes: _warn(err_console, notes),
+            watch=lambda tasks, on_cluster: _watch(tasks, err_console, done, verbose=verbose, cluster=on_cluster))
+        for result in applied.results if output == "-" else ():
+            if result.payload is not None and not write_stdout(result.payload):
+                raise typer.Exit(141)
+        apply_report.report(applied.results, seconds=time.perf_counter() - started, as_json=as_json,
+                            dry_run=dry_run, console=err_console, offset=applied.recipe.offset)
+        raise typer.Exit(1 if any(r.status == "failed" for r in applied.results) else 0)
     except (KeyboardInterrupt, Interrupted) as err:
         typer.echo(apply_report.interrupted_line(done), err=True)
         raise typer.Exit(exit_code_for(err)) from None
 
 
-def _refuse_terminals(inputs: list[str], *, output: str | None, fmt: str | None, dry_run: bool) -> None:
-    """Refuse to read image bytes from a terminal (``-``) or to write them to one (``-o -``), as a usage error."""
-    from ..errors import UsageError
+def _streams() -> Any:
+    """This process's stdin and stdout, as :func:`convcli.batch.apply_batch` reads and checks them."""
+    from ..batch import Streams
 
-    if "-" in inputs and typer.get_binary_stream("stdin").isatty():
-        raise UsageError("refusing to read an image from a terminal; pipe or redirect one into stdin "
-                         "(convcli apply - ... < in.png) or give a file")
-    if output == "-" and not dry_run and typer.get_binary_stream("stdout").isatty():
-        raise UsageError(f"refusing to write {fmt or 'image'} bytes to a terminal; redirect stdout or use -o FILE")
+    return Streams(read_bytes=lambda: typer.get_binary_stream("stdin").read(),
+                   read_text=lambda: typer.get_text_stream("stdin").read(),
+                   stdin_is_terminal=lambda: typer.get_binary_stream("stdin").isatty(),
+                   stdout_is_terminal=lambda: typer.get_binary_stream("stdout").isatty())
 
 
-def _run(tasks: list["Task"], recipe: "Recipe", *, jobs: int, fail_fast: bool, err_console: Any,
-         done: list["FileResult"], verbose: bool = False, scheduler: str | None = None) -> list["FileResult"]:
-    """Run the batch under a progress bar on stderr (shown on a terminal, for two files or more, unless --quiet)."""
-    from .. import batch
+def _warn(err_console: Any, notes: list[str]) -> None:
+    """Each warning about the options on stderr (none with --quiet)."""
+    for note in notes if err_console is not None else ():
+        err_console.print(f"Warning: {note}", markup=False)
 
+
+@contextlib.contextmanager
+def _watch(tasks: Sequence["Task"], err_console: Any, done: list["FileResult"], *, verbose: bool,
+           cluster: bool) -> Iterator[Callable[["FileResult"], None]]:
+    """Each result shown as it comes, under a progress bar on stderr (a terminal, two files or more, no --quiet)."""
     show = apply_report.on_result(err_console, err_console or lazy_console(stderr=True), done, verbose=verbose)
     work = sum(1 for t in tasks if t.error is None and not t.skip)
-    with batch.terminate_on_sigterm(), _dask_logs(shown=verbose or scheduler is None):
+    with _dask_logs(shown=verbose or not cluster):
         if err_console is None or work < 2 or not err_console.is_terminal:
-            return batch.run_batch(tasks, recipe, jobs=jobs, scheduler=scheduler, fail_fast=fail_fast,
-                                   on_result=show)
+            yield show
+            return
         with apply_report.progress(err_console.real, len(tasks)) as bar:
 
             def advance(result: "FileResult") -> None:
                 show(result)
                 bar.advance(bar.task_ids[0])
 
-            return batch.run_batch(tasks, recipe, jobs=jobs, scheduler=scheduler, fail_fast=fail_fast,
-                                   on_result=advance)
+            yield advance
 
 
 @contextlib.contextmanager
