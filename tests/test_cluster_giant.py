@@ -8,6 +8,7 @@ Zarr arrays and attributes, TIFF files byte for byte.  Bands are made small
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import time
@@ -72,7 +73,7 @@ def same(out: Path, reference: Path) -> None:
         got, want = zarr.open_array(str(out), mode="r"), zarr.open_array(str(reference), mode="r")
         assert (got.shape, got.dtype, got.chunks, dict(got.attrs)) == (want.shape, want.dtype, want.chunks,
                                                                         dict(want.attrs))
-        assert np.array_equal(got[:], want[:])
+        assert np.array_equal(got[:], want[:], equal_nan=got.dtype.kind == "f")
     else:
         assert out.read_bytes() == reference.read_bytes()
 
@@ -241,3 +242,59 @@ def test_ctrl_c_cancels_the_bands_waits_for_the_running_ones_and_leaves_nothing(
     assert 1 < len(bands) < 24
     time.sleep(1.0)  # nothing still writes: no temporary folder comes back
     assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+@pytest.fixture(scope="module")
+def features(tmp_path_factory, inputs) -> Path:
+    """A float32 tiled TIFF with NaN holes (1500x1200), and a tiled mask of gray.tif's size (3000x2500)."""
+    folder = tmp_path_factory.mktemp("features")
+    rng = np.random.default_rng(22)
+    holes = rng.normal(100.0, 30.0, (1500, 1200)).astype(np.float32)
+    holes[rng.random(holes.shape) < 0.01] = np.nan
+    holes[700:760, 300:420] = np.nan  # a hole wider than any kernel: --nan ignore leaves NaN there
+    tifffile.imwrite(folder / "holes.tif", holes, tile=(256, 256))
+    mask = ((rng.random((3000, 2500)) > 0.2) * 255).astype(np.uint8)
+    tifffile.imwrite(folder / "mask.tif", mask, tile=(256, 256))
+    return folder
+
+
+@pytest.mark.parametrize(("name", "options", "suffix"), [
+    ("holes.tif", ("-k", "box:size=5"), ".tif"),  # NaN data, the default --nan propagate
+    ("holes.tif", ("-k", "gaussian:sigma=2", "--nan", "ignore"), ".zarr"),
+    ("gray.tif", ("-k", "box:size=5", "--mask", "{mask}"), ".tif"),
+    ("gray.tif", ("-k", "gaussian:sigma=2", "--linear"), ".zarr"),
+    ("gray.tif", ("-k", "sobel:axis=both", "--range", "normalize"), ".tif"),
+    ("rgb.tif", ("-k", "laplacian", "--range", "normalize"), ".zarr"),
+])
+def test_every_feature_is_cut_into_bands_as_the_local_run(dask_cluster, inputs, features, bands, tmp_path, name,
+                                                           options, suffix):
+    options = tuple(o.replace("{mask}", str(features / "mask.tif")) for o in options)
+    source = (features if name == "holes.tif" else inputs) / name
+    reference = local(source, tmp_path / f"local{suffix}", *options)
+    here = invoke(str(source), *options, "-o", str(tmp_path / f"again{suffix}"), "--json")
+    assert here.exit_code == 0 and json.loads(here.stdout)["files"][0]["bands"] == 1  # one process, whole
+    out = tmp_path / f"out{suffix}"
+    result = invoke(str(source), *options, "-o", str(out), "--json", "--scheduler", dask_cluster.address)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)["files"][0]
+    assert report["bands"] == len(bands) >= 2 and bands[0][0] == 0
+    same(out, reference)
+
+
+def test_normalize_on_the_cluster_folds_the_range_of_every_band(dask_cluster, tmp_path, bands, monkeypatch):
+    """The extremes sit in different bands: each band stretched alone would not give the local bytes."""
+    monkeypatch.setattr(giant, "BAND_PIXELS", 1)  # bands of 512 rows: 3
+    image = np.full((1200, 1000), 0.5, np.float32)
+    image[100, 100], image[1100, 900] = -7.0, 30.0  # the low in the first band, the high in the last
+    tifffile.imwrite(tmp_path / "in.tif", image, tile=(256, 256))
+    result = invoke(str(tmp_path / "in.tif"), "-k", "box:size=3", "--range", "normalize", "--depth", "16", "-o",
+                    str(tmp_path / "out.tif"), "--scheduler", dask_cluster.address)
+    assert result.exit_code == 0, result.stderr
+    assert len(bands) == 3
+    got = tifffile.imread(tmp_path / "out.tif")
+    # an independent reference: the box (mean of 3x3, reflect border) of the image, stretched over its own range
+    padded = np.pad(image.astype(np.float64), 1, mode="symmetric")
+    boxed = sum(padded[i : i + 1200, j : j + 1000] for i in range(3) for j in range(3)) / 9
+    want = np.round((boxed - boxed.min()) / (boxed.max() - boxed.min()) * 65535)
+    assert got.dtype == np.uint16 and np.abs(got.astype(np.int64) - want).max() <= 1
+    assert got.min() == 0 and got.max() == 65535

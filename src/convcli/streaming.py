@@ -473,6 +473,26 @@ class Stream:
             out[r - r0 : r - r0 + part.shape[0]] = part[..., 0] if self.flat else part
         return out
 
+    def finite_range(self, r0: int, r1: int, *, alpha: bool = False) -> tuple[float, float] | None:
+        """The finite minimum and maximum of rows ``[r0, r1)`` before the depth conversion (None: none finite).
+
+        The colour channels only (``alpha``: the last channel is alpha).  The
+        range of the whole result is the fold of its bands' ranges: what
+        ``range_mode="normalize"`` stretches, found strip by strip.
+
+        Examples
+        --------
+        >>> image = np.arange(12.0).reshape(4, 3)
+        >>> stream = stream_filter(image, [], strip_rows=1)
+        >>> stream.finite_range(1, 3), stream.finite_range(0, 4)
+        ((3.0, 8.0), (0.0, 11.0))
+        """
+        c = self.stage.shape[2]
+        keep = c - 1 if alpha and c >= 2 else c
+        parts = [finite_range(self.stage.read(r, min(r + self.rows, r1))[..., :keep]) for r in range(r0, r1, self.rows)]
+        found = [p for p in parts if p is not None]
+        return (min(p[0] for p in found), max(p[1] for p in found)) if found else None
+
     def collect(self) -> np.ndarray:
         """The whole output as one array (strip by strip into one allocation)."""
         out = np.empty(self.shape, self.dtype)
@@ -496,14 +516,18 @@ def stream_filter(
     linear: bool = False,
     mask: np.ndarray | None = None,
     strip_rows: int | None = None,
+    value_range: tuple[float, float] | None = None,
 ) -> Stream:
     """:func:`convcli.pipeline.filter_to_depth` as a :class:`Stream` of output strips.
 
     With ``depth=None`` the strips are the float result of
     :func:`~convcli.pipeline.filter_image`.  Otherwise each strip is converted
     by :func:`convcli.depth.to_depth` (``range_mode="normalize"`` first runs
-    the chain once to find the whole result's range).  ``strip_rows`` sets the
-    strip height (default: about :data:`STRIP_ELEMENTS` samples a strip).
+    the chain once to find the whole result's range, :meth:`Stream.finite_range`,
+    unless ``value_range`` gives it: the finite minimum and maximum of the
+    colour channels, NaN for both when there is none; a cluster folds it from
+    its bands).  ``strip_rows`` sets the strip height (default: about
+    :data:`STRIP_ELEMENTS` samples a strip).
 
     Examples
     --------
@@ -525,13 +549,8 @@ def stream_filter(
     if depth is None:
         return Stream(stage, flat, lambda x: x, stage.dtype, rows)
     source_max = nominal_max(np.dtype(image.dtype))
-    value_range = None
-    if range_mode == "normalize":
-        has_alpha = out_alpha and c >= 2
-        parts = [finite_range(stage.read(r, min(r + rows, h))[..., : c - 1 if has_alpha else c])
-                 for r in range(0, h, rows)]
-        found = [p for p in parts if p is not None]
-        value_range = (min(p[0] for p in found), max(p[1] for p in found)) if found else None
+    if range_mode == "normalize" and value_range is None:  # the streamed pre-pass: the whole result's range
+        value_range = Stream(stage, flat, lambda x: x, stage.dtype, rows).finite_range(0, h, alpha=out_alpha)
     float_out = np.dtype(_work(image.dtype)) if linear else None
 
     def convert(x: np.ndarray) -> np.ndarray:

@@ -31,11 +31,20 @@ retried (:data:`convcli.batch.scheduler.RETRIES`).  A failure or Ctrl-C cancels
 the rest, waits until no band task still writes (a cluster the run did not
 start), and removes the temporary output: the target is then untouched.
 
+Every feature of the chain is cut into bands: float samples (NaN data with
+the default ``--nan propagate``), ``--nan ignore``, ``--mask`` (each band task
+opens the mask from its shared path, :func:`convcli.batch.results.read_mask`)
+and ``--linear``.  ``--range normalize`` needs the whole result's finite
+minimum and maximum: a streamed pre-pass first (each band's range computed on
+the workers, :meth:`convcli.streaming.Stream.finite_range`, folded here), then
+the bands are converted with that range.  (Until the engine streams NaN data
+and normalised convolution, the correlation of such a band holds its input
+whole on the worker: correct bytes, not yet bounded memory.)  The result's
+``bands`` says into how many bands the image was cut.
+
 What is not cut into bands (one worker filters it whole, as any batch file):
 an input read into memory (PNG, JPEG, a TIFF turned by its orientation tag),
-float samples, an alpha channel, ``--range normalize``, ``--mask``,
-``--nan ignore``, ``--linear`` (each needs a pass over the whole image first)
-and stdin.
+an alpha channel, and stdin.
 """
 
 from __future__ import annotations
@@ -100,42 +109,52 @@ def band_rows(shape: Sequence[int], tile: int | None = None, *, threads: int = 0
     return side * max(least, min(most, even))
 
 
-def _candidate(task: Task, recipe: Recipe) -> bool:
-    """Whether the options allow bands at all (before the input is opened)."""
-    from ..operations import Convolve
-
-    return (task.output not in (None, "-") and task.fmt in BANDED_FORMATS and task.source.data is None
-            and recipe.mask is None and recipe.range_mode != "normalize" and not recipe.linear
-            and not any(isinstance(op, Convolve) and op.normalized for op in recipe.operations))
+def _candidate(task: Task) -> bool:
+    """Whether the output allows bands at all (before the input is opened)."""
+    return task.output not in (None, "-") and task.fmt in BANDED_FORMATS and task.source.data is None
 
 
 def _banded(source: Any) -> bool:
-    """Whether a band can be computed from its own rows: a lazy integer source without alpha."""
+    """Whether a band can be computed from its own rows: a lazy source (integer or float) without alpha."""
     shape = tuple(source.shape)
     has_alpha = bool(source.info.alpha) and len(shape) == 3 and shape[2] >= 2
-    return bool(getattr(source, "lazy", False)) and np.dtype(source.dtype).kind in "biu" and not has_alpha
+    return bool(getattr(source, "lazy", False)) and np.dtype(source.dtype).kind in "biuf" and not has_alpha
 
 
-def _stream(source: Any, recipe: Recipe, depth: Depth, out_alpha: bool) -> Stream:
-    """The recipe's stream of ``source``: :func:`convcli.batch.results.recipe_stream`, as every file has it."""
-    from .results import recipe_stream
+#: ``value_range`` for building a stream whose range does not matter (only its shape): skips the pre-pass
+_ANY_RANGE = (math.nan, math.nan)
 
-    stream: Stream = recipe_stream(source, recipe, depth=depth, out_alpha=out_alpha)
-    return stream
+
+@contextlib.contextmanager
+def _open_stream(path: str, frame: int | None, recipe: Recipe, depth: Depth, out_alpha: bool,
+                 value_range: tuple[float, float] | None) -> Iterator[Stream]:
+    """On a worker: the recipe's stream of the shared input (and of its ``--mask``), one engine thread."""
+    from ..engine import thread_limit
+    from ..imageio import open_image
+    from .results import read_mask, recipe_stream
+
+    with thread_limit(1), open_image(path, max_pixels=recipe.max_pixels, frame=frame) as source:
+        mask = None if recipe.mask is None else read_mask(recipe.mask, tuple(source.shape), recipe)
+        yield recipe_stream(source, recipe, depth=depth, out_alpha=out_alpha, mask=mask, value_range=value_range)
+
+
+def _range_on_worker(path: str, frame: int | None, recipe: Recipe, depth: Depth, out_alpha: bool,
+                     rows: tuple[int, int]) -> tuple[float, float] | None:
+    """Run on a Dask worker: the finite range of output rows ``[a, b)`` before conversion (the pre-pass)."""
+    with _open_stream(path, frame, recipe, depth, out_alpha, _ANY_RANGE) as stream:
+        found: tuple[float, float] | None = stream.finite_range(*rows, alpha=out_alpha)
+    return found
 
 
 def _band_on_worker(path: str, frame: int | None, recipe: Recipe, depth: Depth, out_alpha: bool,
-                    shape: tuple[int, ...], dtype: np.dtype, rows: tuple[int, int],
-                    store: str | None) -> np.ndarray | None:
+                    shape: tuple[int, ...], dtype: np.dtype, value_range: tuple[float, float] | None,
+                    rows: tuple[int, int], store: str | None) -> np.ndarray | None:
     """Run on a Dask worker: output rows ``[a, b)``, written into the Zarr ``store``, or returned (TIFF)."""
-    from ..engine import thread_limit
-    from ..imageio import open_image
-
     a, b = rows
-    with thread_limit(1), open_image(path, max_pixels=recipe.max_pixels, frame=frame) as source:
-        stream = _stream(source, recipe, depth, out_alpha)
+    with _open_stream(path, frame, recipe, depth, out_alpha, value_range) as stream:
         if store is None:
-            return stream.band(a, b).astype(dtype, copy=False).reshape((b - a, *shape[1:]))
+            band: np.ndarray = stream.band(a, b).astype(dtype, copy=False).reshape((b - a, *shape[1:]))
+            return band
         import zarr
 
         array = zarr.open_array(store, mode="r+")
@@ -177,6 +196,24 @@ def _submit_band(client: Any, key: str, *args: Any) -> Any:
     return client.submit(_band_on_worker, *args, key=key, pure=False, retries=RETRIES)
 
 
+def _value_range(client: Any, args: tuple[Any, ...], spans: Sequence[tuple[int, int]], *,
+                 label: str) -> tuple[float, float]:
+    """``--range normalize``'s pre-pass: every band's finite range, on the workers, folded here (NaN: none)."""
+    prefix = f"convcli-range-{uuid.uuid4().hex[:8]}-"
+
+    def submit(span: tuple[int, int]) -> Any:
+        return client.submit(_range_on_worker, *args[:5], span, key=f"{prefix}{span[0]}", pure=False,
+                             retries=RETRIES)
+
+    lo, hi = math.inf, -math.inf
+    with contextlib.closing(in_window(client, spans, submit, prefix=prefix)) as done:
+        for span, future in done:
+            found = _outcome(future, label, span, client)
+            if found is not None:
+                lo, hi = min(lo, found[0]), max(hi, found[1])
+    return (lo, hi) if lo <= hi else _ANY_RANGE
+
+
 def _bands(client: Any, args: tuple[Any, ...], spans: Sequence[tuple[int, int]], *, label: str,
            store: str | None, wait_running: bool) -> Iterator[tuple[int, Any]]:
     """``(first_row, band)`` for every span, in order, through the one bounded window (:func:`in_window`).
@@ -205,7 +242,7 @@ def filter_task(client: Any, task: Task, recipe: Recipe, *, overwrite: bool,
     """
     from ..imageio import open_image
 
-    if not _candidate(task, recipe):
+    if not _candidate(task):
         return None
     start = time.perf_counter()
     try:
@@ -214,9 +251,9 @@ def filter_task(client: Any, task: Task, recipe: Recipe, *, overwrite: bool,
                 return None
             found, args = _plan(task, recipe, source)
             info = source.info
-        _run(client, task, recipe, info, args, overwrite=overwrite, wait_running=wait_running)
+        found.bands = _run(client, task, recipe, info, args, overwrite=overwrite, wait_running=wait_running)
     except ConvcliError as err:
-        found = file_result(task, "failed", error=named(task.source.label, _as_typed(str(err), task)))
+        found = file_result(task, "failed", error=named(task.source.label, _as_typed(str(err), task, recipe)))
     except MemoryError:
         found = file_result(task, "failed", error=f"{task.source.label}: not enough memory to filter this image; "
                         "give the workers more memory or use a smaller --tile")
@@ -224,9 +261,9 @@ def filter_task(client: Any, task: Task, recipe: Recipe, *, overwrite: bool,
     return found
 
 
-def _as_typed(message: str, task: Task) -> str:
+def _as_typed(message: str, task: Task, recipe: Recipe) -> str:
     """``message`` naming the paths as they were typed (the workers saw them absolute)."""
-    for typed in (task.source.path, task.output):
+    for typed in (task.source.path, task.output, recipe.mask):
         if typed and not os.path.isabs(typed):
             message = message.replace(os.path.abspath(typed), typed)
     return message
@@ -236,18 +273,25 @@ def _plan(task: Task, recipe: Recipe, source: Any) -> tuple[FileResult, tuple[An
     """The result to report and the band tasks' arguments (from the stream's shape and dtype only)."""
     from .results import prepare_output
 
-    found, stream, depth, out_alpha = prepare_output(task, recipe, source)
+    found, stream, depth, out_alpha = prepare_output(task, recipe, source, value_range=_ANY_RANGE)
     dtype = np.dtype(np.float32) if depth == "float" else stream.dtype
     shape = tuple(stream.shape)
     if len(shape) == 3 and shape[2] == 1:
         shape = shape[:2]
-    args = (os.path.abspath(task.source.path), task.source.frame, recipe, depth, out_alpha, shape, dtype)
+    args = (os.path.abspath(task.source.path), task.source.frame, _shared(recipe), depth, out_alpha, shape, dtype)
     return found, args
 
 
+def _shared(recipe: Recipe) -> Recipe:
+    """``recipe`` with its ``--mask`` path absolute: the workers open it (their folder is not ours)."""
+    from dataclasses import replace
+
+    return recipe if recipe.mask is None else replace(recipe, mask=os.path.abspath(recipe.mask))
+
+
 def _run(client: Any, task: Task, recipe: Recipe, info: Any, args: tuple[Any, ...], *,
-         overwrite: bool, wait_running: bool) -> None:
-    """Submit the bands and write the output (Zarr by the workers, TIFF here), atomically."""
+         overwrite: bool, wait_running: bool) -> int:
+    """Submit the bands and write the output (Zarr by the workers, TIFF here), atomically; the number of bands."""
     from ..imageio import write_bands
     from ..imageio.png import compression_for
     from ..imageio.write import atomic_folder
@@ -259,6 +303,8 @@ def _run(client: Any, task: Task, recipe: Recipe, info: Any, args: tuple[Any, ..
     height, step = shape[0], band_rows(shape, recipe.tile, threads=threads)
     spans = [(a, min(a + step, height)) for a in range(0, height, step)]
     label = task.source.label
+    found = _value_range(client, args, spans, label=label) if recipe.range_mode == "normalize" else None
+    args = (*args, found)
     codec = compression_for(task.fmt, recipe.compression)  # a PNG level given to a batch leaves TIFF/Zarr at default
     if task.fmt == "ZARR":
         with atomic_folder(task.output, overwrite=overwrite) as folder:
@@ -267,8 +313,8 @@ def _run(client: Any, task: Task, recipe: Recipe, info: Any, args: tuple[Any, ..
             for _ in _bands(client, args, spans, label=label, store=os.path.abspath(folder),
                             wait_running=wait_running):
                 pass
-        return
+        return len(spans)
     write_bands(task.output, _bands(client, args, spans, label=label, store=None, wait_running=wait_running),
                 shape=shape, dtype=dtype, fmt="TIFF", info=info, quality=recipe.quality,
                 overwrite=overwrite, tile=recipe.tile, compression=codec)
-
+    return len(spans)

@@ -71,6 +71,12 @@ class FileResult:
         folder (then ``output`` is None).
     linear : bool
         Filtered (or planned) in linear light (``--linear``).
+    bands : int or None
+        Into how many bands of rows the image was cut, each filtered on its
+        own: 1 when one process filtered it whole (every local run, every
+        file of a cluster batch), N >= 2 when a cluster's giant-image path
+        split it (:mod:`convcli.batch.giant`); None when nothing was
+        filtered (planned, skipped, failed).
     """
 
     index: int
@@ -89,6 +95,7 @@ class FileResult:
     frame: int | None = None
     reason: str | None = None
     linear: bool = False
+    bands: int | None = None
 
     @property
     def label(self) -> str:
@@ -110,6 +117,7 @@ class FileResult:
             "depth": self.depth,
             "format": self.format,
             "linear": self.linear,
+            "bands": self.bands,
             "steps": [
                 {"operation": s.operation, "input": list(s.input), "output": list(s.output),
                  "method": s.method, "reason": s.reason}
@@ -278,30 +286,35 @@ def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> File
     return found
 
 
-def recipe_stream(source: Any, recipe: Recipe, *, depth: Depth, out_alpha: bool, mask: Any = None) -> Any:
+def recipe_stream(source: Any, recipe: Recipe, *, depth: Depth, out_alpha: bool, mask: Any = None,
+                  value_range: tuple[float, float] | None = None) -> Any:
     """The recipe's :class:`~convcli.streaming.Stream` of an opened ``source`` at the output ``depth``.
 
-    One call for every place that filters a file: this process, a pool worker, a cluster band.
+    One call for every place that filters a file: this process, a pool worker, a cluster band
+    (``value_range``: ``--range normalize``'s range, when a cluster found it from the bands).
     """
     from ..streaming import stream_filter
 
     return stream_filter(source, recipe.operations, depth=depth, channels=recipe.channels, alpha=source.info.alpha,
                          keep_alpha=recipe.keep_alpha, range_mode=recipe.range_mode, gain=recipe.gain,
-                         offset=recipe.offset, out_alpha=out_alpha, linear=recipe.linear, mask=mask)
+                         offset=recipe.offset, out_alpha=out_alpha, linear=recipe.linear, mask=mask,
+                         value_range=value_range)
 
 
-def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None) -> tuple[FileResult, Any, Depth, bool]:
+def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None,
+                   value_range: tuple[float, float] | None = None) -> tuple[FileResult, Any, Depth, bool]:
     """The ``written`` result to report, the stream, the output depth and whether it keeps alpha.
 
-    No pixel is computed: the stream is built (so a chain that leaves nothing fails with the engine's own
-    message) and the steps ``--dry-run`` reports are planned, with every warning about the output.
+    No pixel is computed (unless ``--range normalize`` without ``value_range``: its pre-pass): the stream is
+    built (so a chain that leaves nothing fails with the engine's own message) and the steps ``--dry-run``
+    reports are planned, with every warning about the output.
     """
     from ..pipeline import plan_steps
 
     info, input_shape = source.info, tuple(source.shape)
     channels, depth, notes = _target(recipe, task, input_shape, source.dtype, info.alpha)
     out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
-    stream = recipe_stream(source, recipe, depth=depth, out_alpha=out_alpha, mask=mask)
+    stream = recipe_stream(source, recipe, depth=depth, out_alpha=out_alpha, mask=mask, value_range=value_range)
     steps = plan_steps(input_shape, recipe.operations, dtype=source.dtype, channels=recipe.channels,
                        alpha=info.alpha, linear=recipe.linear)
     if recipe.linear:
@@ -309,7 +322,7 @@ def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None)
     notes = [*_wide_integer_notes(source, depth, task.source.label), *notes]
     found = file_result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
                     output_shape=tuple(stream.shape), depth=depth, format=task.fmt, steps=steps,
-                    linear=recipe.linear)
+                    linear=recipe.linear, bands=1)
     return found, stream, depth, out_alpha
 
 
@@ -334,17 +347,15 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
         mask = None if recipe.mask is None else read_mask(recipe.mask, tuple(source.shape), recipe)
         found, stream, depth, _ = prepare_output(task, recipe, source, mask=mask)
         dtype = np.dtype(np.float32) if depth == "float" and task.fmt != "NPY" else stream.dtype
-        bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)
         compression = compression_for(task.fmt, recipe.compression)  # a level for PNG, a codec for TIFF/Zarr
         if task.output != "-" and task.fmt in STREAMED_FORMATS:  # written tile by tile as the strips come
+            bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)
             write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
                         quality=recipe.quality, overwrite=overwrite, tile=recipe.tile,
                         compression=compression)
             return found
-        samples = np.empty(stream.shape, dtype)
-        for first, band in bands:
-            samples[first : first + band.shape[0]] = band
-    del source, stream, bands  # the decoded input goes before the encoder makes its own copy of the output
+        samples = stream.collect().astype(dtype, copy=False)  # the formats encoded whole
+    del source, stream  # the decoded input goes before the encoder makes its own copy of the output
     if task.output == "-":
         found.payload = encode_image(samples, task.fmt, info=info, name="-", quality=recipe.quality,
                                      compression=compression)
