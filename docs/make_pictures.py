@@ -18,6 +18,7 @@ from pathlib import Path
 from PIL import Image
 
 import convcli
+import convcli.batch
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -29,8 +30,7 @@ KERNEL = "gaussian:sigma=4"
 def blur(source: Path, output: Path, *, linear: bool) -> None:
     """``convcli apply SOURCE -k gaussian:sigma=4 [--linear] -o OUTPUT --force``."""
     recipe = convcli.build_recipe(kernels=[KERNEL], linear=linear, output=str(output), force=True)
-    for task in recipe.plan([str(source)]):
-        result = recipe.run(task)
+    for result in convcli.batch.run_batch(convcli.batch.plan_tasks([str(source)], recipe), recipe):
         if result.status != "written":
             raise SystemExit(f"{source}: {result.error}")
 

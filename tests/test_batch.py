@@ -453,3 +453,39 @@ def test_several_files_in_one_process_use_one_engine_thread_each(tmp_path, monke
 
 def test_default_jobs_is_the_number_of_usable_cores():
     assert default_jobs() == len(os.sched_getaffinity(0))
+
+
+# --- where a batch runs: --jobs, --scheduler and DASK_SCHEDULER_ADDRESS (batch.command) -----------------
+
+
+@pytest.mark.parametrize(("jobs", "scheduler", "environ", "kind", "where", "noted"), [
+    (None, None, {}, "LocalPool", None, False),
+    (3, None, {}, "LocalPool", 3, False),
+    (None, "tcp://h:8786", {}, "DaskCluster", "tcp://h:8786", False),
+    (None, None, {"DASK_SCHEDULER_ADDRESS": "tcp://e:8786"}, "DaskCluster", "tcp://e:8786", False),
+    (None, "local", {"DASK_SCHEDULER_ADDRESS": "tcp://e:8786"}, "DaskCluster", "local", False),
+    (2, None, {"DASK_SCHEDULER_ADDRESS": "tcp://e:8786"}, "LocalPool", 2, True),
+    (None, None, {"DASK_SCHEDULER_ADDRESS": ""}, "LocalPool", None, False),
+])
+def test_choose_executor_follows_jobs_then_scheduler_then_the_variable(jobs, scheduler, environ, kind, where, noted):
+    from convcli.batch import choose_executor
+
+    executor, notes = choose_executor(jobs=jobs, scheduler=scheduler, environ=environ)
+    assert type(executor).__name__ == kind
+    if kind == "LocalPool":
+        assert executor.jobs == (where or default_jobs())
+    else:
+        assert executor.scheduler == where
+    assert notes == ([f"--jobs {jobs} runs on this machine; DASK_SCHEDULER_ADDRESS=tcp://e:8786 is not used (drop "
+                      "--jobs to run on that cluster)"] if noted else [])
+
+
+@pytest.mark.parametrize(("jobs", "scheduler", "message"), [
+    (0, None, r"^--jobs must be an integer >= 1, got 0$"),
+    (2, "local", r"^--jobs 2 sets local worker processes and --scheduler local runs on a Dask cluster"),
+])
+def test_choose_executor_refuses_bad_jobs_and_both(jobs, scheduler, message):
+    from convcli.batch import choose_executor
+
+    with pytest.raises(UsageError, match=message):
+        choose_executor(jobs=jobs, scheduler=scheduler, environ={})

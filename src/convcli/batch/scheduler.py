@@ -23,7 +23,7 @@ import contextlib
 import logging
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from typing import Any, TypeVar
 
 from ..errors import ClusterError, UsageError
@@ -270,7 +270,7 @@ def wait_for_running(client: Any, prefix: str) -> None:
 
 
 def in_window(client: Any, items: Iterable[T], submit: Callable[[T], Any], *, prefix: str, ordered: bool = False,
-              stop: Callable[[], bool] = lambda: False, wait_running: bool = False) -> Iterator[tuple[T, Any]]:
+              stop: Callable[[], bool] = lambda: False, wait_running: bool = False) -> Generator[tuple[T, Any]]:
     """``(item, future)`` for each submitted item, done, with at most :func:`window` tasks in flight.
 
     The one submission loop of both Dask strategies.  ``submit(item)``
