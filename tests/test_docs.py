@@ -35,13 +35,13 @@ needs_docs = pytest.mark.skipif(not (DOCS / "library.md").is_file(), reason="nee
 
 
 @pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name):
+def test_docstring_examples(name: str) -> None:
     module = importlib.import_module(name)
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE, verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
 
 
-def test_public_functions_have_examples():
+def test_public_functions_have_examples() -> None:
     for name in ["correlate", "convolve", "choose_method", "pool", "output_size", "pool_output_size"]:
         doc = getattr(convcli, name).__doc__ or ""
         assert "Examples" in doc and ">>>" in doc, name
@@ -80,7 +80,7 @@ def anchors(page: Path) -> set[str]:
     return found
 
 
-def test_slugs_are_githubs():
+def test_slugs_are_githubs() -> None:
     """Headings of these pages whose GitHub anchors are known (read off github.com's rendering rules)."""
     assert slug("Missing data (NaN)") == "missing-data-nan"
     assert slug("Filtering images: `convcli apply`") == "filtering-images-convcli-apply"
@@ -96,7 +96,7 @@ def test_slugs_are_githubs():
 
 @needs_docs
 @pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
-def test_every_relative_link_and_image_resolves(page):
+def test_every_relative_link_and_image_resolves(page: Path) -> None:
     text = prose(page.read_text(encoding="utf-8"))
     targets = LINK.findall(text)
     assert targets, f"{page.name} links to nothing"
@@ -116,19 +116,19 @@ def test_every_relative_link_and_image_resolves(page):
 
 
 @needs_docs
-def test_the_readme_is_short_and_leads_to_every_page():
+def test_the_readme_is_short_and_leads_to_every_page() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert len(readme.splitlines()) <= 250
-    assert readme.startswith("# convcli\n\n```bash\n"
-                             "pip install . && convcli apply sample_images/astronaut.png -k gaussian:sigma=3 -o blurred.png\n"
-                             "pip install '.[test]' && ruff check . && mypy && pytest\n```\n")
+    first = "pip install . && convcli apply sample_images/astronaut.png -k gaussian:sigma=3 -o blurred.png"
+    test_command = "pip install '.[test]' && ruff check . && mypy && pytest"
+    assert readme.startswith(f"# convcli\n\n```bash\n{first}\n{test_command}\n")
     linked = {Path(t.partition("#")[0]).name for t in LINK.findall(prose(readme))}
     assert {p.name for p in DOCS.glob("*.md")} <= linked
 
 
 @needs_docs
 @pytest.mark.parametrize("page", sorted(DOCS.glob("*.md")), ids=lambda p: p.name)
-def test_every_page_links_to_the_readme_and_every_other_page(page):
+def test_every_page_links_to_the_readme_and_every_other_page(page: Path) -> None:
     linked = {Path(t.partition("#")[0]).name for t in LINK.findall(prose(page.read_text(encoding="utf-8")))}
     others = {p.name for p in DOCS.glob("*.md")} - {page.name}
     assert others <= linked, f"{page.name} does not link to {sorted(others - linked)}"
@@ -136,7 +136,7 @@ def test_every_page_links_to_the_readme_and_every_other_page(page):
 
 
 @needs_docs
-def test_every_picture_in_docs_is_shown_on_a_page():
+def test_every_picture_in_docs_is_shown_on_a_page() -> None:
     shown = set()
     for page in PAGES:
         for target in LINK.findall(prose(page.read_text(encoding="utf-8"))):
@@ -244,7 +244,7 @@ def _not_run(example: Example) -> str | None:
 
 
 @needs_docs
-def test_the_examples_not_run_are_exactly_those_listed():
+def test_the_examples_not_run_are_exactly_those_listed() -> None:
     """Every NOT_RUN entry matches an example (no stale entry), and the pages still have examples to run."""
     assert len(EXAMPLES) > 40
     unmatched = [start for start in NOT_RUN if not any(e.command.startswith(start) for e in EXAMPLES)]
@@ -255,7 +255,7 @@ def test_the_examples_not_run_are_exactly_those_listed():
 
 
 @pytest.fixture(scope="module")
-def shipped(tmp_path_factory) -> Path:
+def shipped(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder holding copies of the shipped sample_images/ and kernels/, as the repository's root does."""
     folder = tmp_path_factory.mktemp("shipped")
     for name in ("sample_images", "kernels"):
@@ -271,7 +271,7 @@ def _run(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 @needs_docs
 @pytest.mark.parametrize("example", [e for e in EXAMPLES if _not_run(e) is None], ids=str)
-def test_shell_example_runs(example, shipped, tmp_path):
+def test_shell_example_runs(example: Example, shipped: Path, tmp_path: Path) -> None:
     work = tmp_path / "work"
     shutil.copytree(shipped, work, copy_function=os.link)
     for command in example.setup:
@@ -279,7 +279,8 @@ def test_shell_example_runs(example, shipped, tmp_path):
     proc = _run(example.command, work)
     assert proc.returncode == example.exit_code, f"{example}\nstdout: {proc.stdout[-2000:]}\nstderr: {proc.stderr}"
     if example.shown:
-        assert shows(example.shown, proc.stdout + proc.stderr), f"{example}\nshown:\n{example.shown}\ngot:\n{proc.stdout}{proc.stderr}"
+        got = proc.stdout + proc.stderr
+        assert shows(example.shown, got), f"{example}\nshown:\n{example.shown}\ngot:\n{got}"
 
 
 def shows(shown: str, got: str) -> bool:
@@ -320,7 +321,7 @@ PYTHON = python_blocks() if (DOCS / "library.md").is_file() else []
 
 
 @needs_docs
-def test_the_python_blocks_not_run_are_exactly_those_listed():
+def test_the_python_blocks_not_run_are_exactly_those_listed() -> None:
     assert not [line for line in PYTHON_NOT_RUN if not any(line in body for _, _, body in PYTHON)]
     assert len([b for b in PYTHON if not any(line in b[2] for line in PYTHON_NOT_RUN)]) >= 8
 
@@ -329,7 +330,8 @@ def test_the_python_blocks_not_run_are_exactly_those_listed():
 @pytest.mark.parametrize(("page", "number", "code"),
                          [b for b in PYTHON if not any(line in b[2] for line in PYTHON_NOT_RUN)],
                          ids=[f"{p}-block{n}" for p, n, b in PYTHON if not any(line in b for line in PYTHON_NOT_RUN)])
-def test_python_block_runs(page, number, code, shipped, monkeypatch, tmp_path):
+def test_python_block_runs(page: str, number: int, code: str, shipped: Path, monkeypatch: pytest.MonkeyPatch,
+                           tmp_path: Path) -> None:
     work = tmp_path / "work"
     shutil.copytree(shipped, work, copy_function=os.link)
     monkeypatch.chdir(work)
