@@ -1,6 +1,6 @@
-"""Regenerate the README's pictures: ``python docs/make_pictures.py`` (from the repository root or anywhere).
+"""Regenerate the pictures of the docs pages: ``python docs/make_pictures.py`` (from the repository root or anywhere).
 
-Linear light (README "Linear light"): a high-contrast crop of the shipped
+Linear light (docs/apply-and-batches.md, "Linear light"): a high-contrast crop of the shipped
 sample_images/astronaut.png (the black helmet with its white highlight and rim,
 and the mission patch), and that crop blurred by ``convcli apply -k gaussian:sigma=4`` without
 and with ``--linear``.  The blurs are exactly these commands::
@@ -36,7 +36,7 @@ def blur(source: Path, output: Path, *, linear: bool) -> None:
 
 
 def explain_pictures() -> list[str]:
-    """The README's ``convcli explain`` pictures, exactly these commands::
+    """The ``convcli explain`` pictures of docs/outsize-and-learning.md, exactly these commands::
 
         convcli explain -i "1 2 3 0 1; 4 5 6 1 0; 7 8 9 0 1; 1 0 1 2 3; 0 1 0 3 2" -k "1 0 1; 0 1 0; 1 0 1" \\
                         --pad 1 --stride 2 --picture docs/explain.gif
@@ -56,7 +56,7 @@ def explain_pictures() -> list[str]:
 
 
 def kernel_pictures() -> list[str]:
-    """The README's kernel pictures: ``convcli kernels show SPEC --picture docs/kernel_NAME.png`` for
+    """The kernel pictures of docs/kernels.md: ``convcli kernels show SPEC --picture docs/kernel_NAME.png`` for
     gaussian:sigma=1 (low-pass), laplacian (high-pass) and sobel:axis=both (directional), through the library."""
     from convcli.pictures import kernel_picture
 

@@ -391,7 +391,7 @@ def expected_size(case: ApplyCase) -> tuple[int, int] | None:
 
 
 #: failures that options drawn only from the "allowed" lists may still meet, because of how they combine
-#: (option, exit code, the message must contain): each is a real rule of apply, documented in the README
+#: (option, exit code, the message must contain): each is a real rule of apply, documented in docs/
 _GOOD_COMBINATION_FAILURES: list[tuple[Callable[[ApplyCase], bool], int, str]] = [
     (lambda c: "--anchor" in c.options, 2, "anchor"),
     (lambda c: "--depth" in c.options, 2, "--depth"),

@@ -194,12 +194,12 @@ def test_the_readme_library_recipe_gives_the_bytes_of_convcli_apply(tmp_path, ph
 
 
 def readme_recipe() -> str:
-    """The Python block after "From Python, the same work is" in the README of the convcli under test."""
+    """The Python block after "From Python, the same work is" in docs/apply-and-batches.md of the convcli under test."""
     import convcli
 
-    beside = Path(convcli.__file__).resolve().parents[2] / "README.md"  # an editable install's own checkout
-    readme = beside if beside.is_file() else Path(__file__).resolve().parents[1] / "README.md"
-    text = readme.read_text(encoding="utf-8")
+    page = Path("docs", "apply-and-batches.md")
+    beside = Path(convcli.__file__).resolve().parents[2] / page  # an editable install's own checkout
+    text = (beside if beside.is_file() else Path(__file__).resolve().parents[1] / page).read_text(encoding="utf-8")
     start = text.index("From Python, the same work is")
     block = text[text.index("```python\n", start) + len("```python\n"):]
     return block[: block.index("```")]
@@ -215,7 +215,7 @@ def test_the_readme_block_itself_gives_the_bytes_of_convcli_apply_with_alpha_too
     for source in (SAMPLES / "astronaut.png", SAMPLES / "camera.png", tmp_path / "rgba.png"):
         run = code.replace("sample_images/astronaut.png", str(source)).replace(
             '"blurred.png"', repr(str(tmp_path / "library.png")))
-        exec(compile(run, "README.md", "exec"), {})
+        exec(compile(run, "docs/apply-and-batches.md", "exec"), {})
         proc = subprocess.run([CONVCLI, "apply", str(source), "-k", "gaussian:sigma=3", "-o", str(tmp_path / "cli.png"),
                                "--force"], capture_output=True, timeout=120)
         assert proc.returncode == 0, proc.stderr

@@ -428,4 +428,4 @@ def test_the_readme_pictures_are_what_docs_make_pictures_makes(tmp_path):
         assert np.array_equal(load(tmp_path / name), load(ROOT / "docs" / name)), name
     for name in ("linear_crop.png", "linear_blur_encoded.png", "linear_blur_linear.png"):
         assert (ROOT / "docs" / name).stat().st_size < 300_000
-        assert f"](docs/{name})" in (ROOT / "README.md").read_text(encoding="utf-8")
+        assert f"]({name})" in (ROOT / "docs" / "apply-and-batches.md").read_text(encoding="utf-8")
