@@ -172,7 +172,7 @@ NOT_RUN = {
     "convcli apply 'photos/": "needs a photos/ folder",
     "find photos": "needs a photos/ folder and a stamp file",
     "cat scan.png": "needs scan.png",
-    "convcli apply photo.png": "needs photo.png (the errors page's examples name files the reader has)",
+    "convcli apply photo.png": "needs photo.png (and broken.png, bomb.png: a damaged file and a decompression bomb)",
     "convcli apply noise.png": "needs a full disk",
     "convcli --install-completion": "changes the reader's shell start-up files",
     "convcli apply -r many": "needs a many/ folder and a Ctrl-C",
