@@ -613,4 +613,3 @@ def test_paths_and_at_files_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_lazy_public_names() -> None:
     assert convcli.kernel is kernel
     assert convcli.Kernel is Kernel
-    assert "kernel" in convcli.__all__ and "load_kernel_file" in convcli.__all__

@@ -22,6 +22,7 @@ from convcli.specs import (
     spec_float,
     spec_int,
     spec_int_pair,
+    spec_pad,
 )
 
 # --- the spec grammar ------------------------------------------------------------------------------
@@ -168,3 +169,9 @@ def test_every_parser_names_the_option_it_was_given():
     for parser, args in itertools.product([parse_pair, parse_pad, parse_anchor], [("bogus",)]):
         with pytest.raises(UsageError, match="--my-option"):
             parser(*args, what="--my-option")
+
+
+def test_spec_pad() -> None:
+    assert spec_pad(parse_spec("x:p=Valid"), "p", (0, 0)) == "valid"
+    assert spec_pad(parse_spec("x:p=2"), "p", (0, 0)) == (2, 2)
+    assert spec_pad(parse_spec("x"), "p", "same") == "same"

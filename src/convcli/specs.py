@@ -43,6 +43,7 @@ __all__ = [
     "spec_float",
     "spec_int",
     "spec_int_pair",
+    "spec_pad",
 ]
 
 #: the named pad amounts (numbers are the other choice)
@@ -290,6 +291,47 @@ def spec_bool(spec: Spec, key: str, default: bool = False) -> bool:
 
 
 # --- option values: N, HxW, R,C, T,B,L,R and choices ---------------------------
+
+
+def spec_pad(spec: Spec, key: str, default: str | tuple[int, int]) -> str | tuple[int, int]:
+    """A convolution pad parameter of ``spec``: ``same``, ``valid``, ``full``, ``N`` or ``HxW``.
+
+    Parameters
+    ----------
+    spec : Spec
+        The parsed spec.
+    key : str
+        The parameter's key (``"p"`` in ``conv:k=3,p=same``).
+    default : str or pair of int
+        Returned when ``key`` is absent.
+
+    Returns
+    -------
+    str or tuple of int
+        A pad mode, or ``(rows, cols)`` padded on both sides of each axis.
+
+    Examples
+    --------
+    >>> spec_pad(parse_spec("conv:k=3,p=SAME"), "p", (0, 0))
+    'same'
+    >>> spec_pad(parse_spec("conv:k=3,p=1x2"), "p", (0, 0))
+    (1, 2)
+    >>> spec_pad(parse_spec("conv:k=3,p=-1"), "p", (0, 0))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: p must be same, valid, full, N or HxW (integers >= 0) in ..., got '-1'
+    """
+    value = spec.params.get(key)
+    if value is None:
+        return default
+    if value.strip().lower() in PAD_MODES:
+        return value.strip().lower()
+    try:
+        return spec_int_pair(spec, key, minimum=0)
+    except ParameterError:
+        raise ParameterError(
+            f"{key} must be same, valid, full, N or HxW (integers >= 0) in {spec.text!r}, got {value!r}"
+        ) from None
 
 
 def parse_ints(text: str, *, what: str, counts: tuple[int, ...] = (1, 2), minimum: int = 1,

@@ -1,7 +1,7 @@
 """``convcli outsize``: output sizes of a layer chain.
 
 Parse (sizes and pads with :mod:`convcli.specs`, as ``apply`` does), one call
-into :func:`convcli.layers.outsize_chain` (sizes from :mod:`convcli.shapes`),
+into :func:`convcli.operations.outsize_chain` (sizes from :mod:`convcli.shapes`),
 render (a size, JSON or a Rich table).  The size of an image or ``.npy`` file
 comes from :func:`convcli.imageio.probe_size` (its header only).
 """
@@ -203,7 +203,8 @@ def outsize(
       convcli outsize photo.jpg -k gaussian:sigma=2 --stride 2 --pool max --json
     """
     from ..errors import usage_errors
-    from ..layers import outsize_chain, parse_pool
+    from ..layer_specs import parse_pool
+    from ..operations import outsize_chain
     from ..specs import parse_pad, parse_pair
     from .render import shape_text
 
