@@ -17,6 +17,7 @@ from convcli.specs import (
     parse_ints,
     parse_pad,
     parse_pair,
+    parse_size,
     parse_spec,
     spec_bool,
     spec_float,
@@ -116,6 +117,24 @@ def test_parse_pair_refuses_with_one_wording_and_a_usage_error(text):
 
 def test_parse_pair_minimum_zero():
     assert parse_pair("0", what="--x", minimum=0) == (0, 0)
+
+
+@given(st.integers(1, 10_000), st.integers(1, 10_000))
+def test_parse_size_reads_what_parse_pair_reads(h, w):
+    for text in (str(h), f"{h}x{w}", f" {h} X {w} "):
+        assert parse_size(text, what="INPUT") == parse_pair(text, what="INPUT")
+
+
+@pytest.mark.parametrize("text", ["photo.png", "gaussian:sigma=2", "1 2; 3 4", "3x", "x3", "1x2x3", "2.5", "",
+                                  "kernels/3x3.txt", "\u0663"])
+def test_parse_size_is_none_for_anything_not_written_as_a_size(text):
+    assert parse_size(text, what="--kernel") is None
+
+
+def test_parse_size_checks_the_numbers_of_a_size():
+    with pytest.raises(UsageError, match=r"^INPUT must be N or HxW \(e\.g\. 224 or 224x224\) with integers >= 1, "
+                                         r"got '0x3'$"):
+        parse_size("0x3", what="INPUT", example="N or HxW (e.g. 224 or 224x224)")
 
 
 @pytest.mark.parametrize(("text", "expected"), [
