@@ -49,7 +49,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from convcli.errors import ConvcliError
-from convcli.kernels import MAX_KERNEL_SIDE, Kernel, kernel, named_kernels
+from convcli.kernels import Kernel, kernel, named_kernels
+from convcli.shapes import MAX_KERNEL_SIDE
 
 #: outcomes of every check since the process started: cases, ok, convcli_errors
 COUNTS: Counter[str] = Counter()

@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import convcli
 from convcli.errors import KernelError, KernelFileError, ParameterError
-from convcli.kernels import MAX_KERNEL_SIDE, Kernel, kernel, named_kernels
+from convcli.kernels import Kernel, kernel, named_kernels
+from convcli.shapes import MAX_KERNEL_SIDE
 
 
 def impulse(size: int) -> np.ndarray:

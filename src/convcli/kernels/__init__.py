@@ -40,7 +40,7 @@ gradient magnitude ``hypot(gx, gy)`` of the two linear kernels, represented as
 a :class:`Kernel` whose ``components`` are the two kernels and whose
 ``combine`` is ``"hypot"``.
 
-Every kernel side is at most :data:`MAX_KERNEL_SIDE` (1025); larger requests
+Every kernel side is at most :data:`convcli.shapes.MAX_KERNEL_SIDE` (1025); larger requests
 are refused before anything is allocated.
 
 Examples
@@ -59,7 +59,6 @@ Examples
 
 from __future__ import annotations
 
-from ..shapes import MAX_KERNEL_SIDE
 from ._inline import looks_like_matrix, parse_number, parse_rows, split_values
 from ._kernel import Combine, Kernel
 from ._spec import FILE_EXTENSIONS, kernel
@@ -69,7 +68,6 @@ from .named import KernelParam, NamedKernel, named_kernel, named_kernels
 
 __all__ = [
     "FILE_EXTENSIONS",
-    "MAX_KERNEL_SIDE",
     "Combine",
     "Kernel",
     "KernelFormat",
