@@ -61,7 +61,8 @@ def test_the_filtering_entry_point_takes_arrays_and_collects() -> None:
     import numpy as np
 
     image = np.arange(36, dtype=np.float64).reshape(6, 6)
-    out = convcli.stream_filter(image, [convcli.Convolve("box:size=3", pad="valid"), convcli.Pooling("max", 2)])
+    ops = [convcli.Convolve(convcli.kernel("box:size=3"), pad="valid"), convcli.Pooling("max", 2)]
+    out = convcli.stream_filter(image, ops)
     # the mean of a 3x3 window of i*6+j is the value at its centre; max-pooling keeps each 2x2 block's largest
     centres = image[1:5, 1:5]
     want = centres.reshape(2, 2, 2, 2).max(axis=(1, 3))

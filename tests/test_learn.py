@@ -32,4 +32,6 @@ def test_explain_output_is_the_sum_of_products_of_each_window() -> None:
     x = np.arange(16, dtype=float).reshape(4, 4)
     w = np.array([[1.0, -1.0], [2.0, 0.5]])
     want = np.array([[(x[i:i + 2, j:j + 2] * w).sum() for j in range(3)] for i in range(3)])
-    np.testing.assert_allclose(learn.explain(x, w).conv.output, want)
+    conv = learn.explain(x, w).conv
+    assert conv is not None
+    np.testing.assert_allclose(conv.output, want)
