@@ -5,7 +5,8 @@ stride is reported before any image is read; :mod:`convcli.pipeline` runs an
 image through a list of them.  Sizes come from :mod:`convcli.shapes`, the work
 dtype from :func:`convcli.engine.work_dtype`, border names from
 :func:`convcli.engine.resolve_border` and pooling specs from
-:func:`convcli.layer_specs.parse_pool`.
+:func:`convcli.layer_specs.parse_pool`.  :func:`outsize_chain` sizes a chain of
+layers ending in such a convolution and pooling without an image (``convcli outsize``).
 
 Examples
 --------
