@@ -8,7 +8,7 @@ and with ``--linear``.  The blurs are exactly these commands::
     convcli apply docs/linear_crop.png -k gaussian:sigma=4 -o docs/linear_blur_encoded.png --force
     convcli apply docs/linear_crop.png -k gaussian:sigma=4 --linear -o docs/linear_blur_linear.png --force
 
-run here through the same recipe ``convcli apply`` builds (``convcli.build_recipe``).
+run here through the same recipe ``convcli apply`` builds (``convcli.recipe.build_recipe``).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-import convcli
+from convcli.recipe import build_recipe
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -28,7 +28,7 @@ KERNEL = "gaussian:sigma=4"
 
 def blur(source: Path, output: Path, *, linear: bool) -> None:
     """``convcli apply SOURCE -k gaussian:sigma=4 [--linear] -o OUTPUT --force``."""
-    recipe = convcli.build_recipe(kernels=[KERNEL], linear=linear, output=str(output), force=True)
+    recipe = build_recipe(kernels=[KERNEL], linear=linear, output=str(output), force=True)
     for task in recipe.plan([str(source)]):
         result = recipe.run(task)
         if result.status != "written":
@@ -45,7 +45,7 @@ def explain_pictures() -> list[str]:
 
     run here through the library calls the command makes.
     """
-    from convcli.explanation import explain_specs
+    from convcli.learn.explanation import explain_specs
     from convcli.pictures import explain_picture
 
     notes = "1 2 3 0 1; 4 5 6 1 0; 7 8 9 0 1; 1 0 1 2 3; 0 1 0 3 2"

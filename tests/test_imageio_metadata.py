@@ -175,17 +175,19 @@ def test_json_of_a_real_run_reports_the_same_steps_as_the_dry_run(tmp_path):
     ("motion:length=21,angle=30", {}),
 ])
 def test_the_readme_library_recipe_gives_the_bytes_of_convcli_apply(tmp_path, photo_path, spec, extra):
-    """apply streams one convolution in strips (filter_to_depth); the recipe converts the whole float result.
+    """apply streams one convolution in strips (depth per strip); the recipe converts the whole float result.
 
     Both end in the one conversion, ``to_depth``: ties (``--gain 0.5 --offset 128`` on Sobel's integers makes
     many) round alike, half to even in float32, on both paths.
     """
     import convcli
+    from convcli.depth import to_depth
+    from convcli.imageio import read_image, write_image
 
-    image, info = convcli.read_image(photo_path)  # the README's recipe, as written there
-    result = convcli.filter_image(image, [convcli.Convolve(convcli.kernel(spec))], alpha=info.alpha)
-    samples = convcli.to_depth(result, "8", source_max=255, alpha=info.alpha, **extra)
-    convcli.write_image(tmp_path / "library.png", samples, info=info)
+    image, info = read_image(photo_path)  # the README's recipe
+    result = convcli.stream_filter(image, [convcli.Convolve(convcli.kernel(spec))], alpha=info.alpha).collect()
+    samples = to_depth(result, "8", source_max=255, alpha=info.alpha, **extra)
+    write_image(tmp_path / "library.png", samples, info=info)
     options = [f"--{k}={v}" for k, v in extra.items()]
     proc = subprocess.run([CONVCLI, "apply", str(photo_path), "-k", spec, *options, "-o", str(tmp_path / "cli.png")],
                           capture_output=True, timeout=120)

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from convcli.cli import app
 from convcli.errors import ImageWriteError
-from convcli.explanation import explain
+from convcli.learn.explanation import explain
 from convcli.pictures import explain_frames, explain_picture
 from convcli.pictures._draw import BORDER_FILL, CURRENT_FILL, WINDOW, WINNER
 from convcli.pictures.explain import input_grid

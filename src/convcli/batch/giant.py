@@ -124,7 +124,7 @@ def filter_on_cluster(
     output : str or path-like
         The output file (its format from its name: ``.zarr``, ``.tif``, …).
     recipe : Recipe
-        From :func:`convcli.build_recipe` (its naming is not used).
+        From :func:`convcli.recipe.build_recipe` (its naming is not used).
     scheduler : str or distributed.Client
         A scheduler address, ``"local"``, or a connected client (left open);
         see :func:`convcli.batch.cluster.connect`.
@@ -150,7 +150,7 @@ def filter_on_cluster(
     --------
     >>> import os, tempfile, tifffile, zarr
     >>> import numpy as np
-    >>> from convcli import build_recipe
+    >>> from convcli.recipe import build_recipe
     >>> folder = tempfile.mkdtemp()
     >>> big = os.path.join(folder, "big.tif")
     >>> tifffile.imwrite(big, np.eye(600, dtype=np.uint8) * 255, tile=(128, 128))

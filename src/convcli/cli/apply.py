@@ -309,8 +309,8 @@ def apply(
                            scheduler=scheduler if scheduler is not None else (from_env if jobs is None else None))
             if output == "-":
                 for result in results:
-                    if result.payload is not None and not write_stdout(result.payload):
-                        raise typer.Exit(141)
+                    if result.payload is not None:
+                        write_stdout(result.payload)
             if compare is not None and results[0].output is not None and results[0].status in ("written", "skipped"):
                 from ..pictures.compare import compare_picture
 
