@@ -1,10 +1,10 @@
-"""Exact multiplication: convcli.multiply (FFT convolution of digit limbs) against CPython.
+"""Exact multiplication: convcli.learn.multiply (FFT convolution of digit limbs) against CPython.
 
 Run:  python benchmarks/bench_multiply.py [--repeats 5] [--max-digits 1000000] [--out benchmarks/results/multiply.md]
 
 What is compared, for two random n-digit numbers:
 
-* ``convcli``: ``convcli.multiply(a, b)``, decimal text in, decimal text out
+* ``convcli``: ``convcli.learn.multiply(a, b)``, decimal text in, decimal text out
   (parsing, FFT convolution, the exactness checks and carrying all included);
 * ``int *``: CPython's ``x * y`` on ints built beforehand -- the multiplication
   alone (Karatsuba), *no* conversion.  convcli pays for its conversions here, so
@@ -30,7 +30,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import convcli
+import convcli.learn
 from common import environment, interleaved, table
 
 SIZES = (10, 100, 1_000, 3_000, 10_000, 30_000, 50_000, 70_000, 100_000, 300_000, 1_000_000, 3_000_000)
@@ -73,11 +73,11 @@ def main() -> None:
     for n in (s for s in SIZES if s <= args.max_digits):
         a, b = random_digits(rng, n), random_digits(rng, n)
         x, y = int(a), int(b)
-        ours = convcli.multiply(a, b)
+        ours = convcli.learn.multiply(a, b)
         reference = str(context.multiply(decimal.Decimal(a), decimal.Decimal(b)))
-        assert ours == reference, f"convcli.multiply disagrees with decimal at {n} digits"
+        assert ours == reference, f"convcli.learn.multiply disagrees with decimal at {n} digits"
         cases = {
-            "convcli": lambda a=a, b=b: convcli.multiply(a, b),
+            "convcli": lambda a=a, b=b: convcli.learn.multiply(a, b),
             "int": lambda x=x, y=y: x * y,
             "decimal": lambda a=a, b=b: str(context.multiply(decimal.Decimal(a), decimal.Decimal(b))),
         }
@@ -102,7 +102,7 @@ def main() -> None:
             fmt(medians["decimal"]), ratio(medians["decimal"], ours_t),
         ])
         print(f"{n:>9,} digits: " + ", ".join(f"{k} {fmt(v)}" for k, v in medians.items()), file=sys.stderr)
-    header = ["digits (each)", "convcli.multiply", "int * (no conversion)", "ratio", "str(int(a)*int(b))",
+    header = ["digits (each)", "convcli.learn.multiply", "int * (no conversion)", "ratio", "str(int(a)*int(b))",
               "ratio", "decimal (text in/out)", "ratio"]
     lines = [
         "Exact multiplication of two random n-digit numbers, median of interleaved runs; "

@@ -304,7 +304,8 @@ def library_section(s: Settings, tools: Tools, workdir: Path, *, engine_times: d
                     measure_fn: Callable[[Sequence[Command]], Run] = measure,
                     log: Callable[[str], None] = _quiet) -> Section:
     """The CLI's path and the library's on one .npy, in this process (the target) and as whole processes."""
-    from convcli import batch, build_recipe
+    from convcli import batch
+    from convcli.recipe import build_recipe
 
     folder = scratch_folder(workdir)
     image, cases = engine_inputs(s.plane)

@@ -1,6 +1,6 @@
-"""Regenerate the README's pictures: ``python docs/make_pictures.py`` (from the repository root or anywhere).
+"""Regenerate the pictures of the docs pages: ``python docs/make_pictures.py`` (from the repository root or anywhere).
 
-Linear light (README "Linear light"): a high-contrast crop of the shipped
+Linear light (docs/apply-and-batches.md, "Linear light"): a high-contrast crop of the shipped
 sample_images/astronaut.png (the black helmet with its white highlight and rim,
 and the mission patch), and that crop blurred by ``convcli apply -k gaussian:sigma=4`` without
 and with ``--linear``.  The blurs are exactly these commands::
@@ -8,7 +8,7 @@ and with ``--linear``.  The blurs are exactly these commands::
     convcli apply docs/linear_crop.png -k gaussian:sigma=4 -o docs/linear_blur_encoded.png --force
     convcli apply docs/linear_crop.png -k gaussian:sigma=4 --linear -o docs/linear_blur_linear.png --force
 
-run here through the same recipe ``convcli apply`` builds (``convcli.build_recipe``).
+run here through the same recipe ``convcli apply`` builds (``convcli.recipe.build_recipe``).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from pathlib import Path
 
 from PIL import Image
 
-import convcli
-import convcli.batch
+from convcli.batch import build_recipe, plan_tasks, run_batch
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -29,14 +28,14 @@ KERNEL = "gaussian:sigma=4"
 
 def blur(source: Path, output: Path, *, linear: bool) -> None:
     """``convcli apply SOURCE -k gaussian:sigma=4 [--linear] -o OUTPUT --force``."""
-    recipe = convcli.build_recipe(kernels=[KERNEL], linear=linear, output=str(output), force=True)
-    for result in convcli.batch.run_batch(convcli.batch.plan_tasks([str(source)], recipe), recipe):
+    recipe = build_recipe(kernels=[KERNEL], linear=linear, output=str(output), force=True)
+    for result in run_batch(plan_tasks([str(source)], recipe), recipe):
         if result.status != "written":
             raise SystemExit(f"{source}: {result.error}")
 
 
 def explain_pictures() -> list[str]:
-    """The README's ``convcli explain`` pictures, exactly these commands::
+    """The ``convcli explain`` pictures of docs/outsize-and-learning.md, exactly these commands::
 
         convcli explain -i "1 2 3 0 1; 4 5 6 1 0; 7 8 9 0 1; 1 0 1 2 3; 0 1 0 3 2" -k "1 0 1; 0 1 0; 1 0 1" \\
                         --pad 1 --stride 2 --picture docs/explain.gif
@@ -45,7 +44,7 @@ def explain_pictures() -> list[str]:
 
     run here through the library calls the command makes.
     """
-    from convcli.explanation import explain_specs
+    from convcli.learn.explanation import explain_specs
     from convcli.pictures import explain_picture
 
     notes = "1 2 3 0 1; 4 5 6 1 0; 7 8 9 0 1; 1 0 1 2 3; 0 1 0 3 2"
@@ -56,7 +55,7 @@ def explain_pictures() -> list[str]:
 
 
 def kernel_pictures() -> list[str]:
-    """The README's kernel pictures: ``convcli kernels show SPEC --picture docs/kernel_NAME.png`` for
+    """The kernel pictures of docs/kernels.md: ``convcli kernels show SPEC --picture docs/kernel_NAME.png`` for
     gaussian:sigma=1 (low-pass), laplacian (high-pass) and sobel:axis=both (directional), through the library."""
     from convcli.pictures import kernel_picture
 

@@ -7,8 +7,8 @@ ranges, splices with another seed, and format-aware changes: PNG chunks
 dropped, repeated, swapped or rewritten with a valid CRC, JPEG segment
 lengths, TIFF directory entries) and runs it through what ``convcli apply``
 does to a file: :func:`convcli.imageio.probe_image` (``--dry-run``),
-:func:`~convcli.imageio.read_image`, :func:`~convcli.pipeline.filter_image`
-with a 3x3 box, :func:`~convcli.pipeline.to_depth` and
+:func:`~convcli.imageio.read_image`, :func:`~convcli.streaming.stream_filter`
+with a 3x3 box, :func:`~convcli.depth.to_depth` and
 :func:`~convcli.imageio.encode_image`.  Reading may fail only with a
 :class:`~convcli.errors.ConvcliError`; once read, the rest must succeed, and
 the array must have the shape and dtype the header-only probe announced
@@ -326,10 +326,12 @@ def check_image_bytes(name: str, data: bytes) -> str:
     Returns ``"ok"`` or ``"convcli-error"``; raises anything else (a bug), or
     ``AssertionError`` when the array disagrees with what the probe announced.
     """
+    from convcli.depth import natural_depth, nominal_max, to_depth
     from convcli.errors import ConvcliError
     from convcli.imageio import count_frames, encode_image, fit_depth, probe_image, read_image
     from convcli.kernels import kernel
-    from convcli.pipeline import Convolve, filter_image, natural_depth, nominal_max, to_depth
+    from convcli.operations import Convolve
+    from convcli.streaming import stream_filter
 
     try:
         frames = count_frames(name, data=data, max_pixels=MAX_PIXELS)
@@ -352,7 +354,7 @@ def check_image_bytes(name: str, data: bytes) -> str:
             shape, dtype, _ = probed
             assert tuple(shape) == array.shape and np.dtype(dtype) == array.dtype, (
                 shape, dtype, array.shape, array.dtype)
-    result = filter_image(array, [Convolve(kernel("box:size=3"))], alpha=info.alpha)
+    result = stream_filter(array, [Convolve(kernel("box:size=3"))], alpha=info.alpha).collect()
     channels = 1 if result.ndim == 2 else int(result.shape[2])
     try:
         depth = fit_depth("PNG", natural_depth(array.dtype), channels)

@@ -10,7 +10,7 @@ or a :class:`~convcli.errors.ConvcliError` (exit code 1 or 2 with one
     numbers written), their corruptions, and free text over the grammar's
     characters.
 ``check_kernel_file``
-    :func:`convcli.kernel_files.load_kernel_file` on text, CSV, TSV, JSON,
+    :func:`convcli.kernels.load_kernel_file` on text, CSV, TSV, JSON,
     libvips ``.mat`` and ``.npy`` files, valid (read back exactly) or
     corrupted.
 ``check_apply``
@@ -49,7 +49,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from convcli.errors import ConvcliError
-from convcli.kernels import MAX_KERNEL_SIDE, Kernel, kernel, named_kernels
+from convcli.kernels import Kernel, kernel, named_kernels
+from convcli.shapes import MAX_KERNEL_SIDE
 
 #: outcomes of every check since the process started: cases, ok, convcli_errors
 COUNTS: Counter[str] = Counter()
@@ -223,7 +224,7 @@ def kernel_files(draw: st.DrawFn) -> tuple[str, bytes, np.ndarray | None]:
 
 def check_kernel_file(case: tuple[str, bytes, np.ndarray | None], folder: str) -> None:
     """A kernel file gives its exact matrix (when valid) or a ConvcliError naming the file."""
-    from convcli.kernel_files import load_kernel_file
+    from convcli.kernels import load_kernel_file
 
     ext, content, expected = case
     path = os.path.join(folder, f"k.{ext}")
@@ -391,7 +392,7 @@ def expected_size(case: ApplyCase) -> tuple[int, int] | None:
 
 
 #: failures that options drawn only from the "allowed" lists may still meet, because of how they combine
-#: (option, exit code, the message must contain): each is a real rule of apply, documented in the README
+#: (option, exit code, the message must contain): each is a real rule of apply, documented in docs/
 _GOOD_COMBINATION_FAILURES: list[tuple[Callable[[ApplyCase], bool], int, str]] = [
     (lambda c: "--anchor" in c.options, 2, "anchor"),
     (lambda c: "--depth" in c.options, 2, "--depth"),

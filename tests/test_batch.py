@@ -31,7 +31,7 @@ from convcli.batch import (
 from convcli.errors import ImageReadError, ParameterError, UsageError
 from convcli.imageio import read_image, write_image
 from convcli.kernels import kernel
-from convcli.pipeline import Activate, Convolve, Pool
+from convcli.operations import Activate, Convolve, Pooling
 
 
 def png(path: Path, value: int = 100, shape=(8, 8)) -> Path:
@@ -303,7 +303,7 @@ def test_fail_fast_stops_starting_new_files(tmp_path):
 def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path):
     paths = _batch(tmp_path, count=5, shape=(300, 260, 3))
     recipe = Recipe(operations=(Convolve(kernel("gaussian:sigma=4")), Convolve(kernel("sobel:axis=both")),
-                                Pool("max", 2)), range_mode="normalize")
+                                Pooling("max", 2)), range_mode="normalize")
     for jobs in (1, 3):
         tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / f"j{jobs}")))
         assert all(r.status == "written" for r in run_batch(tasks, recipe, executor=LocalPool(jobs=jobs)))
@@ -346,7 +346,7 @@ def test_stdout_payload(tmp_path):
 def test_dry_run_plans_without_writing(tmp_path):
     paths = _batch(tmp_path, count=2)
     tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / "out")))
-    recipe = Recipe(operations=(Convolve(kernel("box:size=3"), stride=2), Pool("mean", 2)))
+    recipe = Recipe(operations=(Convolve(kernel("box:size=3"), stride=2), Pooling("mean", 2)))
     planned = dry_run(tasks, recipe)
     assert [r.status for r in planned] == ["planned", "planned"]
     assert planned[0].output_shape == (6, 5, 3) and [s.output for s in planned[0].steps] == [(12, 10, 3), (6, 5, 3)]

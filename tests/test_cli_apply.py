@@ -247,8 +247,8 @@ def test_npy_float_round_trip_equals_the_library(tmp_path):
                     "-o", str(tmp_path / "out.npy"))
     assert result.exit_code == 0, result.stderr
     out = np.load(tmp_path / "out.npy")
-    ops = [convcli.Convolve(kernel("gaussian:sigma=1.5")), convcli.Activate("tanh"), convcli.Pool("mean", 2)]
-    library = convcli.filter_image(arr, ops)
+    ops = [convcli.Convolve(kernel("gaussian:sigma=1.5")), convcli.Activate("tanh"), convcli.Pooling("mean", 2)]
+    library = convcli.stream_filter(arr, ops).collect()
     assert out.dtype == np.float32 and np.array_equal(out, library)
     independent = np.stack([ref_pool(np.tanh(gaussian_ref(arr[..., c], 1.5)), 2, op="mean") for c in range(2)], 2)
     np.testing.assert_allclose(out, independent, atol=1e-5)  # unclipped float, in the input's units

@@ -20,7 +20,7 @@ from typer.testing import CliRunner
 
 import convcli
 from convcli.cli import app
-from convcli.sequences import EXACT_DIGITS, METHODS, PADS
+from convcli.learn.sequences import EXACT_DIGITS, METHODS, PADS
 
 runner = CliRunner()
 

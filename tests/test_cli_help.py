@@ -12,9 +12,11 @@ import typer.main
 from typer.testing import CliRunner
 
 from convcli.cli import app
+from convcli.depth import RANGES
 from convcli.engine import BORDERS, METHODS
 from convcli.kernels import named_kernels
-from convcli.pipeline import ACTIVATIONS, CHANNELS, RANGES
+from convcli.operations import ACTIVATIONS
+from convcli.streaming import CHANNELS
 
 COMMANDS = [["apply"], ["explain"], ["seq"], ["multiply"], ["outsize"], ["kernels"], ["kernels", "show"], []]
 IDS = [" ".join(c) or "convcli" for c in COMMANDS]

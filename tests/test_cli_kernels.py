@@ -313,3 +313,14 @@ def test_help_texts_have_examples() -> None:
     show = ok("show", "--help")
     assert "convcli kernels show gaussian:sigma=1.5" in show
     assert "--image-size" in show and "--normalize" in show and "--json" in show
+
+
+def test_a_closed_stdout_ends_quietly_with_exit_code_141(tmp_path: Path) -> None:
+    """``… | head``: the reader leaves early; nothing on stderr, the shell's 128 + SIGPIPE (errors.EXIT_CODES)."""
+    import subprocess
+    import sys
+
+    convcli = Path(sys.executable).parent / "convcli"
+    proc = subprocess.run(f"{convcli} kernels show gaussian:sigma=60 | head -c 10 >/dev/null; echo ${{PIPESTATUS[0]}}",
+                          shell=True, cwd=tmp_path, capture_output=True, timeout=120, executable="/bin/bash")
+    assert proc.stdout.strip() == b"141" and proc.stderr == b""

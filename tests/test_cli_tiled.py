@@ -161,7 +161,7 @@ def test_an_interrupted_run_on_a_big_tiff_leaves_nothing_behind(tmp_path):
 def test_a_tall_tiled_tiff_is_filtered_in_memory_that_does_not_grow_with_its_height(tmp_path):
     """Library use, as the README shows it: open_image, stream_filter, write_bands; memory follows the strip."""
     import convcli
-    from convcli.imageio import write_bands
+    from convcli.imageio import open_image, write_bands
 
     peaks = []
     for height in (8192, 32768):
@@ -169,9 +169,9 @@ def test_a_tall_tiled_tiff_is_filtered_in_memory_that_does_not_grow_with_its_hei
         band = np.random.default_rng(height).integers(0, 256, size=(512, 1000), dtype=np.uint8)
         tifffile.imwrite(path, np.tile(band, (height // 512, 1)), tile=(512, 512))
         tracemalloc.start()
-        with convcli.open_image(path) as source:
+        with open_image(path) as source:
             stream = convcli.stream_filter(source, [convcli.Convolve("gaussian:sigma=2"), convcli.Convolve("laplacian"),
-                                                    convcli.Pool("max", 2)], depth="8", range_mode="abs")
+                                                    convcli.Pooling("max", 2)], depth="8", range_mode="abs")
             write_bands(tmp_path / "out.tif", stream, shape=stream.shape, dtype=stream.dtype, fmt="TIFF",
                         info=source.info, tile=256)
         peaks.append(tracemalloc.get_traced_memory()[1])

@@ -37,9 +37,17 @@ from convcli.errors import (
     (KeyboardInterrupt(), 130),
     (Interrupted(), 143),
     (Interrupted(2), 130),
+    (BrokenPipeError(), 141),
 ])
 def test_exit_codes(err, code):
     assert exit_code_for(err) == code
+
+
+def test_the_exit_code_table_holds_every_code_the_command_line_gives():
+    # the shell's conventions: 128 + the signal for SIGINT (2), SIGPIPE (13) and SIGTERM (15)
+    assert sorted(errors.EXIT_CODES.values()) == [0, 1, 2, 130, 141, 143]
+    assert errors.EXIT_CODES["stdout closed"] == exit_code_for(BrokenPipeError())
+    assert errors.EXIT_CODES["terminated"] == exit_code_for(Interrupted())
 
 
 def test_value_errors_for_python_callers():

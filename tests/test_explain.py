@@ -1,4 +1,4 @@
-"""convcli.explain: every window, product and sum, checked against the engine, pooling, the
+"""convcli.learn.explain: every window, product and sum, checked against the engine, pooling, the
 slow references of tests/reference.py and torch.autograd for the backward pass."""
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import torch.nn.functional as F
 
 import convcli
 from convcli.errors import KernelError, ParameterError, ShapeError
-from convcli.explanation import MAX_SIDE, explain, parse_matrix
 from convcli.gradients import correlate_backward, pool_backward
+from convcli.learn.explanation import MAX_SIDE, explain, parse_matrix
 from tests.reference import ref_correlate, ref_pads, ref_pool
 
 NOTES_X = np.array([[1, 2, 3, 0, 1], [4, 5, 6, 1, 0], [7, 8, 9, 0, 1], [1, 0, 1, 2, 3], [0, 1, 0, 3, 2]], float)
@@ -120,7 +120,7 @@ def test_pooling_equals_convcli_pool(op, spec):
     x = rng.integers(0, 4, size=(7, 8)).astype(float)
     text = spec.format(op=op)
     e = explain(x, pool=text)
-    layer = convcli.shapes.parse_layer(text if ":" in text else f"{text}:size=2")
+    layer = convcli.layer_specs.parse_layer(text if ":" in text else f"{text}:size=2")
     expected = convcli.pool(x, layer.kernel, stride=layer.stride, op=op, pad=layer.pad, ceil_mode=layer.ceil_mode)
     np.testing.assert_allclose(e.pool.output, expected, rtol=1e-12)
     np.testing.assert_allclose(e.pool.output, ref_pool(x, layer.kernel, stride=layer.stride, op=op, pad=layer.pad,

@@ -1,4 +1,4 @@
-"""convcli.explanation.inputs and explain_specs: what ``convcli explain`` reads (inline matrices, images)."""
+"""convcli.learn.explanation.inputs and explain_specs: what ``convcli explain`` reads (inline matrices, images)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from convcli.errors import ImageReadError, ParameterError, UsageError
-from convcli.explanation import explain, explain_specs, read_input
+from convcli.learn.explanation import explain, explain_specs, read_input
 
 
 def test_inline_matrices_in_both_syntaxes() -> None:

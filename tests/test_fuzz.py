@@ -25,8 +25,7 @@ from PIL import Image
 
 from convcli.errors import ConvcliError, ImageReadError, KernelError, KernelFileError
 from convcli.imageio import count_frames, probe_image, read_image
-from convcli.kernel_files import load_kernel_file
-from convcli.kernels import kernel
+from convcli.kernels import kernel, load_kernel_file
 from tests import fuzz_images
 from tests.fuzz_inputs import SPECS, apply_cases, check_apply, check_kernel_file, check_spec, kernel_files
 

@@ -175,17 +175,19 @@ def test_json_of_a_real_run_reports_the_same_steps_as_the_dry_run(tmp_path):
     ("motion:length=21,angle=30", {}),
 ])
 def test_the_readme_library_recipe_gives_the_bytes_of_convcli_apply(tmp_path, photo_path, spec, extra):
-    """apply streams one convolution in strips (filter_to_depth); the recipe converts the whole float result.
+    """apply streams one convolution in strips (depth per strip); the recipe converts the whole float result.
 
     Both end in the one conversion, ``to_depth``: ties (``--gain 0.5 --offset 128`` on Sobel's integers makes
     many) round alike, half to even in float32, on both paths.
     """
     import convcli
+    from convcli.depth import to_depth
+    from convcli.imageio import read_image, write_image
 
-    image, info = convcli.read_image(photo_path)  # the README's recipe, as written there
-    result = convcli.filter_image(image, [convcli.Convolve(convcli.kernel(spec))], alpha=info.alpha)
-    samples = convcli.to_depth(result, "8", source_max=255, alpha=info.alpha, **extra)
-    convcli.write_image(tmp_path / "library.png", samples, info=info)
+    image, info = read_image(photo_path)  # the README's recipe
+    result = convcli.stream_filter(image, [convcli.Convolve(convcli.kernel(spec))], alpha=info.alpha).collect()
+    samples = to_depth(result, "8", source_max=255, alpha=info.alpha, **extra)
+    write_image(tmp_path / "library.png", samples, info=info)
     options = [f"--{k}={v}" for k, v in extra.items()]
     proc = subprocess.run([CONVCLI, "apply", str(photo_path), "-k", spec, *options, "-o", str(tmp_path / "cli.png")],
                           capture_output=True, timeout=120)
@@ -194,12 +196,12 @@ def test_the_readme_library_recipe_gives_the_bytes_of_convcli_apply(tmp_path, ph
 
 
 def readme_recipe() -> str:
-    """The Python block after "From Python, the same work is" in the README of the convcli under test."""
+    """The Python block after "From Python, the same work is" in docs/apply-and-batches.md of the convcli under test."""
     import convcli
 
-    beside = Path(convcli.__file__).resolve().parents[2] / "README.md"  # an editable install's own checkout
-    readme = beside if beside.is_file() else Path(__file__).resolve().parents[1] / "README.md"
-    text = readme.read_text(encoding="utf-8")
+    page = Path("docs", "apply-and-batches.md")
+    beside = Path(convcli.__file__).resolve().parents[2] / page  # an editable install's own checkout
+    text = (beside if beside.is_file() else Path(__file__).resolve().parents[1] / page).read_text(encoding="utf-8")
     start = text.index("From Python, the same work is")
     block = text[text.index("```python\n", start) + len("```python\n"):]
     return block[: block.index("```")]
@@ -215,7 +217,7 @@ def test_the_readme_block_itself_gives_the_bytes_of_convcli_apply_with_alpha_too
     for source in (SAMPLES / "astronaut.png", SAMPLES / "camera.png", tmp_path / "rgba.png"):
         run = code.replace("sample_images/astronaut.png", str(source)).replace(
             '"blurred.png"', repr(str(tmp_path / "library.png")))
-        exec(compile(run, "README.md", "exec"), {})
+        exec(compile(run, "docs/apply-and-batches.md", "exec"), {})
         proc = subprocess.run([CONVCLI, "apply", str(source), "-k", "gaussian:sigma=3", "-o", str(tmp_path / "cli.png"),
                                "--force"], capture_output=True, timeout=120)
         assert proc.returncode == 0, proc.stderr

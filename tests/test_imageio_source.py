@@ -17,7 +17,6 @@ import tifffile
 import zarr
 from PIL import Image
 
-import convcli
 from convcli.batch.inputs import expand_inputs
 from convcli.errors import ImageReadError
 from convcli.imageio import (
@@ -281,7 +280,6 @@ def test_pillow_formats_and_npy_are_array_sources(tmp_path):
     with open_image(tmp_path / "a.png") as png, open_image(tmp_path / "b.npy") as npy:
         assert isinstance(png, ArraySource) and not png.lazy and png.chunks is None
         assert np.array_equal(png.read(5, 9), photo()[5:9]) and npy.dtype == np.float32
-    assert convcli.open_image is open_image
 
 
 def test_reads_are_checked_and_fresh():

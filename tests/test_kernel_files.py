@@ -12,8 +12,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 from convcli.errors import KernelError, KernelFileError
-from convcli.kernel_files import kernel_file_format, load_kernel_file, save_kernel_file
 from convcli.kernels import Kernel, kernel
+from convcli.kernels.files import kernel_file_format, load_kernel_file, save_kernel_file
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -300,7 +300,7 @@ def test_text_size_limit(tmp_path: Path) -> None:
 
 
 def test_file_size_limit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import convcli.kernels.files as kf  # the owner; convcli.kernel_files re-exports it
+    import convcli.kernels.files as kf
 
     monkeypatch.setattr(kf, "MAX_FILE_BYTES", 10)
     path = write(tmp_path / "k.txt", "1 2 3 4 5 6 7\n")
@@ -328,22 +328,3 @@ def test_save_refuses_what_a_format_cannot_hold(tmp_path: Path) -> None:
     assert not any(p.name.startswith("k.") for p in tmp_path.iterdir())
 
 
-def test_old_import_path_re_exports_the_owner() -> None:
-    import convcli.kernel_files as old
-    import convcli.kernels as package
-    import convcli.kernels.files as files
-
-    for name in ("load_kernel_file", "save_kernel_file", "kernel_file_format", "MAX_FILE_BYTES"):
-        assert getattr(old, name) is getattr(files, name)
-    assert package.load_kernel_file is files.load_kernel_file
-
-
-def test_kernel_files_do_not_import_the_spec_entry_point() -> None:
-    """kernels/files.py depends on the Kernel type and the inline parser only: no import cycle."""
-    import ast
-
-    import convcli.kernels.files as files
-
-    tree = ast.parse(Path(files.__file__).read_text(encoding="utf-8"))
-    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level}
-    assert imported == {"errors", "shapes", "_inline", "_kernel"}

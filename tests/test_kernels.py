@@ -18,7 +18,8 @@ from hypothesis import strategies as st
 
 import convcli
 from convcli.errors import KernelError, KernelFileError, ParameterError
-from convcli.kernels import MAX_KERNEL_SIDE, Kernel, kernel, named_kernels
+from convcli.kernels import Kernel, kernel, named_kernels
+from convcli.shapes import MAX_KERNEL_SIDE
 
 
 def impulse(size: int) -> np.ndarray:
@@ -613,4 +614,3 @@ def test_paths_and_at_files_are_read(tmp_path: Path, monkeypatch: pytest.MonkeyP
 def test_lazy_public_names() -> None:
     assert convcli.kernel is kernel
     assert convcli.Kernel is Kernel
-    assert "kernel" in convcli.__all__ and "load_kernel_file" in convcli.__all__

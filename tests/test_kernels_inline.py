@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from convcli.errors import KernelError, ParameterError
-from convcli.explanation import parse_matrix
 from convcli.kernels import kernel, looks_like_matrix, parse_number, parse_rows, split_values
+from convcli.learn.explanation import parse_matrix
 
 
 @pytest.mark.parametrize(

@@ -234,27 +234,29 @@ def test_alpha_weighted_filtering_premultiplies_in_linear_light(tmp_path):
 
 def test_gray_images_and_channels_gray_filter_linear_values():
     from convcli import kernel
-    from convcli.pipeline import Convolve, filter_image
+    from convcli.operations import Convolve
+    from convcli.streaming import stream_filter
 
     camera = photo("camera.png")
     ops = [Convolve(kernel("box:size=3"))]
     exact = ref_encode(ref_correlate(ref_decode(camera, 255), kernel("box:size=3").matrix)) * 255
-    np.testing.assert_allclose(filter_image(camera, ops, linear=True), exact, atol=1e-9)
+    np.testing.assert_allclose(stream_filter(camera, ops, linear=True).collect(), exact, atol=1e-9)
     rgb = photo("chelsea.png")[:64, :64]
     lin = ref_decode(rgb, 255)
     luma = lin[..., 0] * 0.299 + lin[..., 1] * 0.587 + lin[..., 2] * 0.114
     want = ref_encode(ref_correlate(luma, kernel("box:size=3").matrix)) * 255
-    np.testing.assert_allclose(filter_image(rgb, ops, channels="gray", linear=True), want, atol=1e-9)
+    np.testing.assert_allclose(stream_filter(rgb, ops, channels="gray", linear=True).collect(), want, atol=1e-9)
 
 
 def test_zero_sum_kernels_are_computed_on_linear_values_and_encoded_sign_preserving(tmp_path):
     from convcli import kernel
-    from convcli.pipeline import Convolve, filter_image
+    from convcli.operations import Convolve
+    from convcli.streaming import stream_filter
 
     camera = photo("camera.png")
     response = ref_correlate(ref_decode(camera, 255), kernel("sobel:axis=x").matrix)
     signed = ref_encode(response) * 255
-    got = filter_image(camera, [Convolve(kernel("sobel:axis=x"))], linear=True)
+    got = stream_filter(camera, [Convolve(kernel("sobel:axis=x"))], linear=True).collect()
     assert (got < 0).any() and (got > 255).any()
     np.testing.assert_allclose(got, signed, atol=1e-8)
     np.testing.assert_allclose(got[got < 0], -ref_encode(-response[got < 0]) * 255, atol=1e-8)
@@ -284,7 +286,8 @@ def test_streamed_equals_whole_in_linear_light(specs, acts, kw, shape, dtype, mo
     import convcli.streaming as streaming
     from convcli import kernel
     from convcli.engine import _fft
-    from convcli.pipeline import Activate, Convolve, filter_to_depth
+    from convcli.operations import Activate, Convolve
+    from convcli.streaming import stream_filter
     from tests.whole_reference import whole_to_depth
 
     monkeypatch.setattr(streaming, "STRIP_ELEMENTS", 4096)  # many strips
@@ -302,38 +305,39 @@ def test_streamed_equals_whole_in_linear_light(specs, acts, kw, shape, dtype, mo
             yield item
 
     monkeypatch.setattr(streaming.Stream, "__iter__", spy)
-    streamed = filter_to_depth(image, ops, depth=depth, linear=True, **kw)
+    streamed = stream_filter(image, ops, depth=depth, linear=True, **kw).collect()
     assert len(strips) >= 2, "the streamed path must have run in several strips"
     whole = whole_to_depth(image, ops, depth=depth, linear=True, **kw)  # the whole-array path, as it was
     assert np.array_equal(streamed, whole)
-    assert not np.array_equal(streamed, filter_to_depth(image, ops, depth=depth, **kw))
+    assert not np.array_equal(streamed, stream_filter(image, ops, depth=depth, **kw).collect())
 
 
 def test_the_readme_library_recipe_with_linear_gives_the_command_line_bytes(tmp_path):
     import convcli
-    from convcli.pipeline import filter_to_depth
+    from convcli.depth import to_depth
+    from convcli.imageio import read_image, write_image
 
-    image, info = convcli.read_image(str(SAMPLES / "astronaut.png"))
+    image, info = read_image(str(SAMPLES / "astronaut.png"))
     ops = [convcli.Convolve(convcli.kernel("gaussian:sigma=3"))]
-    result = convcli.filter_image(image, ops, alpha=info.alpha, linear=True)
-    convcli.write_image(str(tmp_path / "lib.png"), convcli.to_depth(result, "8", source_max=255, alpha=info.alpha),
-                        info=info)
+    result = convcli.stream_filter(image, ops, alpha=info.alpha, linear=True).collect()
+    write_image(str(tmp_path / "lib.png"), to_depth(result, "8", source_max=255, alpha=info.alpha), info=info)
     assert invoke(str(SAMPLES / "astronaut.png"), "-k", "gaussian:sigma=3", "--linear",
                   "-o", str(tmp_path / "cli.png")).exit_code == 0
     assert np.array_equal(load(tmp_path / "lib.png"), load(tmp_path / "cli.png"))
-    assert np.array_equal(filter_to_depth(image, ops, depth="8", linear=True), load(tmp_path / "cli.png"))
+    streamed = convcli.stream_filter(image, ops, depth="8", linear=True).collect()
+    assert np.array_equal(streamed, load(tmp_path / "cli.png"))
 
 
 def test_linear_is_keyword_only_and_checked():
-    from convcli import UsageError, build_recipe
-    from convcli.pipeline import Convolve, filter_image, filter_to_depth
+    from convcli import UsageError
+    from convcli.operations import Convolve
+    from convcli.recipe import build_recipe
+    from convcli.streaming import stream_filter
 
     image = checkerboard(8)
     ops = [Convolve("box:size=2")]
     with pytest.raises(TypeError, match="positional"):
-        filter_image(image, ops, "each", False, False, True)  # type: ignore[misc]
-    with pytest.raises(TypeError, match="positional"):
-        filter_to_depth(image, ops, "8")  # type: ignore[misc]
+        stream_filter(image, ops, "8").collect()  # type: ignore[misc]
     assert build_recipe(kernels=["box"], linear=True, outdir="o").linear
     assert not build_recipe(kernels=["box"], outdir="o").linear
     with pytest.raises(UsageError, match=r"^--linear is a flag \(True or False\), got 'yes'$"):
@@ -428,4 +432,4 @@ def test_the_readme_pictures_are_what_docs_make_pictures_makes(tmp_path):
         assert np.array_equal(load(tmp_path / name), load(ROOT / "docs" / name)), name
     for name in ("linear_crop.png", "linear_blur_encoded.png", "linear_blur_linear.png"):
         assert (ROOT / "docs" / name).stat().st_size < 300_000
-        assert f"](docs/{name})" in (ROOT / "README.md").read_text(encoding="utf-8")
+        assert f"]({name})" in (ROOT / "docs" / "apply-and-batches.md").read_text(encoding="utf-8")

@@ -317,14 +317,16 @@ def test_ignore_refuses_zero_sum_kernels_and_bad_arguments():
 
 
 def test_the_pipeline_streams_with_a_mask():
-    from convcli.pipeline import Convolve, filter_image, filter_to_depth, to_depth
+    from convcli.depth import to_depth
+    from convcli.operations import Convolve
+    from convcli.streaming import stream_filter
 
     rng = np.random.default_rng(3)
     image = rng.integers(0, 256, size=(120, 90), dtype=np.uint8)
     mask = rng.random(image.shape) > 0.3
     ops = [Convolve("box:size=5", nan="ignore", nan_fill=0.0)]
-    streamed = filter_to_depth(image, ops, depth="8", mask=mask)
-    whole = to_depth(filter_image(image, ops, mask=mask), "8", source_max=255)
+    streamed = stream_filter(image, ops, depth="8", mask=mask).collect()
+    whole = to_depth(stream_filter(image, ops, mask=mask).collect(), "8", source_max=255)
     np.testing.assert_array_equal(streamed, whole)
 
 
@@ -393,12 +395,13 @@ def test_dry_run_and_json_show_the_nan_treatment(tmp_path):
 
 
 def test_recipe_notes_a_nan_fill_without_ignore():
-    recipe = convcli.build_recipe(kernels=["box"], nan_fill=0.0, outdir="o")
+    from convcli.recipe import build_recipe
+
+    recipe = build_recipe(kernels=["box"], nan_fill=0.0, outdir="o")
     assert recipe.notes == ("--nan-fill 0 has no effect with --nan propagate; it is the value --nan ignore and "
                             "--mask give where no valid pixel is seen",)
     assert all(not op.normalized for op in recipe.operations)
-    assert all(op.normalized for op in convcli.build_recipe(kernels=["box", "box"], nan="ignore",
-                                                             outdir="o").operations)
+    assert all(op.normalized for op in build_recipe(kernels=["box", "box"], nan="ignore", outdir="o").operations)
 
 
 def test_cli_mask_on_an_8_bit_image_equals_astropy(tmp_path):
@@ -418,14 +421,15 @@ def test_cli_mask_on_an_8_bit_image_equals_astropy(tmp_path):
 
 
 def test_missing_data_and_translucent_alpha_are_refused():
-    from convcli.pipeline import Convolve, filter_image
+    from convcli.operations import Convolve
+    from convcli.streaming import stream_filter
 
     rgba = np.full((8, 8, 4), 200, np.uint8)
     rgba[:4, :, 3] = 0
     with pytest.raises(ParameterError, match=r"cannot be combined with an alpha channel that is not fully opaque"):
-        filter_image(rgba, [Convolve("box", nan="ignore")], alpha=True)
+        stream_filter(rgba, [Convolve("box", nan="ignore")], alpha=True).collect()
     rgba[..., 3] = 255  # opaque: the colour is filtered as without alpha
-    out = filter_image(rgba, [Convolve("box")], alpha=True, mask=np.ones((8, 8)))
+    out = stream_filter(rgba, [Convolve("box")], alpha=True, mask=np.ones((8, 8))).collect()
     assert out.shape == (8, 8, 4)
     with pytest.raises(ParameterError, match=r"a mask applies to the first operation, which must be a convolution"):
-        filter_image(rgba[..., 0], [convcli.Activate("relu")], mask=np.ones((8, 8)))
+        stream_filter(rgba[..., 0], [convcli.Activate("relu")], mask=np.ones((8, 8))).collect()

@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 
 from convcli.cli import app
 from convcli.errors import ImageWriteError
-from convcli.explanation import explain
+from convcli.learn.explanation import explain
 from convcli.pictures import explain_frames, explain_picture
 from convcli.pictures._draw import BORDER_FILL, CURRENT_FILL, WINDOW, WINNER
 from convcli.pictures.explain import input_grid
@@ -285,8 +285,8 @@ README_PICTURES = {
 @pytest.mark.skipif(not (DOCS / "make_pictures.py").exists(), reason="needs the repository's docs folder")
 @pytest.mark.parametrize("name", sorted(README_PICTURES))
 def test_readme_pictures_are_shown_small_and_current(tmp_path, name):
-    readme = (DOCS.parent / "README.md").read_text(encoding="utf-8")
-    assert f"](docs/{name})" in readme
+    page = (DOCS / "outsize-and-learning.md").read_text(encoding="utf-8")
+    assert f"]({name})" in page
     committed = DOCS / name
     assert committed.stat().st_size < 300_000
     fresh = tmp_path / name

@@ -15,7 +15,7 @@ from PIL import Image
 from convcli.batch import Naming, Recipe, dry_run, plan_task, plan_tasks, run_batch
 from convcli.errors import KernelError, OutputConflict, UsageError, exit_code_for
 from convcli.imageio import DEFAULT_MAX_PIXELS
-from convcli.operations import Activate, Convolve, Pool
+from convcli.operations import Activate, Convolve, Pooling
 from convcli.recipe import build_recipe
 
 OUT = {"outdir": "out"}
@@ -50,7 +50,7 @@ def conv(r: Recipe, index: int = 0) -> Convolve:
         ({"activation": "tanh"}, lambda r: [op.name for op in r.operations if isinstance(op, Activate)], [],
          ["tanh"]),
         ({"pool": "mean:size=3,stride=1"}, lambda r: [(op.op, op.size, op.stride) for op in r.operations
-                                                      if isinstance(op, Pool)], [], [("mean", (3, 3), (1, 1))]),
+                                                      if isinstance(op, Pooling)], [], [("mean", (3, 3), (1, 1))]),
         ({"channels": "gray"}, lambda r: r.channels, "each", "gray"),
         ({"alpha": "keep"}, lambda r: r.keep_alpha, False, True),
         ({"range_mode": "normalize"}, lambda r: r.range_mode, "clip", "normalize"),

@@ -1,4 +1,4 @@
-"""convcli.sequences.inputs: sequences and numbers as users give them (inline, files, stdin)."""
+"""convcli.learn.sequences.inputs: sequences and numbers as users give them (inline, files, stdin)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from convcli.errors import KernelError, ParameterError, UsageError
-from convcli.sequences import convolve_sequences, load_number, load_sequence
+from convcli.learn.sequences import convolve_sequences, load_number, load_sequence
 
 
 def test_load_sequence_from_every_source(tmp_path: Path) -> None:

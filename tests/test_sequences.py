@@ -21,10 +21,10 @@ import scipy.ndimage as ndi
 import scipy.signal as sig
 
 import convcli
-from convcli import sequences
 from convcli.errors import KernelError, ParameterError, ShapeError
 from convcli.kernels import kernel
-from convcli.sequences import (
+from convcli.learn import sequences
+from convcli.learn.sequences import (
     EXACT_DIGITS,
     choose_method1d,
     convolve1d,
@@ -282,8 +282,3 @@ def test_multiply_errors():
         multiply(42, "1")  # type: ignore[arg-type]
 
 
-def test_public_names():
-    assert convcli.multiply is multiply
-    assert convcli.convolve1d is convolve1d
-    for name in ("multiply", "convolve1d", "explain", "correlate_backward", "pool_backward"):
-        assert name in convcli.__all__

@@ -22,25 +22,22 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcli.errors import ParameterError, ShapeError
+from convcli.layer_specs import parse_layer
+from convcli.layers import Layer, chain_sizes
 from convcli.shapes import (
-    Layer,
     as_pair,
-    chain_sizes,
     check_anchor,
     check_hw,
     conv_output_length,
     flipped_anchor,
     input_extent,
     output_size,
-    parse_layer,
     pool_output_length,
     pool_output_size,
     resolve_pad,
     resolve_pool,
     resolve_pool_pad,
-    spec_pad,
 )
-from convcli.specs import parse_spec
 
 # --- the basic functions ------------------------------------------------------------------
 
@@ -278,56 +275,6 @@ def test_chain_error_names_the_layer_its_input_and_why() -> None:
 # --- layer specs -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        ("conv:k=7,s=2,p=3", Layer("conv", (7, 7), (2, 2), (3, 3), text="conv:k=7,s=2,p=3")),
-        ("conv:k=3", Layer("conv", (3, 3), (1, 1), (0, 0), text="conv:k=3")),  # pad 0, as PyTorch
-        ("CONV:K=3x5,P=Same,D=2",
-         Layer("conv", (3, 5), (1, 1), "same", (2, 2), text="CONV:K=3x5,P=Same,D=2")),
-        ("conv:k=3,p=full", Layer("conv", (3, 3), (1, 1), "full", text="conv:k=3,p=full")),
-        ("conv:k=3,p=1x0", Layer("conv", (3, 3), (1, 1), (1, 0), text="conv:k=3,p=1x0")),
-        ("pool:k=3", Layer("pool", (3, 3), (3, 3), (0, 0), text="pool:k=3")),  # stride = window
-        ("pool:k=2x3,s=1", Layer("pool", (2, 3), (1, 1), (0, 0), text="pool:k=2x3,s=1")),
-        (
-            "max:size=3,stride=2,pad=1,ceil=true",
-            Layer("pool", (3, 3), (2, 2), (1, 1), ceil_mode=True, op="max",
-                  text="max:size=3,stride=2,pad=1,ceil=true"),
-        ),
-        ("mean:k=2,ceil=false", Layer("pool", (2, 2), (2, 2), (0, 0), op="mean", text="mean:k=2,ceil=false")),
-        ("conv:kernel=5,stride=2,pad=same,dilation=3",
-         Layer("conv", (5, 5), (2, 2), "same", (3, 3), text="conv:kernel=5,stride=2,pad=same,dilation=3")),
-    ],
-)
-def test_parse_layer(text: str, expected: Layer) -> None:
-    assert parse_layer(text) == expected
-
-
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("cnv:k=3", r"layer 'cnv:k=3' has an unknown kind 'cnv'; did you mean 'conv'\? valid: conv, pool"),
-        ("relu", r"unknown kind 'relu'; valid: conv, pool, max, mean, min"),
-        ("conv", r"'conv' needs k=<N or HxW>"),
-        ("conv:s=2", r"'conv:s=2' needs k=<N or HxW>"),
-        ("conv:k=0", r"k must be N or HxW with integers >= 1 in 'conv:k=0', got '0'"),
-        ("conv:k=3x4x5", r"got '3x4x5'"),
-        ("conv:k=3,s=0", r"s must be N or HxW with integers >= 1 in 'conv:k=3,s=0', got '0'"),
-        ("conv:k=3,p=sam", r"p must be same, valid, full, N or HxW \(integers >= 0\) in 'conv:k=3,p=sam'"),
-        ("pool:k=2,p=same", r"p must be N or HxW with integers >= 0 in 'pool:k=2,p=same', got 'same'"),
-        ("conv:k=3,ceil=true", r"a conv layer has no parameter 'ceil' \(in 'conv:k=3,ceil=true'\)"),
-        ("pool:k=3,d=2", r"a pool layer has no parameter 'd' \(in 'pool:k=3,d=2'\); valid: k, s, p, ceil"),
-        ("max:size=3,k=2", r"gives 'k' twice \(as 'size' and 'k'\); give it once"),
-        ("max:size=0", r"size must be N or HxW with integers >= 1 in 'max:size=0'"),
-        ("pool:k=2,ceil=maybe", r"ceil must be true or false in 'pool:k=2,ceil=maybe', got 'maybe'"),
-        ("conv:k", r"'k' is not key=value"),
-    ],
-)
-def test_parse_layer_errors_quote_the_spec(text: str, message: str) -> None:
-    with pytest.raises(ParameterError, match=message):
-        parse_layer(text)
-
-
 def test_layer_constructors_check_values_and_write_a_canonical_spec() -> None:
     assert Layer.conv(7, stride=2, pad=3).text == "conv:k=7,s=2,p=3"
     assert Layer.conv((3, 1), pad="SAME", dilation=(2, 1)).text == "conv:k=3x1,s=1,p=same,d=2x1"
@@ -343,12 +290,6 @@ def test_layer_constructors_check_values_and_write_a_canonical_spec() -> None:
         Layer.pool(3, op="median")
     with pytest.raises(ParameterError, match=r"pooling pad must be an integer >= 0"):
         Layer.pool(3, pad=-1)
-
-
-def test_spec_pad() -> None:
-    assert spec_pad(parse_spec("x:p=Valid"), "p", (0, 0)) == "valid"
-    assert spec_pad(parse_spec("x:p=2"), "p", (0, 0)) == (2, 2)
-    assert spec_pad(parse_spec("x"), "p", "same") == "same"
 
 
 # --- agreement with PyTorch -----------------------------------------------------------------

@@ -17,11 +17,13 @@ from convcli.specs import (
     parse_ints,
     parse_pad,
     parse_pair,
+    parse_size,
     parse_spec,
     spec_bool,
     spec_float,
     spec_int,
     spec_int_pair,
+    spec_pad,
 )
 
 # --- the spec grammar ------------------------------------------------------------------------------
@@ -117,6 +119,24 @@ def test_parse_pair_minimum_zero():
     assert parse_pair("0", what="--x", minimum=0) == (0, 0)
 
 
+@given(st.integers(1, 10_000), st.integers(1, 10_000))
+def test_parse_size_reads_what_parse_pair_reads(h, w):
+    for text in (str(h), f"{h}x{w}", f" {h} X {w} "):
+        assert parse_size(text, what="INPUT") == parse_pair(text, what="INPUT")
+
+
+@pytest.mark.parametrize("text", ["photo.png", "gaussian:sigma=2", "1 2; 3 4", "3x", "x3", "1x2x3", "2.5", "",
+                                  "kernels/3x3.txt", "\u0663"])
+def test_parse_size_is_none_for_anything_not_written_as_a_size(text):
+    assert parse_size(text, what="--kernel") is None
+
+
+def test_parse_size_checks_the_numbers_of_a_size():
+    with pytest.raises(UsageError, match=r"^INPUT must be N or HxW \(e\.g\. 224 or 224x224\) with integers >= 1, "
+                                         r"got '0x3'$"):
+        parse_size("0x3", what="INPUT", example="N or HxW (e.g. 224 or 224x224)")
+
+
 @pytest.mark.parametrize(("text", "expected"), [
     ("same", "same"), ("VALID", "valid"), (" full ", "full"),
     ("3", 3), ("0", 0), ("1x2", (1, 2)), ("0,1,2,3", (0, 1, 2, 3)),
@@ -168,3 +188,9 @@ def test_every_parser_names_the_option_it_was_given():
     for parser, args in itertools.product([parse_pair, parse_pad, parse_anchor], [("bogus",)]):
         with pytest.raises(UsageError, match="--my-option"):
             parser(*args, what="--my-option")
+
+
+def test_spec_pad() -> None:
+    assert spec_pad(parse_spec("x:p=Valid"), "p", (0, 0)) == "valid"
+    assert spec_pad(parse_spec("x:p=2"), "p", (0, 0)) == (2, 2)
+    assert spec_pad(parse_spec("x"), "p", "same") == "same"

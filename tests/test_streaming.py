@@ -13,7 +13,7 @@ from scipy import ndimage
 from convcli.engine import _fft
 from convcli.engine._direct import BAND_ELEMENTS
 from convcli.kernels import kernel
-from convcli.pipeline import Activate, Convolve, Pool, filter_image, filter_to_depth
+from convcli.operations import Activate, Convolve, Pooling
 from convcli.streaming import stream_filter
 from tests.reference import ref_correlate, ref_pool
 from tests.whole_reference import filter_image as whole_filter_image
@@ -50,17 +50,17 @@ CHAINS = {
     "sobel-both": ([Convolve("sobel:axis=both")], {}),
     "two-kernels": ([Convolve("gaussian:sigma=1"), Convolve("laplacian", border="symmetric")], {"offset": 128.0}),
     "three+pool": ([Convolve("box:size=3", stride=2), Activate("relu"), Convolve("sobel:axis=y", pad="valid"),
-                    Activate("abs"), Pool("max", 2)], {}),
-    "gauss-lap-pool": ([Convolve("gaussian:sigma=1"), Convolve("laplacian"), Pool("max", 2)], {"gain": 4.0}),
-    "pool-first": ([Pool("mean", 3, stride=2, pad=1, ceil_mode=True), Convolve("box:size=4x6", flip=True)], {}),
-    "min-pool": ([Convolve("emboss", dilation=2), Pool("min", (3, 2), stride=(2, 3), ceil_mode=True)], {}),
+                    Activate("abs"), Pooling("max", 2)], {}),
+    "gauss-lap-pool": ([Convolve("gaussian:sigma=1"), Convolve("laplacian"), Pooling("max", 2)], {"gain": 4.0}),
+    "pool-first": ([Pooling("mean", 3, stride=2, pad=1, ceil_mode=True), Convolve("box:size=4x6", flip=True)], {}),
+    "min-pool": ([Convolve("emboss", dilation=2), Pooling("min", (3, 2), stride=(2, 3), ceil_mode=True)], {}),
     "fft-then-direct": ([Convolve("motion:length=31,angle=30", method="fft"), Activate("sigmoid"),
                          Convolve("box", method="direct", border="wrap")], {}),
     "separable-wrap": ([Convolve("gaussian:sigma=2", method="separable", border="wrap"),
                         Convolve("gaussian:sigma=2", method="separable", stride=(3, 1))], {}),
     "auto-fft-second": ([Convolve("box:size=3"), Convolve(np.random.default_rng(5).random((25, 25)) - 0.5)], {}),
     "normalize": ([Convolve("log:sigma=2"), Activate("tanh")], {"range_mode": "normalize"}),
-    "offset-kernel": ([Convolve("kernels/edge.mat"), Pool("mean", 2)], {}),
+    "offset-kernel": ([Convolve("kernels/edge.mat"), Pooling("mean", 2)], {}),
 }
 
 
@@ -94,8 +94,8 @@ def test_every_chain_streams_to_the_whole_arrays_bytes(name, shape, dtype, rng):
 
 ALPHA_CASES = {
     "blur": ([Convolve("box:size=5")], {}),
-    "chain+max-pool": ([Convolve("gaussian:sigma=1"), Activate("relu"), Pool("max", 2), Convolve("sharpen")], {}),
-    "mean-pool": ([Pool("mean", 3, stride=1, pad=1), Convolve("sobel:axis=both")], {}),
+    "chain+max-pool": ([Convolve("gaussian:sigma=1"), Activate("relu"), Pooling("max", 2), Convolve("sharpen")], {}),
+    "mean-pool": ([Pooling("mean", 3, stride=1, pad=1), Convolve("sobel:axis=both")], {}),
     "gray": ([Convolve("box:size=3")], {"channels": "gray"}),
     "sum": ([Activate("relu"), Convolve("box:size=3")], {"channels": "sum"}),
     "keep": ([Convolve("gaussian:sigma=2")], {"keep_alpha": True}),
@@ -114,7 +114,7 @@ def test_alpha_chains_stream_exactly(name, opaque, rng):
     got = stream_filter(LazyImage(image), ops, depth="8", alpha=True, out_alpha=out_alpha, strip_rows=3,
                         **kw).collect()
     np.testing.assert_array_equal(got, want)
-    np.testing.assert_array_equal(filter_image(image, ops, alpha=True, **kw),
+    np.testing.assert_array_equal(stream_filter(image, ops, alpha=True, **kw).collect(),
                                   whole_filter_image(image, ops, alpha=True, **kw))
 
 
@@ -122,7 +122,7 @@ def test_alpha_chains_stream_exactly(name, opaque, rng):
 @pytest.mark.parametrize("linear", [False, True])
 def test_channel_modes_and_linear_light_stream_exactly(channels, linear, rng):
     image = rng.integers(0, 65536, size=(57, 41, 3)).astype(np.uint16)
-    ops = [Convolve("gaussian:sigma=1.5"), Activate("abs"), Convolve("sobel:axis=x"), Pool("max", 2)]
+    ops = [Convolve("gaussian:sigma=1.5"), Activate("abs"), Convolve("sobel:axis=x"), Pooling("max", 2)]
     for depth in ("16", "float"):
         want = whole_to_depth(image, ops, depth=depth, channels=channels, linear=linear, range_mode="abs")
         got = stream_filter(LazyImage(image), ops, depth=depth, channels=channels, linear=linear, range_mode="abs",
@@ -134,7 +134,7 @@ def test_float_source_with_nan_streams_exactly(rng):
     """NaN input: the engine's exact NaN rules need the whole stage input, which the chain materialises."""
     image = rng.random((70, 33)).astype(np.float32)
     image[rng.random(image.shape) < 0.02] = np.nan
-    ops = [Convolve("gaussian:sigma=1"), Convolve("box:size=3", method="separable"), Pool("max", 2)]
+    ops = [Convolve("gaussian:sigma=1"), Convolve("box:size=3", method="separable"), Pooling("max", 2)]
     want = whole_filter_image(image, ops)
     got = stream_filter(LazyImage(image), ops, strip_rows=6).collect()
     np.testing.assert_array_equal(got, want)
@@ -146,16 +146,16 @@ def test_float_source_with_nan_streams_exactly(rng):
 def test_mask_streams_exactly(rng):
     image = rng.integers(0, 256, size=(48, 40, 3)).astype(np.uint8)
     mask = rng.random((48, 40)) > 0.2
-    ops = [Convolve("gaussian:sigma=2"), Pool("mean", 2)]
+    ops = [Convolve("gaussian:sigma=2"), Pooling("mean", 2)]
     want = whole_to_depth(image, ops, depth="8", mask=mask)
-    np.testing.assert_array_equal(filter_to_depth(image, ops, depth="8", mask=mask), want)
+    np.testing.assert_array_equal(stream_filter(image, ops, depth="8", mask=mask).collect(), want)
     np.testing.assert_array_equal(stream_filter(LazyImage(image), ops, depth="8", mask=mask, strip_rows=5).collect(),
                                   want)
 
 
 def test_a_lazy_source_is_read_in_bands_not_whole(rng):
     """Rows held at once follow the strip, the halo and the engine's band, not the image's height."""
-    ops = [Convolve("gaussian:sigma=2"), Convolve("laplacian"), Activate("abs"), Pool("max", 2)]
+    ops = [Convolve("gaussian:sigma=2"), Convolve("laplacian"), Activate("abs"), Pooling("max", 2)]
     most = []
     for height in (12000, 24000):
         image = rng.integers(0, 256, size=(height, 400)).astype(np.uint8)
@@ -173,7 +173,7 @@ def test_a_lazy_source_is_read_in_bands_not_whole(rng):
 
 def test_strip_heights_never_change_the_result(rng):
     image = rng.integers(0, 256, size=(129, 64, 3)).astype(np.uint8)
-    ops = [Convolve("gaussian:sigma=4"), Convolve("sobel:axis=both", stride=2), Pool("max", 3, stride=2)]
+    ops = [Convolve("gaussian:sigma=4"), Convolve("sobel:axis=both", stride=2), Pooling("max", 3, stride=2)]
     results = [stream_filter(LazyImage(image), ops, depth="8", strip_rows=rows).collect() for rows in (1, 2, 9, 64)]
     for other in results[1:]:
         np.testing.assert_array_equal(other, results[0])
@@ -209,7 +209,7 @@ def _normalized(x):
 
 INDEPENDENT = [
     ([Convolve(kernel("sobel:axis=both"))], {}, lambda im: _per_channel(im, _sobel_magnitude)),
-    ([Convolve(kernel("box:size=3")), Pool("max", 2)], {},
+    ([Convolve(kernel("box:size=3")), Pooling("max", 2)], {},
      lambda im: _per_channel(im, lambda c: ref_pool(ref_correlate(c, np.full((3, 3), 1 / 9)), 2))),
     ([Convolve(kernel("box:size=3"))], {"range_mode": "normalize"},
      lambda im: _normalized(ref_correlate(im, np.full((3, 3), 1 / 9)))),

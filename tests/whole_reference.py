@@ -1,6 +1,6 @@
 """The whole-array chain as it was before streaming (commit b57efde): the oracle the streamed chain must equal.
 
-Every operation runs on the whole image at once (``Convolve.run``, ``Pool.run``, ``Activate.run``), with
+Every operation runs on the whole image at once (``Convolve.run``, ``Pooling.run``, ``Activate.run``), with
 the alpha-weighted and channel-sum rules of :mod:`convcli.pipeline`'s notes.  Kept verbatim in the tests so
 that "byte-identical to the whole-image path" is checked against that path itself, not against the new code.
 """
@@ -16,7 +16,7 @@ from convcli.colour import decode_samples, encode_samples
 from convcli.depth import nominal_max, to_depth
 from convcli.engine import work_dtype
 from convcli.errors import ParameterError
-from convcli.operations import Activate, Convolve, Operation, Pool, check_operations
+from convcli.operations import Activate, Convolve, Operation, Pooling, check_operations
 
 CHANNELS = ("each", "sum", "gray")
 LUMA = (0.299, 0.587, 0.114)
@@ -145,7 +145,7 @@ def _run_alpha(colour: np.ndarray, weight: np.ndarray, operations: Sequence[Oper
         w3 = weight[..., None] if colour.ndim == 3 else weight
         if isinstance(op, Activate):
             colour = op.run(colour, scale=scale)
-        elif isinstance(op, Convolve) or (isinstance(op, Pool) and op.op == "mean"):
+        elif isinstance(op, Convolve) or (isinstance(op, Pooling) and op.op == "mean"):
             if isinstance(op, Convolve):
                 num = op.run(colour * w3, add_offset=False)
                 offset = op.kernel.offset  # colour, added after dividing by alpha
@@ -164,7 +164,7 @@ def _run_alpha(colour: np.ndarray, weight: np.ndarray, operations: Sequence[Oper
             visible = w3 > 0
             masked = np.where(visible, colour, fill).astype(colour.dtype)
             pooled = op.run(masked)
-            seen = Pool("max", op.size, op.stride, op.pad, op.ceil_mode).run(visible.astype(colour.dtype))
+            seen = Pooling("max", op.size, op.stride, op.pad, op.ceil_mode).run(visible.astype(colour.dtype))
             colour = np.where(seen > 0, pooled, 0).astype(pooled.dtype)
             weight = op.run(weight)
         if index == sum_at:

@@ -4,7 +4,7 @@ Photographs are stored sRGB-encoded: a sample is not proportional to the light
 it stands for, so averaging encoded samples darkens every edge between light
 and dark (a black-and-white checkerboard blurs to 128, not to 188, the encoding
 of half the light).  ``convcli apply --linear`` (``linear=True`` in
-:func:`convcli.pipeline.filter_image`) decodes the colour samples to linear
+:func:`convcli.stream_filter`) decodes the colour samples to linear
 light with :func:`srgb_to_linear`, filters, and encodes the result back with
 :func:`linear_to_srgb` before the output range and depth are applied.
 
@@ -151,7 +151,7 @@ def _bands(arr: np.ndarray) -> range:
 def decode_samples(samples: np.ndarray, dtype: type[np.floating] | np.dtype) -> np.ndarray:
     """Samples to linear light in the samples' own units (0..255 for 8-bit), as ``dtype``; a new array.
 
-    What :func:`convcli.pipeline.filter_image` filters with ``linear=True``:
+    What :func:`convcli.stream_filter` filters with ``linear=True``:
     ``srgb_to_linear(samples) * nominal_max(samples.dtype)``, computed in
     float64 and rounded once to ``dtype``.  8-bit and 16-bit samples go
     through a table of every value.

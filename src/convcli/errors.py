@@ -8,15 +8,19 @@ The command line catches :class:`ConvcliError` in one place
 Errors about a bad argument value also derive from :class:`ValueError`, so
 Python callers can catch them the usual way.
 
-Exit codes, the same in every command:
+Exit codes, the same in every command (:data:`EXIT_CODES`, the one table):
 
 ========  ================================================================
 code      meaning
 ========  ================================================================
+0         done
 1         :class:`ConvcliError`: a file, kernel or size that cannot be used
+          (``apply``: some file failed)
 2         :class:`UsageError` (and :class:`OutputConflict`): a bad option
           value or combination on the command line, found before any work
 130, 143  :class:`Interrupted` by Ctrl-C or SIGTERM (128 + the signal)
+141       stdout's reader went away (:class:`BrokenPipeError`, ``… | head``):
+          stop quietly, as Unix tools do (128 + SIGPIPE)
 ========  ================================================================
 
 Examples
@@ -32,9 +36,12 @@ True
 from __future__ import annotations
 
 import contextlib
+import signal
 from collections.abc import Iterator
+from typing import Final
 
 __all__ = [
+    "EXIT_CODES",
     "ClusterError",
     "ConvcliError",
     "ImageReadError",
@@ -50,6 +57,16 @@ __all__ = [
     "one_line",
     "usage_errors",
 ]
+
+#: every exit code of the command line, by what it means (the module notes table them)
+EXIT_CODES: Final[dict[str, int]] = {
+    "done": 0,
+    "error": 1,
+    "usage": 2,
+    "interrupted": 128 + signal.SIGINT,
+    "stdout closed": 128 + signal.SIGPIPE,
+    "terminated": 128 + signal.SIGTERM,
+}
 
 #: control characters (a newline in a file name, an escape sequence) shown escaped, as Python writes them
 _ESCAPES = {code: repr(chr(code))[1:-1] for code in (*range(0x00, 0x09), *range(0x0A, 0x20), 0x7F)}
@@ -82,7 +99,7 @@ class ConvcliError(Exception):
         :func:`one_line`, so that it always prints as one line.
     """
 
-    exit_code: int = 1
+    exit_code: int = EXIT_CODES["error"]
 
     def __init__(self, message: str) -> None:
         message = one_line(message)
@@ -159,7 +176,7 @@ class UsageError(ParameterError):
     2
     """
 
-    exit_code = 2
+    exit_code = EXIT_CODES["usage"]
 
 
 class OutputConflict(UsageError):
@@ -178,7 +195,7 @@ class Interrupted(BaseException):
     that ``except Exception`` in library code never swallows it.
     """
 
-    def __init__(self, signum: int = 15) -> None:
+    def __init__(self, signum: int = signal.SIGTERM) -> None:
         super().__init__(signum)
         self.signum = signum
         self.exit_code = 128 + signum
@@ -195,12 +212,16 @@ def exit_code_for(err: BaseException) -> int:
     2
     >>> exit_code_for(KeyboardInterrupt())
     130
+    >>> exit_code_for(BrokenPipeError())
+    141
     """
     if isinstance(err, KeyboardInterrupt):
-        return 130
+        return EXIT_CODES["interrupted"]
+    if isinstance(err, BrokenPipeError):
+        return EXIT_CODES["stdout closed"]
     if isinstance(err, Interrupted):
         return err.exit_code
-    return int(getattr(err, "exit_code", 1))
+    return int(getattr(err, "exit_code", EXIT_CODES["error"]))
 
 
 @contextlib.contextmanager

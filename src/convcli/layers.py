@@ -1,27 +1,21 @@
-"""Chains of convolution and pooling layers: parsing their specs, sizing them, explaining the formula.
+"""Chains of convolution and pooling layers: what a layer is, and the sizes through a chain.
 
-A layer spec shares the grammar of kernels and pooling (:mod:`convcli.specs`):
-``conv:k=7,s=2,p=3``, ``pool:k=3,s=2,p=1,ceil=true``, or a pooling operation
-(``max``, ``mean``, ``min``) with ``apply``'s keys (``max:size=3,stride=2``).
-Defaults are set once, here: a pooling window is 2x2 unless given and its
-stride is the window (seed 003).  :func:`parse_pool` is the one parser of
-pooling specs (``apply --pool``, ``explain``, ``outsize --pool``), and
-:func:`outsize_chain` builds and sizes a chain as ``convcli outsize`` does.
-
-Every size comes from :mod:`convcli.shapes`.
+A :class:`Layer` is one convolution or pooling step with its sizes checked;
+:func:`chain_sizes` gives each layer's output size, receptive field, total stride
+and the size formula with the numbers in (``outsize --explain``).  Specs such as
+``conv:k=7,s=2,p=3`` become layers in :mod:`convcli.layer_specs`; every size comes
+from :mod:`convcli.shapes`.
 
 Examples
 --------
->>> [s.output for s in chain_sizes((224, 224), [parse_layer("conv:k=7,s=2,p=3"), parse_layer("max")])]
+>>> [s.output for s in chain_sizes((224, 224), [Layer.conv(7, stride=2, pad=3), Layer.pool(2)])]
 [(112, 112), (56, 56)]
->>> parse_pool("max:size=3,stride=2").text
-'max:size=3,stride=2'
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Final, Literal, TypeAlias
 
 from .errors import ParameterError
@@ -35,34 +29,14 @@ from .shapes import (
     output_size,
     pool_output_size,
     resolve_pad,
-    resolve_pool_pad,
 )
-from .specs import Spec, closest, parse_spec, spec_bool, spec_int_pair
 
-__all__ = [
-    "DEFAULT_POOL_SIZE",
-    "Layer",
-    "LayerKind",
-    "LayerShape",
-    "chain_sizes",
-    "outsize_chain",
-    "parse_layer",
-    "parse_pool",
-    "spec_pad",
-]
+__all__ = ["DEFAULT_POOL_SIZE", "Layer", "LayerKind", "LayerShape", "chain_sizes"]
 
 #: the pooling window when a spec gives none (seed 003: 2x2 windows, stride 2)
 DEFAULT_POOL_SIZE: Final = 2
 
 LayerKind: TypeAlias = Literal["conv", "pool"]
-
-_LAYER_NAMES = ("conv", "pool", *POOL_OPS)
-#: other names of pooling operations: ``avg:size=2`` is ``mean:size=2`` (PyTorch's AvgPool, vips' average)
-_POOL_ALIASES: Final = {"avg": "mean", "average": "mean"}
-#: Long key names accepted in layer specs, so that ``--pool max:size=3,stride=2``
-#: (the ``apply`` grammar) and ``pool:k=3,s=2`` mean the same thing.
-_KEY_ALIASES = {"kernel": "k", "size": "k", "stride": "s", "pad": "p", "dilation": "d"}
-_LAYER_KEYS: dict[str, tuple[str, ...]] = {"conv": ("k", "s", "p", "d"), "pool": ("k", "s", "p", "ceil")}
 
 
 def _hw_text(pair: tuple[int, int]) -> str:
@@ -84,53 +58,12 @@ def _pad_mode(pad: str) -> PadMode:
     raise ParameterError(f"pad must be 'same', 'valid', 'full', N or HxW, got {pad!r}")
 
 
-def spec_pad(spec: Spec, key: str, default: PadMode | tuple[int, int]) -> PadMode | tuple[int, int]:
-    """A convolution pad parameter of ``spec``: ``same``, ``valid``, ``full``, ``N`` or ``HxW``.
-
-    Parameters
-    ----------
-    spec : Spec
-        The parsed spec.
-    key : str
-        The parameter's key (``"p"`` in ``conv:k=3,p=same``).
-    default : str or pair of int
-        Returned when ``key`` is absent.
-
-    Returns
-    -------
-    str or tuple of int
-        A pad mode, or ``(rows, cols)`` padded on both sides of each axis.
-
-    Examples
-    --------
-    >>> spec_pad(parse_spec("conv:k=3,p=SAME"), "p", (0, 0))
-    'same'
-    >>> spec_pad(parse_spec("conv:k=3,p=1x2"), "p", (0, 0))
-    (1, 2)
-    >>> spec_pad(parse_spec("conv:k=3,p=-1"), "p", (0, 0))  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: p must be same, valid, full, N or HxW (integers >= 0) in ..., got '-1'
-    """
-    value = spec.params.get(key)
-    if value is None:
-        return default
-    if value.strip().lower() in ("same", "valid", "full"):
-        return _pad_mode(value)
-    try:
-        return spec_int_pair(spec, key, minimum=0)
-    except ParameterError:
-        raise ParameterError(
-            f"{key} must be same, valid, full, N or HxW (integers >= 0) in {spec.text!r}, got {value!r}"
-        ) from None
-
-
 @dataclass(frozen=True)
 class Layer:
     """One convolution or pooling layer of a chain.
 
     Build layers with :meth:`Layer.conv`, :meth:`Layer.pool` or
-    :func:`parse_layer`, which check every value; sizes are ``(rows, cols)``.
+    :func:`convcli.layer_specs.parse_layer`, which check every value; sizes are ``(rows, cols)``.
 
     Attributes
     ----------
@@ -262,156 +195,6 @@ class Layer:
         return cls("pool", k, s, p, ceil_mode=bool(ceil_mode), op=op, text=text)
 
 
-def parse_layer(text: str) -> Layer:
-    """Parse a layer spec such as ``conv:k=7,s=2,p=3`` or ``pool:k=3,s=2,p=1,ceil=true``.
-
-    Parameters
-    ----------
-    text : str
-        ``conv`` or ``pool`` (or a pooling op: ``max``, ``mean``, ``min``)
-        followed by ``key=value`` pairs in the shared spec grammar:
-
-        ========  ====================================  ==========================
-        key       meaning                               default
-        ========  ====================================  ==========================
-        k         kernel / window: ``N`` or ``HxW``     conv: required; pooling 2
-        s         stride: ``N`` or ``HxW``              conv 1, pooling the window
-        p         pad: ``N`` or ``HxW``; conv also      0 (as PyTorch)
-                  ``same``, ``valid``, ``full``
-        d         conv dilation: ``N`` or ``HxW``       1
-        ceil      pooling ``ceil_mode``: true/false     false
-        ========  ====================================  ==========================
-
-        ``size``/``kernel``, ``stride``, ``pad`` and ``dilation`` are accepted
-        for ``k``, ``s``, ``p`` and ``d``, so ``apply``'s ``--pool`` specs
-        (``max:size=3,stride=2``, or just ``max``) parse too.
-
-    Returns
-    -------
-    Layer
-
-    Raises
-    ------
-    ParameterError
-        For an unknown layer name or key, a missing ``k`` or a bad value,
-        quoting the spec.
-
-    Examples
-    --------
-    >>> layer = parse_layer("conv:k=7,s=2,p=3")
-    >>> layer.kind, layer.kernel, layer.stride, layer.pad, layer.dilation
-    ('conv', (7, 7), (2, 2), (3, 3), (1, 1))
-    >>> parse_layer("max:size=3,stride=2,ceil=true").stride
-    (2, 2)
-    >>> parse_layer("pool:k=3x2").stride
-    (3, 2)
-    >>> parse_layer("max").kernel, parse_layer("mean:stride=1").stride
-    ((2, 2), (1, 1))
-    >>> parse_layer("conv:k=3,ceil=true")  # doctest: +ELLIPSIS
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: a conv layer has no parameter 'ceil' (in 'conv:k=3,ceil=true'); valid: ...
-    """
-    spec = parse_spec(text, what="layer")
-    return _layer_from_spec(spec)
-
-
-def parse_pool(text: str, *, what: str = "--pool", require_op: bool = True) -> Layer:
-    """Parse a pooling spec: ``max``, ``mean:size=3,stride=2``, ``min:k=2,ceil=true`` …
-
-    The one parser of pooling specs: ``apply --pool`` (through
-    :meth:`convcli.operations.Pool.from_spec`), ``explain``'s pooling and
-    ``outsize --pool`` all use it, so the defaults (a 2x2 window, the stride
-    the window) and the keys (see :func:`parse_layer`) agree everywhere.
-
-    Parameters
-    ----------
-    text : str
-        ``OP[:key=value,...]`` with ``OP`` one of ``max``, ``mean`` (``avg``), ``min``.
-    what : str, optional
-        What the spec is given as (``"--pool"``, ``"pooling spec"``), for messages.
-    require_op : bool, optional
-        With ``False``, ``pool`` (any operation: sizes only) is accepted too.
-
-    Returns
-    -------
-    Layer
-        A pool layer whose ``op`` names the operation (``None`` for ``pool``).
-
-    Raises
-    ------
-    ParameterError
-        For another name, an unknown key or a bad value, quoting the spec.
-
-    Examples
-    --------
-    >>> layer = parse_pool("max")
-    >>> layer.op, layer.kernel, layer.stride, layer.pad, layer.ceil_mode
-    ('max', (2, 2), (2, 2), (0, 0), False)
-    >>> parse_pool("mean:size=3,stride=2,pad=1").stride
-    (2, 2)
-    >>> parse_pool("avg:size=3").op  # an alias
-    'mean'
-    >>> parse_pool("conv:k=3")
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: --pool 'conv:k=3': the operation must be max, mean or min, e.g. max:size=2
-    >>> parse_pool("max:size=3,pad=2")
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: pooling pad must be at most half the window ... got pad=2 for a 3-row window
-    """
-    spec = parse_spec(text, what=what, keys=("size", "stride", "pad", "ceil"))
-    names = (*POOL_OPS, *_POOL_ALIASES) if require_op else (*POOL_OPS, *_POOL_ALIASES, "pool")
-    if spec.name not in names:
-        also = "" if require_op else " (or pool, for sizes only)"
-        raise ParameterError(f"{what} {spec.text!r}: the operation must be max, mean or min{also}, e.g. max:size=2")
-    layer = _layer_from_spec(spec)
-    resolve_pool_pad(layer.pad, layer.kernel)  # the spec alone must be a valid pooling, wherever it is used
-    return layer
-
-
-def _layer_from_spec(spec: Spec) -> Layer:
-    """A layer from a parsed spec (:func:`parse_layer`, :func:`parse_pool`): the defaults are set here."""
-    spec = replace(spec, name=_POOL_ALIASES.get(spec.name, spec.name))  # avg:size=2 is mean:size=2
-    if spec.name not in _LAYER_NAMES:
-        hint = closest(spec.name, _LAYER_NAMES)
-        did_you_mean = f" did you mean {hint!r}?" if hint else ""
-        raise ParameterError(
-            f"layer {spec.text!r} has an unknown kind {spec.name!r};{did_you_mean} valid: "
-            f"{', '.join(_LAYER_NAMES)} (e.g. 'conv:k=3,p=same', 'pool:k=2')"
-        )
-    kind: LayerKind = "conv" if spec.name == "conv" else "pool"
-    keys = _LAYER_KEYS[kind]
-    spec.check_keys([*keys, *(alias for alias, key in _KEY_ALIASES.items() if key in keys)],
-                    what=f"a {kind} layer")
-    used: dict[str, str] = {}  # short key -> the key as written (``size`` for ``k``), for messages
-    for key in spec.params:
-        short = _KEY_ALIASES.get(key, key)
-        if short in used:
-            raise ParameterError(f"layer {spec.text!r} gives {short!r} twice (as {used[short]!r} and "
-                                 f"{key!r}); give it once")
-        used[short] = key
-    default_size = None if kind == "conv" else (DEFAULT_POOL_SIZE, DEFAULT_POOL_SIZE)
-    kernel = spec_int_pair(spec, used.get("k", "k"), default_size)
-    if kind == "conv":
-        return Layer.conv(
-            kernel,
-            stride=spec_int_pair(spec, used.get("s", "s"), (1, 1)),
-            pad=spec_pad(spec, used.get("p", "p"), (0, 0)),
-            dilation=spec_int_pair(spec, used.get("d", "d"), (1, 1)),
-            text=spec.text,
-        )
-    return Layer.pool(
-        kernel,
-        stride=spec_int_pair(spec, used.get("s", "s"), kernel),
-        pad=spec_int_pair(spec, used.get("p", "p"), (0, 0), minimum=0),
-        ceil_mode=spec_bool(spec, "ceil"),
-        op=None if spec.name == "pool" else spec.name,
-        text=spec.text,
-    )
-
-
 @dataclass(frozen=True)
 class LayerShape:
     """What one layer of a chain does to the size (a row of ``outsize --explain``).
@@ -494,6 +277,7 @@ def chain_sizes(input_hw: tuple[int, int], layers: Sequence[Layer]) -> list[Laye
 
     Examples
     --------
+    >>> from convcli.layer_specs import parse_layer
     >>> stem = [parse_layer("conv:k=7,s=2,p=3"), parse_layer("pool:k=3,s=2,p=1")]
     >>> [(s.output, s.receptive_field, s.jump) for s in chain_sizes((224, 224), stem)]
     [((112, 112), (7, 7), (2, 2)), ((56, 56), (11, 11), (4, 4))]
@@ -539,61 +323,3 @@ def chain_sizes(input_hw: tuple[int, int], layers: Sequence[Layer]) -> list[Laye
         result.append(LayerShape(index, layer, size, out, pad, field, jump, (formula[0], formula[1])))
         size = out
     return result
-
-
-def outsize_chain(
-    input_hw: tuple[int, int],
-    layers: Sequence[str | Layer] = (),
-    *,
-    kernel: str | tuple[int, int] | None = None,
-    stride: object = 1,
-    pad: object = "same",
-    dilation: object = 1,
-    pool: str | Layer | None = None,
-) -> list[LayerShape]:
-    """Build a chain as ``convcli outsize`` describes it and size it (:func:`chain_sizes`).
-
-    Parameters
-    ----------
-    input_hw : tuple of int
-        Input ``(height, width)``.
-    layers : sequence of str or Layer, optional
-        Layer specs (:func:`parse_layer`) or layers, first first.
-    kernel : str or pair of int, optional
-        A convolution after ``layers``, as ``apply`` runs it: its size, or a
-        kernel spec (``gaussian:sigma=2``, an inline matrix, a file) whose
-        size :func:`convcli.kernel` gives.
-    stride, pad, dilation : optional
-        That convolution's options, with ``apply``'s defaults (``pad="same"``).
-    pool : str or Layer, optional
-        A pooling layer last (:func:`parse_pool`; ``pool:`` is accepted too).
-
-    Returns
-    -------
-    list of LayerShape
-        One per layer; empty for an empty chain.
-
-    Raises
-    ------
-    ParameterError, KernelError, ShapeError
-        For a bad spec or value, or a layer that leaves nothing.
-
-    Examples
-    --------
-    >>> [s.output for s in outsize_chain((224, 224), kernel=(3, 3), pool="max")]
-    [(224, 224), (112, 112)]
-    >>> outsize_chain((224, 224), kernel="gaussian:sigma=2", pad="valid")[-1].output
-    (208, 208)
-    """
-    chain = [parse_layer(item) if isinstance(item, str) else item for item in layers]
-    if kernel is not None:
-        if isinstance(kernel, str):
-            from .kernels import kernel as load_kernel
-
-            kernel_hw = load_kernel(kernel).shape
-        else:
-            kernel_hw = as_pair(kernel, "kernel size")
-        chain.append(Layer.conv(kernel_hw, stride=stride, pad=pad, dilation=dilation))
-    if pool is not None:
-        chain.append(parse_pool(pool, require_op=False) if isinstance(pool, str) else pool)
-    return chain_sizes(input_hw, chain)

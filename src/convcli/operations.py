@@ -5,11 +5,12 @@ stride is reported before any image is read; :mod:`convcli.pipeline` runs an
 image through a list of them.  Sizes come from :mod:`convcli.shapes`, the work
 dtype from :func:`convcli.engine.work_dtype`, border names from
 :func:`convcli.engine.resolve_border` and pooling specs from
-:func:`convcli.layers.parse_pool`.
+:func:`convcli.layer_specs.parse_pool`.  :func:`outsize_chain` sizes a chain of
+layers ending in such a convolution and pooling without an image (``convcli outsize``).
 
 Examples
 --------
->>> [op.describe() for op in (Convolve("box:size=3"), Activate("relu"), Pool.from_spec("max"))]
+>>> [op.describe() for op in (Convolve("box:size=3"), Activate("relu"), Pooling.from_spec("max"))]
 ['correlate box:size=3 (3x3)', 'activation relu', 'max pool 2x2 stride 2x2']
 """
 
@@ -17,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, TypeAlias
+from typing import Literal, TypeAlias
 
 import numpy as np
 
@@ -32,14 +33,15 @@ from .engine import (
     work_dtype,
 )
 from .errors import ParameterError
-from .layers import DEFAULT_POOL_SIZE, Layer, parse_pool
+from .kernels import Kernel
+from .kernels import kernel as load_kernel
+from .layer_specs import parse_layer, parse_pool
+from .layers import DEFAULT_POOL_SIZE, Layer, LayerShape, chain_sizes
 from .pooling import check_pool_op, pool
 from .shapes import as_pair, output_size, pool_output_size, resolve_pad, resolve_pool
 
-if TYPE_CHECKING:
-    from .kernels import Kernel
-
-__all__ = ["ACTIVATIONS", "Activate", "Activation", "Convolve", "Operation", "Pool", "check_operations"]
+__all__ = ["ACTIVATIONS", "Activate", "Activation", "Convolve", "Operation", "Pooling", "check_operations",
+           "outsize_chain"]
 
 Activation: TypeAlias = Literal["none", "relu", "abs", "sigmoid", "tanh"]
 
@@ -103,10 +105,8 @@ class Convolve:
     mask: str | None = None
 
     def __post_init__(self) -> None:
-        from .kernels import Kernel, kernel
-
         if not isinstance(self.kernel, Kernel):  # a spec or a matrix, for Python callers
-            object.__setattr__(self, "kernel", kernel(self.kernel))
+            object.__setattr__(self, "kernel", load_kernel(self.kernel))
         normalize_border(self.border)
         as_pair(self.stride, "stride")
         as_pair(self.dilation, "dilation")
@@ -269,14 +269,14 @@ class Activate:
 
 
 @dataclass(frozen=True)
-class Pool:
+class Pooling:
     """Max, mean or min pooling (PyTorch's size rules; the stride defaults to the window).
 
     Examples
     --------
-    >>> Pool("max", size=2).output_hw((5, 5))
+    >>> Pooling("max", size=2).output_hw((5, 5))
     (2, 2)
-    >>> Pool("median")
+    >>> Pooling("median")
     Traceback (most recent call last):
     ...
     convcli.errors.ParameterError: unknown pooling op 'median'; use one of max, mean, min
@@ -304,28 +304,28 @@ class Pool:
         return text + (" ceil" if self.ceil_mode else "")
 
     @classmethod
-    def from_layer(cls, layer: Layer) -> Pool:
+    def from_layer(cls, layer: Layer) -> Pooling:
         """The pooling a pool :class:`~convcli.layers.Layer` describes (its op must be named).
 
         Examples
         --------
-        >>> from convcli.layers import parse_pool
-        >>> Pool.from_layer(parse_pool("mean:size=3,stride=1"))
-        Pool(op='mean', size=(3, 3), stride=(1, 1), pad=(0, 0), ceil_mode=False)
+        >>> from convcli.layer_specs import parse_pool
+        >>> Pooling.from_layer(parse_pool("mean:size=3,stride=1"))
+        Pooling(op='mean', size=(3, 3), stride=(1, 1), pad=(0, 0), ceil_mode=False)
         """
         if layer.kind != "pool" or layer.op is None:
             raise ParameterError(f"pooling {layer.text!r}: the operation must be max, mean or min, e.g. max:size=2")
         return cls(layer.op, size=layer.kernel, stride=layer.stride, pad=layer.pad, ceil_mode=layer.ceil_mode)
 
     @classmethod
-    def from_spec(cls, text: str, *, what: str = "--pool") -> Pool:
-        """Pooling from a spec such as ``max``, ``mean:size=3,stride=2`` (:func:`convcli.layers.parse_pool`).
+    def from_spec(cls, text: str, *, what: str = "--pool") -> Pooling:
+        """Pooling from a spec such as ``max``, ``mean:size=3,stride=2`` (:func:`convcli.layer_specs.parse_pool`).
 
         Examples
         --------
-        >>> Pool.from_spec("max")
-        Pool(op='max', size=(2, 2), stride=(2, 2), pad=(0, 0), ceil_mode=False)
-        >>> Pool.from_spec("pool:k=2")
+        >>> Pooling.from_spec("max")
+        Pooling(op='max', size=(2, 2), stride=(2, 2), pad=(0, 0), ceil_mode=False)
+        >>> Pooling.from_spec("pool:k=2")
         Traceback (most recent call last):
         ...
         convcli.errors.ParameterError: --pool 'pool:k=2': the operation must be max, mean or min, e.g. max:size=2
@@ -333,16 +333,16 @@ class Pool:
         return cls.from_layer(parse_pool(text, what=what, require_op=True))
 
     def run(self, image: np.ndarray) -> np.ndarray:
-        """Pool ``image`` (:func:`convcli.pool`)."""
+        """Pooling ``image`` (:func:`convcli.pool`)."""
         return pool(image, self.size, stride=self.stride, op=self.op, pad=self.pad,  # type: ignore[arg-type]
                     ceil_mode=self.ceil_mode)
 
 
-Operation: TypeAlias = "Convolve | Activate | Pool"
+Operation: TypeAlias = "Convolve | Activate | Pooling"
 
 
 def check_operations(operations: Sequence[Operation]) -> None:
-    """Raise a :class:`TypeError` unless every item is a Convolve, Activate or Pool.
+    """Raise a :class:`TypeError` unless every item is a Convolve, Activate or Pooling.
 
     Examples
     --------
@@ -350,8 +350,67 @@ def check_operations(operations: Sequence[Operation]) -> None:
     >>> check_operations(["relu"])
     Traceback (most recent call last):
     ...
-    TypeError: operations must be Convolve, Activate or Pool, got str
+    TypeError: operations must be Convolve, Activate or Pooling, got str
     """
     for op in operations:
-        if not isinstance(op, (Convolve, Activate, Pool)):
-            raise TypeError(f"operations must be Convolve, Activate or Pool, got {type(op).__name__}")
+        if not isinstance(op, (Convolve, Activate, Pooling)):
+            raise TypeError(f"operations must be Convolve, Activate or Pooling, got {type(op).__name__}")
+
+
+def outsize_chain(
+    input_hw: tuple[int, int],
+    layers: Sequence[str | Layer] = (),
+    *,
+    kernel: str | tuple[int, int] | None = None,
+    stride: object = 1,
+    pad: object = "same",
+    dilation: object = 1,
+    pool: str | Layer | None = None,
+) -> list[LayerShape]:
+    """The sizes through a chain as ``convcli outsize`` describes it (:func:`convcli.layers.chain_sizes`).
+
+    The layers first, then a convolution as ``apply`` runs it (a kernel spec is
+    read for its size only) and a pooling last.
+
+    Parameters
+    ----------
+    input_hw : tuple of int
+        Input ``(height, width)``.
+    layers : sequence of str or Layer, optional
+        Layer specs (:func:`convcli.layer_specs.parse_layer`) or layers, first first.
+    kernel : str or pair of int, optional
+        A convolution after ``layers``, as ``apply`` runs it: its size, or a
+        kernel spec (``gaussian:sigma=2``, an inline matrix, a file) whose
+        size :func:`convcli.kernel` gives.
+    stride, pad, dilation : optional
+        That convolution's options, with ``apply``'s defaults (``pad="same"``).
+    pool : str or Layer, optional
+        A pooling layer last (:func:`convcli.layer_specs.parse_pool`; ``pool:`` is accepted too).
+
+    Returns
+    -------
+    list of LayerShape
+        One per layer; empty for an empty chain.
+
+    Raises
+    ------
+    ParameterError, KernelError, ShapeError
+        For a bad spec or value, or a layer that leaves nothing.
+
+    Examples
+    --------
+    >>> [s.output for s in outsize_chain((224, 224), kernel=(3, 3), pool="max")]
+    [(224, 224), (112, 112)]
+    >>> outsize_chain((224, 224), kernel="gaussian:sigma=2", pad="valid")[-1].output
+    (208, 208)
+    """
+    chain = [parse_layer(item) if isinstance(item, str) else item for item in layers]
+    if kernel is not None:
+        if isinstance(kernel, str):
+            kernel_hw = load_kernel(kernel).shape
+        else:
+            kernel_hw = as_pair(kernel, "kernel size")
+        chain.append(Layer.conv(kernel_hw, stride=stride, pad=pad, dilation=dilation))
+    if pool is not None:
+        chain.append(parse_pool(pool, require_op=False) if isinstance(pool, str) else pool)
+    return chain_sizes(input_hw, chain)

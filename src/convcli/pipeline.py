@@ -1,11 +1,12 @@
-"""One image through the ordered operations, whole or strip by strip.
+"""One image through the ordered operations: the rules, and the plan a dry run shows.
 
-:func:`filter_image` runs the CNN flow of the notes (seed 002) on one array, in
-the order given: convolutions (each with its kernel and options), activations
-and pooling (:mod:`convcli.operations`).  It is exactly what ``convcli apply``
-does to every image, before :func:`convcli.depth.to_depth` turns the float result
-into output samples; :func:`filter_to_depth` does both, in strips of rows when
-the chain allows.
+:func:`convcli.streaming.stream_filter` runs the CNN flow of the notes (seed 002)
+on one image, strip by strip, in the order given: convolutions (each with its
+kernel and options), activations and pooling (:mod:`convcli.operations`);
+``.collect()`` gives the array.  It is exactly what ``convcli apply`` does to
+every image; with ``depth`` each strip is turned into output samples by
+:func:`convcli.depth.to_depth`.  This module holds the rules that chain follows
+and :func:`plan_steps`, the shapes and methods through it without filtering.
 
 Channels
     ``each`` (default) filters every channel alike.  ``sum`` adds the
@@ -43,16 +44,20 @@ Units
     ``relu``/``abs`` do not care about scale.
 
 The depth vocabulary and the output range policy live in :mod:`convcli.depth`
-and the operations in :mod:`convcli.operations`; both are re-exported here.
+and the operations in :mod:`convcli.operations`.
 
 Examples
 --------
 >>> import numpy as np
->>> from convcli.kernels import kernel
+>>> from convcli.depth import to_depth
+>>> from convcli.operations import Convolve
+>>> from convcli.streaming import stream_filter
 >>> image = np.zeros((5, 5), np.uint8); image[:, 2:] = 200
->>> edges = filter_image(image, [Convolve(kernel("sobel:axis=x"))])
+>>> edges = stream_filter(image, [Convolve("sobel:axis=x")]).collect()
 >>> to_depth(edges, "8", source_max=255, range_mode="abs").max()
 np.uint8(255)
+>>> [s.output for s in plan_steps((5, 5, 3), [Convolve("box:size=3")], channels="gray")]
+[(5, 5), (5, 5)]
 """
 
 from __future__ import annotations
@@ -64,43 +69,12 @@ from typing import Literal, TypeAlias
 import numpy as np
 from numpy.typing import DTypeLike
 
-from .depth import (
-    DEPTHS,
-    RANGES,
-    Depth,
-    RangeMode,
-    natural_depth,
-    nominal_max,
-    to_depth,
-)
 from .engine import choose_method, work_dtype
 from .errors import ParameterError
-from .operations import ACTIVATIONS, Activate, Activation, Convolve, Operation, Pool, check_operations
-from .streaming import CHANNELS, STRIP_ELEMENTS, Stream, stream_filter, stream_image, sum_point
+from .operations import Convolve, Operation, Pooling, check_operations
+from .streaming import sum_point
 
-__all__ = [
-    "ACTIVATIONS",
-    "CHANNELS",
-    "DEPTHS",
-    "LINEAR_STEPS",
-    "RANGES",
-    "Activate",
-    "Activation",
-    "Channels",
-    "Convolve",
-    "Depth",
-    "Operation",
-    "Pool",
-    "RangeMode",
-    "Step",
-    "filter_image",
-    "filter_to_depth",
-    "natural_depth",
-    "nominal_max",
-    "output_channels",
-    "plan_steps",
-    "to_depth",
-]
+__all__ = ["LINEAR_STEPS", "Channels", "Step", "output_channels", "plan_steps"]
 
 Channels: TypeAlias = Literal["each", "sum", "gray"]
 
@@ -111,73 +85,6 @@ LINEAR_STEPS = ("decode sRGB to linear light", "encode linear light to sRGB")
 def _work_type(dtype: DTypeLike) -> type[np.floating]:
     """The scalar type computations on ``dtype`` samples use (:func:`convcli.engine.work_dtype`)."""
     return work_dtype(np.dtype(dtype)).type
-
-
-def filter_image(
-    image: np.ndarray,
-    operations: Sequence[Operation],
-    *,
-    channels: Channels = "each",
-    alpha: bool = False,
-    keep_alpha: bool = False,
-    linear: bool = False,
-    mask: np.ndarray | None = None,
-) -> np.ndarray:
-    """Run ``operations`` in order on one image, as ``convcli apply`` does.
-
-    Parameters
-    ----------
-    image : ndarray
-        ``H x W`` or ``H x W x C``, any real dtype; never modified.
-    operations : sequence of Convolve, Activate, Pool
-        Applied in order.
-    channels : {"each", "sum", "gray"}, optional
-        See the module notes: filter channels alike, depth-sum the first
-        convolution's responses, or convert to luminance first.
-    alpha : bool, optional
-        The last channel is alpha (see the module notes).
-    keep_alpha : bool, optional
-        Output the input's alpha unchanged instead of the filtered one (the
-        operations must keep the size).
-    linear : bool, optional
-        Filter in linear light: decode sRGB first, encode the result back
-        (see the module notes; ``convcli apply --linear``).
-    mask : ndarray, optional
-        Valid pixels (non-zero) of the image's height and width: the first
-        operation, a convolution, ignores the others (normalised convolution,
-        as ``nan="ignore"``; ``convcli apply --mask``).
-
-    Returns
-    -------
-    ndarray
-        float32 (float64 for float64 input, and with ``linear``), unclipped,
-        in the input's units (sRGB-encoded again with ``linear``);
-        ``H' x W'`` or ``H' x W' x C'``.
-
-    Raises
-    ------
-    ParameterError, ShapeError
-        For options that do not fit this image (an anchor outside the kernel,
-        padding that leaves nothing, ``keep_alpha`` with a size change).
-
-    Examples
-    --------
-    >>> from convcli.kernels import kernel
-    >>> rgba = np.zeros((4, 4, 4), np.uint8); rgba[:, 2:] = (255, 0, 0, 255)
-    >>> rgba[:, :2, 1] = 255                      # green under a fully transparent half
-    >>> out = filter_image(rgba, [Convolve(kernel("box:size=3"))], alpha=True)
-    >>> float(out[0, 2, 1]), float(out[0, 2, 0])  # no green bleeds into the opaque red
-    (0.0, 255.0)
-    >>> float(out[0, 2, 3]), float(out[0, 1, 3])  # alpha is blurred
-    (170.0, 85.0)
-    >>> checks = (np.indices((4, 4)).sum(axis=0) % 2 * 255).astype(np.uint8)  # a 0/255 checkerboard
-    >>> box = [Convolve(kernel("box:size=2"))]
-    >>> float(filter_image(checks, box)[1, 1]), round(float(filter_image(checks, box, linear=True)[1, 1]), 2)
-    (127.5, 187.52)
-    """
-    stage, flat = stream_image(image, operations, channels=channels, alpha=alpha, keep_alpha=keep_alpha,
-                               linear=linear, mask=mask)
-    return Stream(stage, flat, lambda band: band, stage.dtype, stage.strip_rows(STRIP_ELEMENTS)).collect()
 
 
 @dataclass(frozen=True)
@@ -208,7 +115,7 @@ def _shape(hw: tuple[int, int], channels: int) -> tuple[int, ...]:
 
 
 def output_channels(channels_in: int, *, channels: Channels = "each", alpha: bool = False) -> int:
-    """Channels of :func:`filter_image`'s result for ``channels_in`` input channels.
+    """Channels of the filtered result (:func:`convcli.streaming.stream_filter`) for ``channels_in`` input channels.
 
     Examples
     --------
@@ -248,7 +155,7 @@ def plan_steps(
     Examples
     --------
     >>> from convcli.kernels import kernel
-    >>> steps = plan_steps((100, 80, 3), [Convolve(kernel("box:size=3"), stride=2), Pool("max", 2)])
+    >>> steps = plan_steps((100, 80, 3), [Convolve(kernel("box:size=3"), stride=2), Pooling("max", 2)])
     >>> [(s.operation, s.input, s.output) for s in steps]
     [('correlate box:size=3 (3x3)', (100, 80, 3), (50, 40, 3)), ('max pool 2x2 stride 2x2', (50, 40, 3), (25, 20, 3))]
     >>> [s.operation for s in plan_steps((8, 8), [Convolve(kernel("box"))], linear=True)]
@@ -273,7 +180,7 @@ def plan_steps(
         colour = 1
         steps.append(Step("sum the channels", current, _shape(hw, 1)))
         current = steps[-1].output
-    work = np.float64 if linear else _work_type(np.dtype(dtype))  # what filter_image computes in
+    work = np.float64 if linear else _work_type(np.dtype(dtype))  # what the chain computes in
     for index, op in enumerate(operations):
         name = f"step {index + 1} ({op.describe()})"
         method = reason = None
@@ -291,7 +198,7 @@ def plan_steps(
                     reason = choices[0].reason
                 else:
                     method, reason = op.method, "forced by --method"
-            elif isinstance(op, Pool):
+            elif isinstance(op, Pooling):
                 out_hw = op.output_hw(hw)
             else:
                 out_hw = hw
@@ -306,46 +213,3 @@ def plan_steps(
     if linear:
         steps.append(Step(LINEAR_STEPS[1], current, current))
     return steps
-
-
-def filter_to_depth(
-    image: np.ndarray,
-    operations: Sequence[Operation],
-    *,
-    depth: Depth,
-    channels: Channels = "each",
-    alpha: bool = False,
-    keep_alpha: bool = False,
-    range_mode: RangeMode = "clip",
-    gain: float = 1.0,
-    offset: float | str = 0.0,
-    out_alpha: bool = False,
-    linear: bool = False,
-    mask: np.ndarray | None = None,
-) -> np.ndarray:
-    """:func:`filter_image` then :func:`to_depth`, strip by strip: ``stream_filter(...).collect()``.
-
-    Every chain runs in strips of rows (:func:`convcli.streaming.stream_filter`)
-    and each strip is converted to the output depth at once, so the float
-    result of the whole image never exists; the bytes are those of
-    :func:`filter_image` followed by :func:`to_depth`.  ``offset`` may be
-    relative to the output's full scale (``"50%"``, see
-    :func:`convcli.depth.resolve_offset`), so it is resolved for ``depth``.
-    ``linear`` and ``mask`` are :func:`filter_image`'s.
-
-    Examples
-    --------
-    >>> from convcli.kernels import kernel
-    >>> image = (np.arange(10000) % 251).astype(np.uint8).reshape(100, 100)
-    >>> ops = [Convolve(kernel("gaussian:sigma=2"))]
-    >>> streamed = filter_to_depth(image, ops, depth="8")
-    >>> whole = to_depth(filter_image(image, ops), "8", source_max=255)
-    >>> np.array_equal(streamed, whole)
-    True
-    >>> linear = filter_to_depth(image, ops, depth="8", linear=True)
-    >>> np.array_equal(linear, to_depth(filter_image(image, ops, linear=True), "8", source_max=255))
-    True
-    """
-    return stream_filter(image, operations, depth=depth, channels=channels, alpha=alpha, keep_alpha=keep_alpha,
-                         range_mode=range_mode, gain=gain, offset=offset, out_alpha=out_alpha, linear=linear,
-                         mask=mask).collect()

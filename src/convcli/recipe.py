@@ -14,7 +14,7 @@ plans with it (:func:`convcli.batch.plan_tasks`, :func:`convcli.batch.dry_run`)
 and runs it (:func:`convcli.batch.run_batch`); worker processes and Dask
 workers receive it pickled.  This module imports nothing from the batch.  It holds the operations in the CNN order (one
 :class:`~convcli.operations.Convolve` per kernel, then
-:class:`~convcli.operations.Activate`, then :class:`~convcli.operations.Pool`),
+:class:`~convcli.operations.Activate`, then :class:`~convcli.operations.Pooling`),
 the channel, alpha, range and depth policy, and how outputs are named.
 
 Examples
@@ -185,7 +185,7 @@ class Recipe:
 
     Attributes
     ----------
-    operations : tuple of Convolve, Activate, Pool
+    operations : tuple of Convolve, Activate, Pooling
         In the order they run (see :mod:`convcli.pipeline`).
     channels : {"each", "sum", "gray"}
     keep_alpha : bool
@@ -282,9 +282,9 @@ def _bounded(value: int | None, option: str, *, low: int, high: int | None = Non
 
 def _commutes_with_srgb(op: Operation) -> bool:
     """Whether ``op`` gives the same result on encoded and on linear samples (a monotonic, sign-keeping map)."""
-    from .operations import Activate, Pool
+    from .operations import Activate, Pooling
 
-    return (isinstance(op, Pool) and op.op in ("max", "min")) or (
+    return (isinstance(op, Pooling) and op.op in ("max", "min")) or (
         isinstance(op, Activate) and op.name in ("none", "relu", "abs"))
 
 
@@ -458,8 +458,8 @@ def build_recipe(
     from .imageio import DEFAULT_MAX_PIXELS, depth_possible
     from .imageio.png import check_compression_fits, parse_compression
     from .kernels import kernel
-    from .operations import ACTIVATIONS, Activate, Convolve, Pool
-    from .pipeline import CHANNELS
+    from .operations import ACTIVATIONS, Activate, Convolve, Pooling
+    from .streaming import CHANNELS
 
     with usage_errors():
         if json_report and output == "-":
@@ -508,7 +508,7 @@ def build_recipe(
         if activation != "none":
             operations.append(Activate(activation))
         if pool is not None:
-            operations.append(Pool.from_spec(pool, what="--pool"))
+            operations.append(Pooling.from_spec(pool, what="--pool"))
         naming = Naming(output=output, outdir=outdir, suffix=suffix, format=format, template=name)
         fixed = naming.fixed_format()
         if wanted is not None and fixed is not None and not depth_possible(fixed, wanted):

@@ -4,7 +4,7 @@ This module is the one place in convcli that computes shapes, spans and
 anchors.  It works on plain integers and never touches arrays, so the engine,
 pooling and the ``outsize`` command all agree by construction.  Chains of
 layers (:class:`~convcli.layers.Layer`, :func:`~convcli.layers.chain_sizes`)
-live in :mod:`convcli.layers`; their names are re-exported here for old imports.
+live in :mod:`convcli.layers`.
 
 Convolution (seed 003, PyTorch's ``Conv2d`` with dilation), per axis::
 
@@ -38,18 +38,9 @@ Examples
 from __future__ import annotations
 
 import numbers
-from typing import TYPE_CHECKING, Any, Final, Literal, TypeAlias
+from typing import Final, Literal, TypeAlias
 
 from .errors import ParameterError, ShapeError
-
-if TYPE_CHECKING:  # moved to convcli.layers; importable from here (see __getattr__ at the end)
-    from .layers import Layer as Layer
-    from .layers import LayerKind as LayerKind
-    from .layers import LayerShape as LayerShape
-    from .layers import chain_sizes as chain_sizes
-    from .layers import parse_layer as parse_layer
-    from .layers import parse_pool as parse_pool
-    from .layers import spec_pad as spec_pad
 
 __all__ = [
     "MAX_KERNEL_SIDE",
@@ -538,20 +529,3 @@ def ceil_div(a: int, b: int) -> int:
     4
     """
     return -(-a // b)
-
-
-#: names that moved to :mod:`convcli.layers`, still importable from here
-_MOVED_TO_LAYERS = frozenset({"Layer", "LayerKind", "LayerShape", "chain_sizes", "parse_layer", "parse_pool",
-                              "spec_pad"})
-
-
-def __getattr__(name: str) -> Any:
-    """``from convcli.shapes import Layer`` keeps working (lazily, so neither module imports the other at load)."""
-    if name in _MOVED_TO_LAYERS:
-        from . import layers
-
-        return getattr(layers, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-_check_anchor = check_anchor  # the old private name, for modules not yet switched to check_anchor

@@ -2,7 +2,7 @@
 
 It also holds the one parser of the number forms options take on the command
 line: ``N``, ``HxW``, ``R,C`` and ``T,B,L,R`` (:func:`parse_ints`,
-:func:`parse_pair`, :func:`parse_pad`, :func:`parse_anchor`) and of choices
+:func:`parse_pair`, :func:`parse_size`, :func:`parse_pad`, :func:`parse_anchor`) and of choices
 (:func:`parse_choice`).  Those raise :class:`~convcli.errors.UsageError`
 (exit code 2) with one wording in every command.
 
@@ -38,11 +38,13 @@ __all__ = [
     "parse_ints",
     "parse_pad",
     "parse_pair",
+    "parse_size",
     "parse_spec",
     "spec_bool",
     "spec_float",
     "spec_int",
     "spec_int_pair",
+    "spec_pad",
 ]
 
 #: the named pad amounts (numbers are the other choice)
@@ -292,6 +294,47 @@ def spec_bool(spec: Spec, key: str, default: bool = False) -> bool:
 # --- option values: N, HxW, R,C, T,B,L,R and choices ---------------------------
 
 
+def spec_pad(spec: Spec, key: str, default: str | tuple[int, int]) -> str | tuple[int, int]:
+    """A convolution pad parameter of ``spec``: ``same``, ``valid``, ``full``, ``N`` or ``HxW``.
+
+    Parameters
+    ----------
+    spec : Spec
+        The parsed spec.
+    key : str
+        The parameter's key (``"p"`` in ``conv:k=3,p=same``).
+    default : str or pair of int
+        Returned when ``key`` is absent.
+
+    Returns
+    -------
+    str or tuple of int
+        A pad mode, or ``(rows, cols)`` padded on both sides of each axis.
+
+    Examples
+    --------
+    >>> spec_pad(parse_spec("conv:k=3,p=SAME"), "p", (0, 0))
+    'same'
+    >>> spec_pad(parse_spec("conv:k=3,p=1x2"), "p", (0, 0))
+    (1, 2)
+    >>> spec_pad(parse_spec("conv:k=3,p=-1"), "p", (0, 0))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: p must be same, valid, full, N or HxW (integers >= 0) in ..., got '-1'
+    """
+    value = spec.params.get(key)
+    if value is None:
+        return default
+    if value.strip().lower() in PAD_MODES:
+        return value.strip().lower()
+    try:
+        return spec_int_pair(spec, key, minimum=0)
+    except ParameterError:
+        raise ParameterError(
+            f"{key} must be same, valid, full, N or HxW (integers >= 0) in {spec.text!r}, got {value!r}"
+        ) from None
+
+
 def parse_ints(text: str, *, what: str, counts: tuple[int, ...] = (1, 2), minimum: int = 1,
                example: str = "N or HxW (e.g. 2 or 2x1)") -> tuple[int, ...]:
     """Integers written as ``N``, ``HxW`` or comma-separated, checked for count and lower bound.
@@ -347,6 +390,31 @@ def parse_pair(text: str, *, what: str, minimum: int = 1) -> tuple[int, int]:
     (2, 1)
     """
     numbers = parse_ints(text, what=what, counts=(1, 2), minimum=minimum)
+    return numbers[0], numbers[-1]
+
+
+def parse_size(text: str, *, what: str, example: str = "N or HxW (e.g. 2 or 2x1)") -> tuple[int, int] | None:
+    """``N`` or ``HxW`` as ``(rows, cols)``, or None when ``text`` is not written as a size.
+
+    For arguments that take a size or something else (``outsize INPUT``: a
+    size or an image file; ``--kernel``: a size or a kernel spec).  Digits in
+    the size form are checked as :func:`parse_pair` checks them.
+
+    Examples
+    --------
+    >>> parse_size("224", what="INPUT"), parse_size(" 3 X 5 ", what="--kernel")
+    ((224, 224), (3, 5))
+    >>> parse_size("photo.png", what="INPUT") is None, parse_size("gaussian:sigma=2", what="--kernel") is None
+    (True, True)
+    >>> parse_size("0x3", what="INPUT", example="N or HxW (e.g. 224 or 224x224)")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.UsageError: INPUT must be N or HxW (e.g. 224 or 224x224) with integers >= 1, got '0x3'
+    """
+    parts = str(text).strip().lower().replace(" ", "").split("x")
+    if not 1 <= len(parts) <= 2 or not all(p.isascii() and p.isdigit() for p in parts):
+        return None
+    numbers = parse_ints(text, what=what, example=example)
     return numbers[0], numbers[-1]
 
 

@@ -39,9 +39,9 @@ twice, once to find them and once to convert.
 
 Examples
 --------
->>> from convcli.operations import Activate, Convolve, Pool
+>>> from convcli.operations import Activate, Convolve, Pooling
 >>> image = (np.arange(40 * 30) % 251).astype(np.uint8).reshape(40, 30)
->>> stream = stream_filter(image, [Convolve("gaussian:sigma=1"), Activate("relu"), Pool("max", 2)], depth="8",
+>>> stream = stream_filter(image, [Convolve("gaussian:sigma=1"), Activate("relu"), Pooling("max", 2)], depth="8",
 ...                        strip_rows=4)
 >>> stream.shape, stream.dtype
 ((20, 15), dtype('uint8'))
@@ -61,7 +61,7 @@ from .depth import Depth, RangeMode, finite_range, nominal_max, to_depth
 from .engine import work_dtype
 from .engine._window import StripCorrelation, window_stats
 from .errors import ParameterError
-from .operations import Activate, Convolve, Operation, Pool, check_operations
+from .operations import Activate, Convolve, Operation, Pooling, check_operations
 from .pooling import pool_input_rows, pool_rows
 from .shapes import resolve_pool
 
@@ -222,7 +222,7 @@ class Correlate(Stage):
 class Pooled(Stage):
     """Pooling of a stage (:func:`convcli.pooling.pool_rows`)."""
 
-    def __init__(self, upstream: Stage, op: Pool) -> None:
+    def __init__(self, upstream: Stage, op: Pooling) -> None:
         self.upstream, self.op, self.inputs = upstream, op, (upstream,)
         self.geometry = resolve_pool(op.size, stride=op.stride, pad=op.pad)
         h, w, c = upstream.shape
@@ -243,7 +243,7 @@ def _work(dtype: Any) -> type[np.floating]:
 
 
 def _luma(stage: Stage) -> Stage:
-    """Luminance (ITU-R 601-2), as :func:`convcli.pipeline.filter_image`'s ``gray``."""
+    """Luminance (ITU-R 601-2), for ``channels="gray"`` (:mod:`convcli.pipeline`)."""
     dtype = _work(stage.dtype)
 
     def luma(rows: np.ndarray) -> np.ndarray:
@@ -284,7 +284,7 @@ def _activate(stage: Stage, op: Activate, scale: float) -> Stage:
 
 def _plain(work: Stage, operations: Sequence[Operation], *, channels: str, scale: float,
            mask: np.ndarray | None) -> Stage:
-    """The operations without alpha (:func:`convcli.pipeline.filter_image`'s plain path)."""
+    """The operations without alpha (the plain path of :mod:`convcli.pipeline`'s rules)."""
     out = work
     sum_at = sum_point(operations) if channels == "sum" else None
     if sum_at == -1:
@@ -330,7 +330,7 @@ def _alpha(colour: Stage, weight: Stage, operations: Sequence[Operation], *, cha
     for index, op in enumerate(operations):
         if isinstance(op, Activate):
             colour = _activate(colour, op, scale)
-        elif isinstance(op, Convolve) or (isinstance(op, Pool) and op.op == "mean"):
+        elif isinstance(op, Convolve) or (isinstance(op, Pooling) and op.op == "mean"):
             premultiplied = Map(lambda c, w: c * w, colour, weight)
             if isinstance(op, Convolve):
                 num = _convolve(premultiplied, op, add_offset=False)
@@ -346,7 +346,7 @@ def _alpha(colour: Stage, weight: Stage, operations: Sequence[Operation], *, cha
             masked = Map(lambda c, w, f=fill: np.asarray(np.where(w > 0, c, f), c.dtype), colour, weight,
                          finite=True)  # the filled pixels never win a window that sees a visible one
             visible = Map(lambda w, d=colour.dtype: (w > 0).astype(d), weight, dtype=colour.dtype)
-            seen = Pooled(visible, Pool("max", op.size, op.stride, op.pad, op.ceil_mode))
+            seen = Pooled(visible, Pooling("max", op.size, op.stride, op.pad, op.ceil_mode))
             pooled = Pooled(masked, op)
             colour = Map(lambda p, s: np.where(s > 0, p, 0).astype(p.dtype), pooled, seen)
             weight = Pooled(weight, op)
@@ -381,9 +381,9 @@ def stream_image(
     linear: bool = False,
     mask: np.ndarray | None = None,
 ) -> tuple[Stage, bool]:
-    """The float result of :func:`convcli.pipeline.filter_image` as a stage, and whether it is ``H x W``.
+    """The float result of the chain as a stage, and whether it is ``H x W``.
 
-    Same arguments as :func:`~convcli.pipeline.filter_image` (which collects
+    Same arguments as :func:`stream_filter` with ``depth=None`` (which collects
     this stage's rows); ``image`` may also be an image source read band by band.
     """
     check_operations(operations)
@@ -518,10 +518,10 @@ def stream_filter(
     strip_rows: int | None = None,
     value_range: tuple[float, float] | None = None,
 ) -> Stream:
-    """:func:`convcli.pipeline.filter_to_depth` as a :class:`Stream` of output strips.
+    """One image through the operations (:mod:`convcli.pipeline`'s rules) as a :class:`Stream` of output strips.
 
-    With ``depth=None`` the strips are the float result of
-    :func:`~convcli.pipeline.filter_image`.  Otherwise each strip is converted
+    With ``depth=None`` the strips are the float result (``.collect()`` gives
+    the array).  Otherwise each strip is converted
     by :func:`convcli.depth.to_depth` (``range_mode="normalize"`` first runs
     the chain once to find the whole result's range, :meth:`Stream.finite_range`,
     unless ``value_range`` gives it: the finite minimum and maximum of the
@@ -535,8 +535,8 @@ def stream_filter(
     >>> image = (np.arange(64 * 48) % 256).astype(np.uint8).reshape(64, 48)
     >>> ops = [Convolve("sobel:axis=both")]
     >>> streamed = stream_filter(image, ops, depth="8", strip_rows=5).collect()
-    >>> from convcli.pipeline import filter_image
-    >>> np.array_equal(streamed, to_depth(filter_image(image, ops), "8", source_max=255))
+    >>> whole = stream_filter(image, ops).collect()  # the float result
+    >>> np.array_equal(streamed, to_depth(whole, "8", source_max=255))
     True
     """
     stage, flat = stream_image(image, operations, channels=channels, alpha=alpha, keep_alpha=keep_alpha,

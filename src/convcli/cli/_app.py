@@ -4,7 +4,8 @@ Each command (one module each in this package) parses its options, makes one
 call into the library and renders the result with Rich.  Errors are handled
 here only: a :class:`convcli.errors.ConvcliError` becomes one ``Error: …`` line
 on stderr and the exit code :func:`convcli.errors.exit_code_for` gives (1, or 2
-for a usage error), the same in every command; Click's own usage errors (an
+for a usage error), the same in every command; a closed stdout (``… | head``)
+ends quietly with its code (141); Click's own usage errors (an
 unknown option, a bad INTEGER) become one such line with exit code 2.  Nothing
 in this package imports NumPy or Pillow, so ``--help`` and ``--version`` stay
 fast.
@@ -61,11 +62,11 @@ def reports_errors(func: F) -> F:
             return func(*args, **kwargs)
         except ConvcliError as err:
             raise fail(str(err), exit_code_for(err)) from None
-        except BrokenPipeError:  # `convcli kernels show … | head`: the reader left; stop quietly, as Unix tools do
+        except BrokenPipeError as err:  # `convcli kernels show … | head`: the reader left; stop quietly (Unix)
             from .render import silence_stdout
 
             silence_stdout()
-            raise typer.Exit(141) from None
+            raise typer.Exit(exit_code_for(err)) from None
 
     return wrapper  # type: ignore[return-value]
 

@@ -268,8 +268,8 @@ def apply(
             dry=dry_run, fail_fast=fail_fast, compare=compare, on_notes=lambda notes: _warn(err_console, notes),
             watch=lambda tasks, on_cluster: _watch(tasks, err_console, done, verbose=verbose, cluster=on_cluster))
         for result in applied.results if output == "-" else ():
-            if result.payload is not None and write_stdout(result.payload) is False:
-                raise BrokenPipeError  # the one error handler ends quietly with 141
+            if result.payload is not None:
+                write_stdout(result.payload)  # a closed stdout: the one error handler ends quietly with 141
         apply_report.report(applied.results, seconds=time.perf_counter() - started, as_json=as_json,
                             dry_run=dry_run, console=err_console, offset=applied.recipe.offset)
         raise typer.Exit(1 if any(r.status == "failed" for r in applied.results) else 0)

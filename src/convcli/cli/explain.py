@@ -1,8 +1,8 @@
 """``convcli explain``: a convolution or pooling step by step.
 
 Parse the options (:mod:`convcli.specs`), one library call
-(:func:`convcli.explanation.explain_specs`), render its plain data
-(:meth:`~convcli.explanation.Explanation.to_dict`): nested lists, None for a
+(:func:`convcli.learn.explanation.explain_specs`), render its plain data
+(:meth:`~convcli.learn.explanation.Explanation.to_dict`): nested lists, None for a
 cell outside the image.
 """
 
@@ -394,7 +394,7 @@ def explain_command(
     if crop is not None:
         x, y, w, h = parse_ints(crop, what="--crop", counts=(4,), minimum=0, example="x,y,w,h (e.g. 100,40,8,8)")
         box = (x, y, w, h)
-    from ..explanation import explain_specs
+    from ..learn.explanation import explain_specs
 
     if kernel is None and pool is None:
         raise UsageError("give a kernel (-k), a pooling spec (--pool) or both; there is nothing to explain")

@@ -1,7 +1,7 @@
 """``convcli seq`` and ``convcli multiply``: 1-D convolution and long multiplication.
 
-Parse, one library call (:func:`convcli.sequences.convolve_sequences`,
-:func:`convcli.sequences.multiply`), print plain numbers.
+Parse, one library call (:func:`convcli.learn.sequences.convolve_sequences`,
+:func:`convcli.learn.sequences.multiply`), print plain numbers.
 """
 
 from __future__ import annotations
@@ -70,7 +70,7 @@ def seq_command(
 
       convcli seq -- "-1,2" "3,4"                    (a leading '-' needs '--' first)
     """
-    from ..sequences import convolve_sequences
+    from ..learn.sequences import convolve_sequences
 
     stdin = typer.get_text_stream("stdin").read() if "-" in (a, b) else None
     result = convolve_sequences(a, b, kernel=kernel, pad=pad, method=method, stdin=stdin)
@@ -124,7 +124,7 @@ def multiply_command(
       python -c "print('9' * 100000)" > nines.txt; convcli multiply nines.txt nines.txt | wc -c
     """
     from ..errors import UsageError
-    from ..sequences import load_number, multiply
+    from ..learn.sequences import load_number, multiply
 
     if a == b == "-":
         raise UsageError("only one of A and B can come from stdin (-)")

@@ -71,9 +71,9 @@ def _methods() -> tuple[str, ...]:
 _CHOICES: dict[str, Callable[[], tuple[str, ...]]] = {
     "border": _borders,
     "method": _methods,
-    "channels": lambda: _library("pipeline", "CHANNELS"),
-    "range_mode": lambda: _library("pipeline", "RANGES"),
-    "activation": lambda: _library("pipeline", "ACTIVATIONS"),
+    "channels": lambda: _library("streaming", "CHANNELS"),
+    "range_mode": lambda: _library("depth", "RANGES"),
+    "activation": lambda: _library("operations", "ACTIVATIONS"),
     "depth": lambda: _library("depth", "DEPTHS"),
     "frames": lambda: _library("batch", "FRAMES"),
     "alpha": lambda: _library("recipe", "ALPHA_MODES"),

@@ -1,14 +1,13 @@
 """``convcli outsize``: output sizes of a layer chain.
 
 Parse (sizes and pads with :mod:`convcli.specs`, as ``apply`` does), one call
-into :func:`convcli.layers.outsize_chain` (sizes from :mod:`convcli.shapes`),
+into :func:`convcli.operations.outsize_chain` (sizes from :mod:`convcli.shapes`),
 render (a size, JSON or a Rich table).  The size of an image or ``.npy`` file
 comes from :func:`convcli.imageio.probe_size` (its header only).
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -19,20 +18,6 @@ from .options import complete_kernels
 if TYPE_CHECKING:
     from ..layers import LayerShape
 
-#: ``N`` or ``HxW``: a size given directly (anything else is a file or a kernel spec).
-_SIZE = re.compile(r"\s*\d+\s*(?:[xX]\s*\d+\s*)?")
-
-
-def _input_size(source: str) -> tuple[int, int]:
-    """``(height, width)`` from ``N``/``HxW`` or from an image / ``.npy`` file's header."""
-    from ..specs import parse_ints
-
-    if _SIZE.fullmatch(source):
-        numbers = parse_ints(source, what="INPUT", example="N or HxW (e.g. 224 or 224x224)")
-        return numbers[0], numbers[-1]
-    from ..imageio import probe_size
-
-    return probe_size(source)
 
 
 def _json(input_hw: tuple[int, int], steps: list[LayerShape], output: tuple[int, int]) -> str:
@@ -202,36 +187,37 @@ def outsize(
 
       convcli outsize photo.jpg -k gaussian:sigma=2 --stride 2 --pool max --json
     """
-    from ..errors import usage_errors
-    from ..layers import outsize_chain, parse_pool
-    from ..specs import parse_pad, parse_pair
+    from ..errors import UsageError, usage_errors
+    from ..layer_specs import parse_pool
+    from ..operations import outsize_chain
+    from ..specs import parse_pad, parse_pair, parse_size
     from .render import shape_text
 
     options = {"--stride": stride, "--pad": pad, "--dilation": dilation, "--pool": pool, "--kernel": kernel}
     given = [name for name, value in options.items() if value is not None]
     if layer_specs and given:
-        raise typer.BadParameter(
-            f"give layer specs or {'/'.join(given)}, not both "
-            "(write the convolution as a layer, e.g. conv:k=7,s=2,p=3)",
-            param_hint="LAYER",
-        )
+        raise UsageError(f"give layer specs or {'/'.join(given)}, not both (write the convolution as a layer, "
+                         f"e.g. conv:k=7,s=2,p=3, instead of {given[0]})")
     if kernel is None and (stride, pad, dilation) != (None, None, None):
-        raise typer.BadParameter(
-            "--stride, --pad and --dilation describe the convolution: give its size with --kernel too "
-            "(e.g. --kernel 3)",
-            param_hint=[name for name in ("--stride", "--pad", "--dilation") if options[name] is not None],
-        )
+        raise UsageError("--stride, --pad and --dilation describe the convolution: give its size with --kernel too "
+                         "(e.g. --kernel 3)")
     if explain and as_json:
-        raise typer.BadParameter("choose one of --explain and --json", param_hint="'--json'")
+        raise UsageError("choose one of --explain and --json")
     with usage_errors():
-        kernel_value = parse_pair(kernel, what="--kernel") if kernel and _SIZE.fullmatch(kernel) else kernel
+        kernel_value = (parse_size(kernel, what="--kernel") or kernel) if kernel is not None else None
         pool_layer = None if pool is None else parse_pool(pool, require_op=False)
         conv_options = {
             "stride": 1 if stride is None else parse_pair(stride, what="--stride"),
             "pad": "same" if pad is None else parse_pad(pad),
             "dilation": 1 if dilation is None else parse_pair(dilation, what="--dilation"),
         }
-    input_hw = _input_size(source)
+    given_size = parse_size(source, what="INPUT", example="N or HxW (e.g. 224 or 224x224)")
+    if given_size is not None:
+        input_hw = given_size
+    else:  # an image or .npy file: its header only
+        from ..imageio import probe_size
+
+        input_hw = probe_size(source)
 
     steps = outsize_chain(input_hw, layer_specs or [], kernel=kernel_value, pool=pool_layer, **conv_options)
 
@@ -239,7 +225,7 @@ def outsize(
     if as_json:
         typer.echo(_json(input_hw, steps, output))
     elif explain:
-        named = "" if _SIZE.fullmatch(source) else f"{source}: "
+        named = "" if given_size is not None else f"{source}: "
         _table(f"{named}{shape_text(input_hw)} -> {shape_text(output)}", input_hw, steps)
     else:
         typer.echo(shape_text(output))

@@ -73,8 +73,8 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
     """A Rich console that never re-wraps long lines (messages stay one line for scripts).
 
     When stdout's reader goes away (``convcli kernels show … | head``), it
-    stops quietly with exit code 141, as ``apply -o -`` does, where Rich
-    itself would exit with 1.  ``width`` overrides the terminal's; output
+    raises :class:`BrokenPipeError` for the one error handler (exit code 141,
+    as ``apply -o -``), where Rich itself would exit with 1.  ``width`` overrides the terminal's; output
     that is not a terminal is never squeezed to 80 columns (a table of layer
     specs piped to a file keeps each spec whole), and its lines carry no
     trailing spaces (a table's padding).
@@ -83,8 +83,7 @@ def console(*, stderr: bool = False, width: int | None = None) -> Any:
 
     class _Console(Console):
         def on_broken_pipe(self) -> None:
-            silence_stdout()
-            raise SystemExit(141)
+            raise BrokenPipeError
 
     stream = sys.stderr if stderr else sys.stdout
     terminal = hasattr(stream, "isatty") and stream.isatty()
@@ -236,24 +235,20 @@ def wrap_pieces(pieces: Iterable[str], width: int, *, indent: str = "", subseque
     return lines
 
 
-def write_stdout(data: bytes) -> bool:
-    """Write bytes to stdout; False when the reader went away (``… | head``).
+def write_stdout(data: bytes) -> None:
+    """Write bytes to stdout.
 
     A raw stream may take only part of the buffer at a time, so the rest is
-    written until done.  On a broken pipe stdout is pointed at ``/dev/null``
-    so that Python does not complain again at exit.
+    written until done.  When the reader went away (``… | head``) the
+    :class:`BrokenPipeError` goes to the one error handler
+    (:func:`convcli.cli._app.reports_errors`), which ends quietly with exit code 141.
     """
     stream: Any = getattr(sys.stdout, "buffer", None) or sys.stdout
-    try:
-        view = memoryview(data)
-        while view:
-            written = stream.write(view)
-            view = view[written if written is not None else len(view):]
-        stream.flush()
-    except BrokenPipeError:
-        silence_stdout()
-        return False
-    return True
+    view = memoryview(data)
+    while view:
+        written = stream.write(view)
+        view = view[written if written is not None else len(view):]
+    stream.flush()
 
 
 def silence_stdout() -> None:

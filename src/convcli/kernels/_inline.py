@@ -1,7 +1,7 @@
 """The one parser of matrices written inline: ``"1 2 1; 0 0 0"`` or ``"[[1, 2], [3, 4]]"``.
 
 Both :func:`convcli.kernel` (``-k "1 2 1; 0 0 0; -1 -2 -1"``) and
-:func:`convcli.explanation.parse_matrix` (``explain --image "1 2; 3 4"``) read
+:func:`convcli.learn.explanation.parse_matrix` (``explain --image "1 2; 3 4"``) read
 matrices through :func:`parse_rows`, and kernel files split their lines with
 :func:`split_values` and read values with :func:`parse_number`, so one syntax
 is accepted everywhere:

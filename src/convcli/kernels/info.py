@@ -56,7 +56,7 @@ def kernel_info(
     >>> kernel_info("1 2 1")["sum"], kernel_info("1 2 1", normalize=True)["matrix"]
     (4.0, [[0.25, 0.5, 0.25]])
     """
-    from . import kernel
+    from ._spec import kernel
 
     k = kernel(spec, normalize=normalize)
     hw = (int(image_size[0]), int(image_size[1]))

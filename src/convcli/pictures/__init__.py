@@ -13,7 +13,7 @@ module           owns
 Examples
 --------
 >>> import tempfile, os
->>> from convcli.explanation import explain
+>>> from convcli.learn import explain
 >>> target = os.path.join(tempfile.mkdtemp(), "pool.png")
 >>> explain_picture(explain([[1, 3], [4, 2]], pool="max:size=2"), target)
 1

@@ -1,4 +1,4 @@
-"""Pictures of :func:`convcli.explanation.explain`: the window sliding, step by step (``convcli explain --picture``).
+"""Pictures of :func:`convcli.learn.explain`: the window sliding, step by step (``convcli explain --picture``).
 
 One frame per step: for a correlation (or convolution), the padded input as a
 grid (border cells shaded, rows and columns labelled with input coordinates),
@@ -19,7 +19,7 @@ GIF's frame N.
 
 Examples
 --------
->>> from convcli.explanation import explain
+>>> from convcli.learn import explain
 >>> e = explain([[1, 2, 3], [4, 5, 6], [7, 8, 9]], [[1, 0], [0, 1]], pad=1, stride=2)
 >>> frames = explain_frames(e)
 >>> len(frames), frames[0].size == frames[-1].size
@@ -37,7 +37,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..errors import UsageError
-from ..explanation import ConvBackward, ConvExplanation, Explanation, PoolBackward, PoolExplanation, Step
+from ..learn.explanation import ConvBackward, ConvExplanation, Explanation, PoolBackward, PoolExplanation, Step
 from ._draw import (
     BORDER_FILL,
     CURRENT_FILL,
@@ -414,7 +414,7 @@ def explain_frames(explanation: Explanation, *, backward: bool = True) -> list[I
     Parameters
     ----------
     explanation : Explanation
-        From :func:`convcli.explanation.explain`.
+        From :func:`convcli.learn.explain`.
     backward : bool, optional
         Draw the backward pass too, when the explanation has one.
 
@@ -427,7 +427,7 @@ def explain_frames(explanation: Explanation, *, backward: bool = True) -> list[I
 
     Examples
     --------
-    >>> from convcli.explanation import explain
+    >>> from convcli.learn import explain
     >>> len(explain_frames(explain([[1, 3], [4, 2]], pool="max:size=1", backward=True)))  # 4 + 4 + 1
     9
     """
@@ -461,7 +461,7 @@ def input_grid(explanation: Explanation) -> Grid:
 
     Examples
     --------
-    >>> from convcli.explanation import explain
+    >>> from convcli.learn import explain
     >>> g = input_grid(explain([[1, 2], [3, 4]], [[1]], pad=1))
     >>> (g.rows, g.cols), g.ch == CELL_HEIGHT
     ((4, 4), True)
@@ -484,7 +484,7 @@ def explain_picture(explanation: Explanation, path: str | Path, *, step: int | N
     Parameters
     ----------
     explanation : Explanation
-        From :func:`convcli.explanation.explain`.
+        From :func:`convcli.learn.explain`.
     path : str or path-like
         The picture to write, ending in ``.png`` or ``.gif``; its folder must exist.
     step : int, optional
@@ -506,7 +506,7 @@ def explain_picture(explanation: Explanation, path: str | Path, *, step: int | N
     Examples
     --------
     >>> import tempfile, os
-    >>> from convcli.explanation import explain
+    >>> from convcli.learn import explain
     >>> target = os.path.join(tempfile.mkdtemp(), "steps.gif")
     >>> explain_picture(explain([[1, 2, 3], [4, 5, 6]], [[1, 1]]), target)
     4

@@ -14,9 +14,9 @@ from typing import Final, Literal, TypeAlias
 import numpy as np
 import numpy.typing as npt
 
-from ..engine import next_fast_len
-from ..errors import KernelError, ParameterError, ShapeError
-from ..kernels import parse_number, split_values
+from ...engine import next_fast_len
+from ...errors import KernelError, ParameterError, ShapeError
+from ...kernels import parse_number, split_values
 
 __all__ = [
     "ERROR_LIMIT",

@@ -52,8 +52,9 @@ from __future__ import annotations
 import numpy as np
 import numpy.typing as npt
 
-from ..errors import ParameterError, ShapeError, usage_errors
-from ..layers import Layer, parse_pool
+from ...errors import ParameterError, ShapeError, usage_errors
+from ...layer_specs import parse_pool
+from ...layers import Layer
 from ._backward import conv_backward_steps, pool_backward_steps
 from ._data import (
     Backward,
@@ -127,7 +128,7 @@ def explain(
         Pool the result (or the input, without a kernel): ``max``, ``mean`` or
         ``min`` with ``:size=K,stride=S,pad=P,ceil=true`` (size 2 by default,
         stride the size), e.g. ``"max:size=2"``, read by
-        :func:`convcli.layers.parse_pool`; or a layer it made.
+        :func:`convcli.layer_specs.parse_pool`; or a layer it made.
     backward : bool, optional
         Also explain the backward pass, with an error term of ones.
     grad : array_like, optional
@@ -246,8 +247,8 @@ def explain_specs(
     >>> e.conv.output.tolist(), e.backward.conv.grad_kernel.tolist()
     ([[3.0, 4.0], [6.0, 7.0]], [[6.0, 8.0], [12.0, 14.0]])
     """
-    from ..engine import resolve_border
-    from ..kernels import kernel as load_kernel
+    from ...engine import resolve_border
+    from ...kernels import kernel as load_kernel
 
     with usage_errors():  # option values: the same words and exit code as apply's --border and --pool
         resolve_border(border, border_value)

@@ -20,8 +20,8 @@ import os
 
 import numpy as np
 
-from ..errors import ParameterError, UsageError
-from ..kernels import looks_like_matrix, parse_rows
+from ...errors import ParameterError, UsageError
+from ...kernels import looks_like_matrix, parse_rows
 from ._data import Matrix
 
 __all__ = ["parse_matrix", "read_input"]
@@ -109,7 +109,7 @@ def read_input(
                 f"--image {text!r} is neither a matrix like '1 2 3; 4 5 6' nor an existing file; check the path"
             )
         return parse_matrix(text, what="--image")
-    from ..imageio import read_image
+    from ...imageio import read_image
 
     array, _ = read_image(path)
     if array.ndim == 3:

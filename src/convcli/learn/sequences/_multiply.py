@@ -1,6 +1,6 @@
 """Exact long multiplication of non-negative decimal integers by FFT convolution of their limbs.
 
-See :mod:`convcli.sequences` for the exactness bound and the checks.
+See :mod:`convcli.learn.sequences` for the exactness bound and the checks.
 
 Examples
 --------
@@ -15,8 +15,8 @@ from typing import Final
 
 import numpy as np
 
-from ..engine._fft import next_fast_len
-from ..errors import ParameterError
+from ...engine import next_fast_len
+from ...errors import ParameterError
 from ._convolve import ERROR_LIMIT, fft_error_bound
 
 __all__ = ["EXACT_DIGITS", "limb_digits", "multiply"]

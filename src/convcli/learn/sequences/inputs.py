@@ -17,7 +17,7 @@ import re
 
 import numpy as np
 
-from ..errors import ParameterError, UsageError
+from ...errors import ParameterError, UsageError
 from ._convolve import METHODS, PADS, Method1D, Pad1D, convolve1d, kernel_1d, parse_sequence
 
 __all__ = ["convolve_sequences", "load_number", "load_sequence"]
@@ -122,8 +122,8 @@ def convolve_sequences(
     ...
     convcli.errors.UsageError: give the second sequence B or a kernel with -k (one of them)
     """
-    from ..kernels import kernel as load_kernel
-    from ..specs import parse_choice
+    from ...kernels import kernel as load_kernel
+    from ...specs import parse_choice
 
     if (b is None) == (kernel is None):
         raise UsageError("give the second sequence B or a kernel with -k (one of them)")

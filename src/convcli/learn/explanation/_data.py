@@ -1,4 +1,4 @@
-"""What :func:`convcli.explanation.explain` returns: every window, product and sum, as data.
+"""What :func:`convcli.learn.explain` returns: every window, product and sum, as data.
 
 Every class has ``to_dict()``, which gives JSON-ready nested lists (NaN, a
 cell outside the image, becomes None): ``convcli explain --json`` prints it and
@@ -6,7 +6,7 @@ the text rendering reads it.
 
 Examples
 --------
->>> from convcli.explanation import explain
+>>> from convcli.learn.explanation import explain
 >>> e = explain([[1, 2], [3, 4]], [[1, 1]])
 >>> e.conv.steps[0].to_dict()["products"], e.to_dict()["result"]
 ([[1.0, 2.0]], [[3.0], [7.0]])

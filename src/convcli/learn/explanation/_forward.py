@@ -1,7 +1,7 @@
 """The forward pass, step by step: every window of a correlation or a pooling.
 
 The sizes come from :mod:`convcli.shapes` (the pooling spec from
-:func:`convcli.shapes.parse_layer`, the one pooling parser), the border from
+:func:`convcli.layer_specs.parse_pool`, the one pooling parser), the border from
 the engine's :func:`~convcli.engine.normalize_border` rules and its padded
 image, so the numbers equal :func:`convcli.correlate` and :func:`convcli.pool`.
 
@@ -11,7 +11,7 @@ Examples
 ...                     border="constant", border_value=0.0, flip=False, anchor=None)
 >>> [step.sum for step in conv.steps]
 [3.0, 5.0]
->>> from convcli.layers import parse_pool
+>>> from convcli.layer_specs import parse_pool
 >>> explain_pool(check_input([[1, 3], [4, 2]]), parse_pool("max")).output.tolist()
 [[4.0]]
 """
@@ -23,10 +23,10 @@ from typing import Final
 import numpy as np
 import numpy.typing as npt
 
-from ..engine import check_kernel, geometry, pad_image, resolve_border
-from ..errors import ParameterError, ShapeError
-from ..pooling import pool_geometry
-from ..shapes import Layer, chain_sizes
+from ...engine import check_kernel, geometry, pad_image, resolve_border
+from ...errors import ParameterError, ShapeError
+from ...layers import Layer, chain_sizes
+from ...pooling import pool_geometry
 from ._data import ConvExplanation, Matrix, PoolExplanation, PoolStep, Step
 
 __all__ = ["MAX_SIDE", "check_input", "explain_conv", "explain_pool"]
@@ -70,7 +70,7 @@ def _conv_formula(
     stride: tuple[int, int],
     dilation: tuple[int, int],
 ) -> tuple[str, str]:
-    """Seed 003's size formula with the numbers in, from :func:`convcli.shapes.chain_sizes`."""
+    """Seed 003's size formula with the numbers in, from :func:`convcli.layers.chain_sizes`."""
     top, bottom, left, right = pads
     if top == bottom and left == right:
         layer = Layer.conv(kshape, stride=stride, pad=(top, left), dilation=dilation)
@@ -94,7 +94,7 @@ def explain_conv(
 ) -> ConvExplanation:
     """Every window of a correlation (a convolution with ``flip``) of a checked input.
 
-    The options are :func:`convcli.explanation.explain`'s; the sizes, pads and
+    The options are :func:`convcli.learn.explain`'s; the sizes, pads and
     the flipped anchor come from the engine's own geometry.
 
     Examples
@@ -154,7 +154,7 @@ def explain_pool(x: Matrix, layer: Layer) -> PoolExplanation:
 
     Examples
     --------
-    >>> from convcli.layers import parse_pool
+    >>> from convcli.layer_specs import parse_pool
     >>> pool = explain_pool(check_input([[1, 3], [4, 2]]), parse_pool("max"))
     >>> pool.output.tolist(), pool.steps[0].winner
     ([[4.0]], (1, 0))

@@ -6,7 +6,7 @@ the steps show every sum that makes them.
 
 Examples
 --------
->>> from convcli.explanation import explain
+>>> from convcli.learn.explanation import explain
 >>> back = explain([[1, 2], [3, 4]], [[1, 1]], backward=True).backward
 >>> back.conv.grad_input.tolist(), back.conv.grad_kernel.tolist()
 ([[1.0, 1.0], [1.0, 1.0]], [[4.0, 6.0]])
@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..gradients import dilate_error, fold_padding
-from ..shapes import effective_size
+from ...gradients import dilate_error, fold_padding
+from ...shapes import effective_size
 from ._data import ConvBackward, ConvExplanation, Matrix, PoolBackward, PoolExplanation, PoolRoute, Step
 
 __all__ = ["conv_backward_steps", "pool_backward_steps"]
@@ -28,7 +28,7 @@ def pool_backward_steps(pool: PoolExplanation, error: Matrix) -> PoolBackward:
 
     Examples
     --------
-    >>> from convcli.explanation import explain
+    >>> from convcli.learn.explanation import explain
     >>> pool = explain([[1, 3], [4, 2]], pool="mean").pool
     >>> pool_backward_steps(pool, np.array([[8.0]])).grad_input.tolist()
     [[2.0, 2.0], [2.0, 2.0]]
@@ -60,7 +60,7 @@ def conv_backward_steps(conv: ConvExplanation, error: Matrix) -> ConvBackward:
 
     Examples
     --------
-    >>> from convcli.explanation import explain
+    >>> from convcli.learn.explanation import explain
     >>> conv = explain([[1, 2, 3]], [[1, 1]]).conv
     >>> back = conv_backward_steps(conv, np.array([[1.0, 1.0]]))
     >>> back.grad_input.tolist(), back.grad_kernel.tolist(), len(back.kernel_steps)
