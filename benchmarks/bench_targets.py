@@ -323,7 +323,7 @@ def library_section(s: Settings, tools: Tools, workdir: Path, *, engine_times: d
                 recipe = build_recipe(kernels=[spec], output=str(mine), force=True)
 
                 def via_cli(recipe=recipe) -> None:
-                    result = batch.run_batch(batch.plan_tasks([str(src)], recipe), recipe)[0]
+                    result = batch.run_batch(batch.plan_tasks(recipe, [str(src)]), recipe)[0]
                     if result.status != "written":
                         raise RuntimeError(f"{result.status}: {result.error}")
 

@@ -29,7 +29,7 @@ KERNEL = "gaussian:sigma=4"
 def blur(source: Path, output: Path, *, linear: bool) -> None:
     """``convcli apply SOURCE -k gaussian:sigma=4 [--linear] -o OUTPUT --force``."""
     recipe = build_recipe(kernels=[KERNEL], linear=linear, output=str(output), force=True)
-    for result in run_batch(plan_tasks([str(source)], recipe), recipe):
+    for result in run_batch(plan_tasks(recipe, [str(source)]), recipe):
         if result.status != "written":
             raise SystemExit(f"{source}: {result.error}")
 

@@ -11,7 +11,7 @@ from PIL import Image
 
 from convcli.batch import (
     FileResult,
-    LocalPool,
+    LocalExecutor,
     Naming,
     OutputConflict,
     Recipe,
@@ -306,7 +306,7 @@ def test_worker_processes_write_the_same_bytes_as_one_process(tmp_path):
                                 Pooling("max", 2)), range_mode="normalize")
     for jobs in (1, 3):
         tasks = plan_outputs(expand_inputs(paths), Naming(outdir=str(tmp_path / f"j{jobs}")))
-        assert all(r.status == "written" for r in run_batch(tasks, recipe, executor=LocalPool(jobs=jobs)))
+        assert all(r.status == "written" for r in run_batch(tasks, recipe, executor=LocalExecutor(jobs=jobs)))
     for name in os.listdir(tmp_path / "j1"):
         assert (tmp_path / "j1" / name).read_bytes() == (tmp_path / "j3" / name).read_bytes()
 
@@ -446,7 +446,7 @@ def test_several_files_in_one_process_use_one_engine_thread_each(tmp_path, monke
     monkeypatch.setattr(bookkeeping, "process_task", spy)
     before = dict(os.environ)
     tasks = plan_outputs(expand_inputs(_batch(tmp_path, count=count)), Naming(outdir=str(tmp_path / "out")))
-    assert [r.status for r in run_batch(tasks, RECIPE, executor=LocalPool(jobs=1))] == ["written"] * count
+    assert [r.status for r in run_batch(tasks, RECIPE, executor=LocalExecutor(jobs=1))] == ["written"] * count
     assert seen == [threads or machine_threads()] * count
     assert thread_count() == machine_threads() and dict(os.environ) == before
 
@@ -459,20 +459,20 @@ def test_default_jobs_is_the_number_of_usable_cores():
 
 
 @pytest.mark.parametrize(("jobs", "scheduler", "environ", "kind", "where", "noted"), [
-    (None, None, {}, "LocalPool", None, False),
-    (3, None, {}, "LocalPool", 3, False),
-    (None, "tcp://h:8786", {}, "DaskCluster", "tcp://h:8786", False),
-    (None, None, {"DASK_SCHEDULER_ADDRESS": "tcp://e:8786"}, "DaskCluster", "tcp://e:8786", False),
-    (None, "local", {"DASK_SCHEDULER_ADDRESS": "tcp://e:8786"}, "DaskCluster", "local", False),
-    (2, None, {"DASK_SCHEDULER_ADDRESS": "tcp://e:8786"}, "LocalPool", 2, True),
-    (None, None, {"DASK_SCHEDULER_ADDRESS": ""}, "LocalPool", None, False),
+    (None, None, {}, "LocalExecutor", None, False),
+    (3, None, {}, "LocalExecutor", 3, False),
+    (None, "tcp://h:8786", {}, "DaskExecutor", "tcp://h:8786", False),
+    (None, None, {"DASK_SCHEDULER_ADDRESS": "tcp://e:8786"}, "DaskExecutor", "tcp://e:8786", False),
+    (None, "local", {"DASK_SCHEDULER_ADDRESS": "tcp://e:8786"}, "DaskExecutor", "local", False),
+    (2, None, {"DASK_SCHEDULER_ADDRESS": "tcp://e:8786"}, "LocalExecutor", 2, True),
+    (None, None, {"DASK_SCHEDULER_ADDRESS": ""}, "LocalExecutor", None, False),
 ])
 def test_choose_executor_follows_jobs_then_scheduler_then_the_variable(jobs, scheduler, environ, kind, where, noted):
     from convcli.batch import choose_executor
 
     executor, notes = choose_executor(jobs=jobs, scheduler=scheduler, environ=environ)
     assert type(executor).__name__ == kind
-    if kind == "LocalPool":
+    if kind == "LocalExecutor":
         assert executor.jobs == (where or default_jobs())
     else:
         assert executor.scheduler == where

@@ -26,7 +26,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from convcli.batch import DaskCluster, LocalPool, plan_tasks, run_batch, scheduler
+from convcli.batch import DaskExecutor, LocalExecutor, plan_tasks, run_batch, scheduler
 from convcli.cli import app
 from convcli.errors import ClusterError
 from convcli.imageio import TEMP_SUFFIX
@@ -228,7 +228,7 @@ def test_library_run_keeps_a_bounded_window_in_flight_on_a_client(dask_cluster, 
 
     images(tmp_path / "in", 24)
     recipe = build_recipe(kernels=[KERNEL], outdir=str(tmp_path / "out"))
-    tasks = plan_tasks([str(tmp_path / "in" / "*.png")], recipe)
+    tasks = plan_tasks(recipe, [str(tmp_path / "in" / "*.png")])
     submitted, done, widest = [0], [0], [0]
     submit = Client.submit
 
@@ -240,7 +240,7 @@ def test_library_run_keeps_a_bounded_window_in_flight_on_a_client(dask_cluster, 
 
     monkeypatch.setattr(Client, "submit", counting_submit)
     with dask_cluster.client() as client:
-        results = run_batch(tasks, recipe, executor=DaskCluster(client),
+        results = run_batch(tasks, recipe, executor=DaskExecutor(client),
                             on_result=lambda r: done.__setitem__(0, done[0] + 1))
         assert client.status == "running"  # a client given is left open
     assert [r.status for r in results] == ["written"] * 24
@@ -250,7 +250,7 @@ def test_library_run_keeps_a_bounded_window_in_flight_on_a_client(dask_cluster, 
 def test_ctrl_c_cancels_the_rest_and_leaves_complete_outputs_only(dask_cluster, tmp_path):
     images(tmp_path / "in", 30)
     reference = build_recipe(kernels=[KERNEL], outdir=str(tmp_path / "ref"))
-    run_batch(plan_tasks([str(tmp_path / "in" / "*.png")], reference), reference)
+    run_batch(plan_tasks(reference, [str(tmp_path / "in" / "*.png")]), reference)
     recipe = build_recipe(kernels=[KERNEL], outdir=str(tmp_path / "out"))
     seen = []
 
@@ -260,8 +260,8 @@ def test_ctrl_c_cancels_the_rest_and_leaves_complete_outputs_only(dask_cluster, 
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_batch(plan_tasks([str(tmp_path / "in" / "*.png")], recipe), recipe,
-                  executor=DaskCluster(dask_cluster.address), on_result=interrupt)
+        run_batch(plan_tasks(recipe, [str(tmp_path / "in" / "*.png")]), recipe,
+                  executor=DaskExecutor(dask_cluster.address), on_result=interrupt)
     written = files(tmp_path / "out")
     assert 3 <= len(written) < 30
     assert all(data == (tmp_path / "ref" / name).read_bytes() for name, data in written.items())
@@ -271,7 +271,7 @@ def test_ctrl_c_cancels_the_rest_and_leaves_complete_outputs_only(dask_cluster, 
 def test_ctrl_c_on_the_command_line_exits_130_with_complete_outputs(dask_cluster, tmp_path):
     images(tmp_path / "in", 40, shape=(320, 400, 3))  # ~0.1 s each: the batch outlasts the signal
     reference = build_recipe(kernels=[KERNEL], outdir=str(tmp_path / "ref"))
-    run_batch(plan_tasks([str(tmp_path / "in" / "*.png")], reference), reference, executor=LocalPool(jobs=2))
+    run_batch(plan_tasks(reference, [str(tmp_path / "in" / "*.png")]), reference, executor=LocalExecutor(jobs=2))
     out = tmp_path / "out"
     command = [CONVCLI, "apply", "in/*.png", "-k", KERNEL, "--outdir", "out", "--scheduler", dask_cluster.address]
     process = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -303,7 +303,7 @@ def test_workers_with_another_convcli_are_refused(dask_cluster, photos, monkeypa
 def test_a_worker_killed_mid_batch_costs_only_time(tmp_path):
     images(tmp_path / "in", 40, shape=(160, 200, 3))
     reference = build_recipe(kernels=["gaussian:sigma=3"], outdir=str(tmp_path / "ref"))
-    run_batch(plan_tasks([str(tmp_path / "in" / "*.png")], reference), reference)
+    run_batch(plan_tasks(reference, [str(tmp_path / "in" / "*.png")]), reference)
     recipe = build_recipe(kernels=["gaussian:sigma=3"], outdir=str(tmp_path / "out"))
     (tmp_path / "out").mkdir()
     stale = tmp_path / "out" / f".img07.png.k2j4x9q1{TEMP_SUFFIX}"  # as a write killed mid-way leaves it
@@ -317,8 +317,8 @@ def test_a_worker_killed_mid_batch_costs_only_time(tmp_path):
                 own.kill(own.workers[0])
                 killed.append(result.index)
 
-        results = run_batch(plan_tasks([str(tmp_path / "in" / "*.png")], recipe), recipe,
-                            executor=DaskCluster(own.address), on_result=kill_one)
+        results = run_batch(plan_tasks(recipe, [str(tmp_path / "in" / "*.png")]), recipe,
+                            executor=DaskExecutor(own.address), on_result=kill_one)
         assert killed and own.workers[0].poll() is not None and own.workers[1].poll() is None
     finally:
         own.stop()
@@ -338,7 +338,7 @@ def test_a_lost_scheduler_is_one_error_naming_it(tmp_path):
         with pytest.raises(ClusterError, match=rf"^lost the Dask scheduler at {own.address} in the middle of the "
                            r"batch, after \d+ file\(s\) written \(those are complete\); start it again and re-run "
                            r"with --skip-existing to finish the rest$"):
-            run_batch(plan_tasks([str(tmp_path / "in" / "*.png")], recipe), recipe, executor=DaskCluster(own.address),
+            run_batch(plan_tasks(recipe, [str(tmp_path / "in" / "*.png")]), recipe, executor=DaskExecutor(own.address),
                       on_result=kill_scheduler)
     finally:
         own.stop()
@@ -357,13 +357,13 @@ def test_scheduler_local_starts_a_local_cluster(photos):
 
 def test_dask_scheduler_address_is_honoured_and_jobs_runs_locally(dask_cluster, photos, monkeypatch):
     used = []
-    original = DaskCluster.__init__
+    original = DaskExecutor.__init__
 
     def spy(self, address, **kwargs):
         used.append(address)
         original(self, address, **kwargs)
 
-    monkeypatch.setattr(DaskCluster, "__init__", spy)
+    monkeypatch.setattr(DaskExecutor, "__init__", spy)
     monkeypatch.setenv("DASK_SCHEDULER_ADDRESS", dask_cluster.address)
     remote = invoke("in/*.png", "-k", KERNEL, "--outdir", "out", "-q")
     assert remote.exit_code == 1 and used == [dask_cluster.address]

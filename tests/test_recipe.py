@@ -197,7 +197,7 @@ def test_the_recipe_is_frozen_and_pickles(tmp_path):
     assert (copy.range_mode, copy.depth, copy.gain, copy.naming) == ("normalize", "16", 0.5, r.naming)
     source = _image(tmp_path)
     for name, used in (("a", r), ("b", copy)):
-        task = dataclasses.replace(plan_tasks([source], used)[0], output=str(tmp_path / f"{name}.png"))
+        task = dataclasses.replace(plan_tasks(used, [source])[0], output=str(tmp_path / f"{name}.png"))
         assert run_batch([task], used)[0].status == "written"
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
 
@@ -213,7 +213,7 @@ def test_the_recipe_is_frozen_and_pickles(tmp_path):
 )
 def test_dry_run_plans_what_run_does(tmp_path, options):
     r = build_recipe(outdir=str(tmp_path / "out"), **options)
-    tasks = plan_tasks([_image(tmp_path, "a.png"), _image(tmp_path, "b.png", (21, 40))], r)
+    tasks = plan_tasks(r, [_image(tmp_path, "a.png"), _image(tmp_path, "b.png", (21, 40))])
     planned = [plan_task(t, r) for t in tasks]
     assert [p.to_dict() for p in planned] == [p.to_dict() for p in dry_run(tasks, r)]
     assert [p.status for p in planned] == ["planned", "planned"]
@@ -231,7 +231,7 @@ def test_the_recipe_runs_what_an_independent_reference_computes(tmp_path):
     arr = np.random.default_rng(3).normal(size=(12, 10)).astype(np.float32)
     np.save(tmp_path / "x.npy", arr)
     r = build_recipe(kernels=["1 2; 3 4"], pad="valid", activation="relu", output=str(tmp_path / "y.npy"))
-    [task] = plan_tasks([str(tmp_path / "x.npy")], r)
+    [task] = plan_tasks(r, [str(tmp_path / "x.npy")])
     assert run_batch([task], r)[0].status == "written"
     windows = np.lib.stride_tricks.sliding_window_view(arr.astype(np.float64), (2, 2))
     expected = np.maximum((windows * np.array([[1, 2], [3, 4]])).sum(axis=(2, 3)), 0)
@@ -242,7 +242,7 @@ def test_run_uses_the_recipe_pixel_limit(tmp_path):
     source = _image(tmp_path)  # 30x26 = 780 pixels
     for limit, status in ((779, "failed"), (780, "written"), (0, "written")):
         r = build_recipe(output=str(tmp_path / f"out{limit}.png"), max_pixels=limit)
-        [result] = run_batch(plan_tasks([source], r), r)
+        [result] = run_batch(plan_tasks(r, [source]), r)
         assert result.status == status, result.error
         if status == "failed":
             assert "26x30 is 780 pixels, over the limit of 779" in result.error
@@ -252,27 +252,27 @@ def test_plan_uses_the_recipe_frames_and_overwrite_policy(tmp_path):
     frames = [Image.fromarray(np.full((4, 5), v, np.uint8)) for v in range(3)]
     frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
     out = tmp_path / "out"
-    assert len(plan_tasks([str(tmp_path / "anim.gif")], build_recipe(outdir=str(out), format="png"))) == 1
-    every = plan_tasks([str(tmp_path / "anim.gif")], build_recipe(outdir=str(out), format="png", frames="all"))
+    assert len(plan_tasks(build_recipe(outdir=str(out), format="png"), [str(tmp_path / "anim.gif")])) == 1
+    every = plan_tasks(build_recipe(outdir=str(out), format="png", frames="all"), [str(tmp_path / "anim.gif")])
     assert [Path(t.output).name for t in every] == ["anim_0.png", "anim_1.png", "anim_2.png"]
     out.mkdir()
     (out / "anim_0.png").write_bytes(b"old")
-    again = plan_tasks([str(tmp_path / "anim.gif")],
-                       build_recipe(outdir=str(out), format="png", frames="all", skip_existing=True))
+    again = plan_tasks(build_recipe(outdir=str(out), format="png", frames="all", skip_existing=True),
+                       [str(tmp_path / "anim.gif")])
     assert [t.skip for t in again] == [True, False, False]
     forced = build_recipe(outdir=str(out), format="png", frames="all", force=True)
-    assert run_batch(plan_tasks([str(tmp_path / "anim.gif")], forced)[:1], forced)[0].status == "written"
+    assert run_batch(plan_tasks(forced, [str(tmp_path / "anim.gif")])[:1], forced)[0].status == "written"
     assert (out / "anim_0.png").read_bytes() != b"old"
     # files in the output folder are found but left alone (skipped, with the reason): a re-run does not
     # filter its own outputs
-    walked = plan_tasks([str(tmp_path)], build_recipe(outdir=str(out), format="png", force=True), recursive=True)
+    walked = plan_tasks(build_recipe(outdir=str(out), format="png", force=True), [str(tmp_path)], recursive=True)
     assert sorted((os.path.basename(t.source.path), t.skip) for t in walked) == [("anim.gif", False),
                                                                                  ("anim_0.png", True)]
 
 
 def test_plan_needs_a_naming():
     with pytest.raises(ValueError, match="this recipe has no naming"):
-        plan_tasks(["a.png"], Recipe())
+        plan_tasks(Recipe(), ["a.png"])
 
 
 def test_run_alone_creates_the_outdir_folders_like_a_batch(tmp_path):
@@ -286,7 +286,7 @@ def test_run_alone_creates_the_outdir_folders_like_a_batch(tmp_path):
     image = np.random.default_rng(3).random((9, 11), dtype=np.float32)
     np.save(tmp_path / "in" / "sub" / "a.npy", image)
     recipe = build_recipe(kernels=["box:size=3"], outdir=str(tmp_path / "out"))
-    (task,) = plan_tasks([str(tmp_path / "in")], recipe, recursive=True)
+    (task,) = plan_tasks(recipe, [str(tmp_path / "in")], recursive=True)
     [result] = run_batch([task], recipe)
     assert result.status == "written", result.error
     written = np.load(tmp_path / "out" / "sub" / "a.npy")

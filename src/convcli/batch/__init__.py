@@ -5,7 +5,7 @@ A batch runs in three steps, each a function here; none of them prints.
 The steps live in one module each: :mod:`.inputs` (step 1), :mod:`.naming`
 (step 2, and :func:`plan_tasks` for both), :mod:`.results` (one file:
 :func:`process_task`, :func:`plan_task`) and :mod:`.executor` (step 3: one
-:class:`Executor` interface; :class:`LocalPool` here, :class:`DaskCluster` in
+:class:`Executor` interface; :class:`LocalExecutor` here, :class:`DaskExecutor` in
 :mod:`.cluster`, whose giant-image strategy is :mod:`.giant`; what they share
 is :mod:`.bookkeeping` and, for Dask, :mod:`.scheduler`).  What is done to each
 image is a :class:`~convcli.recipe.Recipe`, plain data; the batch runs it.
@@ -75,9 +75,9 @@ from __future__ import annotations
 from ..errors import Interrupted, OutputConflict
 from ..recipe import DEFAULT_TEMPLATE, FRAMES, TEMPLATE_FIELDS, Frames, Naming, Recipe, build_recipe, check_overwrite
 from .bookkeeping import terminate_on_sigterm
-from .cluster import DaskCluster, filter_on_cluster
+from .cluster import DaskExecutor, filter_on_cluster
 from .command import Applied, Streams, apply_batch, choose_executor
-from .executor import Executor, LocalPool, default_jobs, run_batch
+from .executor import Executor, LocalExecutor, default_jobs, run_batch
 from .inputs import Source, check_inputs, expand_inputs, load_path_list, read_path_list
 from .naming import Task, plan_outputs, plan_tasks
 from .results import FileResult, Status, dry_run, plan_task, process_task
@@ -87,12 +87,12 @@ __all__ = [
     "FRAMES",
     "TEMPLATE_FIELDS",
     "Applied",
-    "DaskCluster",
+    "DaskExecutor",
     "Executor",
     "FileResult",
     "Frames",
     "Interrupted",
-    "LocalPool",
+    "LocalExecutor",
     "Naming",
     "OutputConflict",
     "Recipe",

@@ -1,7 +1,7 @@
 """What every executor shares: results and ``--fail-fast`` (:class:`Bookkeeping`), guards, signals, clean-up.
 
-The local process pool (:class:`convcli.batch.executor.LocalPool`) and the Dask
-cluster (:class:`convcli.batch.cluster.DaskCluster`) both record through
+The local process pool (:class:`convcli.batch.executor.LocalExecutor`) and the Dask
+cluster (:class:`convcli.batch.cluster.DaskExecutor`) both record through
 :class:`Bookkeeping`, filter through :func:`guarded`, hold signals off with
 :func:`signals_ignored` while cleaning up, and remove what a killed write left
 with :func:`remove_temp_files`: progress, the summary, ``--json`` and exit codes

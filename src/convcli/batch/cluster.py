@@ -1,4 +1,4 @@
-"""Running a batch on a Dask cluster (``dask.distributed``): the :class:`DaskCluster` executor.
+"""Running a batch on a Dask cluster (``dask.distributed``): the :class:`DaskExecutor` executor.
 
 The client (this process) expands and checks the inputs exactly as a local
 run does (:func:`convcli.batch.plan_tasks`), creates the output folders, and
@@ -28,7 +28,7 @@ nothing of it still writes, and every output on disk is complete.
 
 Whole files are distributed here, one per task.  A batch of one lazy image
 (a tiled TIFF or a Zarr store) going to a ``.zarr`` or ``.tif`` output is cut
-into bands of output rows instead (:meth:`DaskCluster.run_bands`, the
+into bands of output rows instead (:meth:`DaskExecutor.run_bands`, the
 strategy of :mod:`convcli.batch.giant`).
 """
 
@@ -52,10 +52,10 @@ from .scheduler import LOCAL, RETRIES, connect, in_window, scheduler_gone
 if TYPE_CHECKING:
     from ..recipe import Recipe
 
-__all__ = ["DaskCluster", "filter_on_cluster"]
+__all__ = ["DaskExecutor", "filter_on_cluster"]
 
 
-class DaskCluster:
+class DaskExecutor:
     """A Dask cluster as a batch executor: files one task each, one giant image in bands (:mod:`.giant`).
 
     Parameters
@@ -72,7 +72,7 @@ class DaskCluster:
     --------
     >>> from convcli.batch import run_batch
     >>> from convcli.recipe import Recipe
-    >>> run_batch([], Recipe(), executor=DaskCluster(object()))
+    >>> run_batch([], Recipe(), executor=DaskExecutor(object()))
     Traceback (most recent call last):
     ...
     TypeError: scheduler must be an address, 'local' or a distributed.Client, got <object object at ...>
@@ -214,7 +214,7 @@ def filter_on_cluster(
 
     path, target = os.fspath(input), os.fspath(output)
     task = Task(0, Source(path, PurePath(os.path.basename(path)), frame=frame), target, format_for(target))
-    return run_batch([task], recipe, executor=DaskCluster(scheduler, timeout=timeout), force=force)[0]
+    return run_batch([task], recipe, executor=DaskExecutor(scheduler, timeout=timeout), force=force)[0]
 
 
 def _portable(task: Task) -> tuple[Task, list[tuple[str, str]]]:

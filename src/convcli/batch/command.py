@@ -10,7 +10,7 @@ Examples
 --------
 >>> executor, notes = choose_executor(jobs=2, scheduler=None, environ={})
 >>> type(executor).__name__, executor.jobs, notes
-('LocalPool', 2, [])
+('LocalExecutor', 2, [])
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import UsageError
 from .bookkeeping import terminate_on_sigterm
-from .executor import Executor, LocalPool, default_jobs, run_batch
+from .executor import Executor, LocalExecutor, default_jobs, run_batch
 from .inputs import check_inputs, load_path_list, read_path_list
 from .naming import Task, plan_tasks
 from .results import FileResult, dry_run
@@ -54,10 +54,10 @@ def choose_executor(*, jobs: int | None, scheduler: str | None,
     --------
     >>> executor, notes = choose_executor(jobs=2, scheduler=None, environ={SCHEDULER_VARIABLE: "tcp://h:8786"})
     >>> type(executor).__name__, notes
-    ('LocalPool', ['--jobs 2 runs on this machine; DASK_SCHEDULER_ADDRESS=tcp://h:8786 is not used (drop --jobs \
+    ('LocalExecutor', ['--jobs 2 runs on this machine; DASK_SCHEDULER_ADDRESS=tcp://h:8786 is not used (drop --jobs \
 to run on that cluster)'])
     >>> type(choose_executor(jobs=None, scheduler=None, environ={SCHEDULER_VARIABLE: "local"})[0]).__name__
-    'DaskCluster'
+    'DaskExecutor'
     >>> choose_executor(jobs=0, scheduler=None, environ={})
     Traceback (most recent call last):
     ...
@@ -72,12 +72,12 @@ to run on that cluster)'])
     if jobs is not None:
         notes = [] if from_env is None else [f"--jobs {jobs} runs on this machine; {SCHEDULER_VARIABLE}={from_env} "
                                              "is not used (drop --jobs to run on that cluster)"]
-        return LocalPool(jobs=jobs), notes
+        return LocalExecutor(jobs=jobs), notes
     if scheduler is None and from_env is None:
-        return LocalPool(jobs=default_jobs()), []
-    from .cluster import DaskCluster
+        return LocalExecutor(jobs=default_jobs()), []
+    from .cluster import DaskExecutor
 
-    return DaskCluster(scheduler if scheduler is not None else from_env), []
+    return DaskExecutor(scheduler if scheduler is not None else from_env), []
 
 
 @dataclass(frozen=True)
@@ -176,7 +176,7 @@ def apply_batch(
     if from_file is not None:
         listed = read_path_list(streams.read_text()) if from_file == "-" else load_path_list(from_file)
         check_inputs(inputs, from_file=from_file, listed=listed)
-    tasks = plan_tasks(inputs, recipe, listed=listed, recursive=recursive, stdin_data=stdin_data, base=base,
+    tasks = plan_tasks(recipe, inputs, listed=listed, recursive=recursive, stdin_data=stdin_data, base=base,
                        ignore_case=ignore_case)
     if compare is not None:
         from ..pictures.compare import check_compare
@@ -184,7 +184,7 @@ def apply_batch(
         check_compare(compare, [t.source.path for t in tasks], output=tasks[0].output if tasks else None)
     if dry:
         return Applied(recipe, dry_run(tasks, recipe))
-    watching = watch(tasks, not isinstance(executor, LocalPool)) if watch is not None else None
+    watching = watch(tasks, not isinstance(executor, LocalExecutor)) if watch is not None else None
     with terminate_on_sigterm(), watching or contextlib.nullcontext() as on_result:
         results = run_batch(tasks, recipe, executor=executor, fail_fast=fail_fast, on_result=on_result)
     if compare is not None and results[0].output is not None and results[0].status in ("written", "skipped"):

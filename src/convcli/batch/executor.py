@@ -1,8 +1,8 @@
-"""Where a batch runs: one :class:`Executor` interface, the local process pool behind it (:class:`LocalPool`).
+"""Where a batch runs: one :class:`Executor` interface, the local process pool behind it (:class:`LocalExecutor`).
 
 :func:`run_batch` settles what needs no work, then hands the rest to the
-executor: the local :class:`LocalPool` (this process, or ``jobs`` worker
-processes) or a Dask cluster (:class:`convcli.batch.cluster.DaskCluster`).
+executor: the local :class:`LocalExecutor` (this process, or ``jobs`` worker
+processes) or a Dask cluster (:class:`convcli.batch.cluster.DaskExecutor`).
 The results are recorded through one :class:`~convcli.batch.bookkeeping.Bookkeeping`
 whatever the executor.  When the batch is a single file, the runner first
 offers it to the executor's band strategy (:meth:`Executor.run_bands`: a
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
     from ..recipe import Recipe
 
-__all__ = ["Executor", "LocalPool", "default_jobs", "run_batch"]
+__all__ = ["Executor", "LocalExecutor", "default_jobs", "run_batch"]
 
 
 def default_jobs() -> int:
@@ -61,7 +61,7 @@ class Executor(Protocol):
         ...
 
 
-class LocalPool:
+class LocalExecutor:
     """This machine: in this process (``jobs=1``) or ``jobs`` worker processes.
 
     When there are several files to filter, each is filtered by one engine
@@ -73,7 +73,7 @@ class LocalPool:
 
     Examples
     --------
-    >>> LocalPool(jobs=0)
+    >>> LocalExecutor(jobs=0)
     Traceback (most recent call last):
     ...
     ValueError: jobs must be an integer >= 1, got 0
@@ -130,8 +130,8 @@ def run_batch(
         From :func:`convcli.batch.plan_tasks` (or :func:`convcli.batch.plan_outputs`).
     recipe : Recipe
     executor : Executor, optional
-        Where the files are filtered: :class:`LocalPool` (the default, one
-        job: this process) or :class:`convcli.batch.cluster.DaskCluster`;
+        Where the files are filtered: :class:`LocalExecutor` (the default, one
+        job: this process) or :class:`convcli.batch.cluster.DaskExecutor`;
         :func:`convcli.batch.choose_executor` picks one from ``--jobs``,
         ``--scheduler`` and ``DASK_SCHEDULER_ADDRESS``.  A batch of one
         file is first offered to the executor's band strategy
@@ -162,7 +162,7 @@ def run_batch(
     >>> [(r.status, r.error) for r in run_batch([gone], Recipe())]
     [('failed', 'gone.png: no such file')]
     """
-    executor = LocalPool() if executor is None else executor
+    executor = LocalExecutor() if executor is None else executor
     overwrite = recipe.force if force is None else force
     books = Bookkeeping(fail_fast=fail_fast, on_result=on_result)
     with executor.started():

@@ -3,7 +3,7 @@
 When a batch on a cluster is one lazy input (a TIFF read by tifffile, or a Zarr
 store: :func:`convcli.imageio.open_image` gives ``lazy``) going to a ``.zarr``
 or ``.tif`` output, :func:`convcli.batch.run_batch` picks this strategy
-(:meth:`convcli.batch.cluster.DaskCluster.run_bands`) instead of one worker filtering it whole:
+(:meth:`convcli.batch.cluster.DaskExecutor.run_bands`) instead of one worker filtering it whole:
 
 1. The client opens the input's header and builds the recipe's stream
    (:func:`convcli.streaming.stream_filter`) only to learn the output's shape

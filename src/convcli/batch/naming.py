@@ -258,8 +258,8 @@ def _existing(task: Task, *, force: bool, skip_existing: bool) -> Task:
 
 
 def plan_tasks(
-    inputs: Sequence[str],
     recipe: Recipe,
+    inputs: Sequence[str],
     *,
     listed: Sequence[str] = (),
     recursive: bool = False,
@@ -267,7 +267,7 @@ def plan_tasks(
     base: str | None = None,
     ignore_case: bool = False,
 ) -> list[Task]:
-    """Expand ``inputs`` and name every output by ``recipe``: the tasks :func:`convcli.batch.run_batch` takes.
+    """The tasks of ``recipe`` over ``inputs`` (expanded, every output named), for :func:`run_batch`.
 
     :func:`convcli.batch.expand_inputs` with the recipe's frames, pixel limit
     and output folder (files found in an ``--outdir`` below a walked folder
@@ -290,7 +290,7 @@ def plan_tasks(
     >>> folder = tempfile.mkdtemp()
     >>> open(os.path.join(folder, "a.png"), "wb").close()
     >>> recipe = build_recipe(kernels=["box"], suffix="_box")
-    >>> [os.path.basename(t.output) for t in plan_tasks([os.path.join(folder, "*.png")], recipe)]
+    >>> [os.path.basename(t.output) for t in plan_tasks(recipe, [os.path.join(folder, "*.png")])]
     ['a_box.png']
     """
     if recipe.naming is None:
