@@ -8,7 +8,7 @@ Interleaved, per round:
 
 * local: ``convcli apply big.tif -k gaussian:sigma=3 -o local.zarr -q`` in a
   subprocess (whole-process wall time; its peak RSS from ``wait4``);
-* cluster: :func:`convcli.batch.giant.filter_on_cluster` on a client of ``LocalCluster``
+* cluster: :func:`convcli.batch.filter_on_cluster` on a client of ``LocalCluster``
   (2 single-threaded worker processes, configured as ``--scheduler local``
   starts them, a new cluster each round): the call's wall time, and each worker's own peak RSS
   (``resource.getrusage(RUSAGE_SELF).ru_maxrss`` through ``client.run``; worker
@@ -59,11 +59,11 @@ def _peak_mib() -> float:
 
 
 def run_cluster(source: Path, out: Path, workers: int) -> tuple[float, float, list[float], int]:
-    """Seconds of :func:`convcli.batch.giant.filter_on_cluster`, start seconds, worker peaks (MiB), band tasks."""
+    """Seconds of :func:`convcli.batch.filter_on_cluster`, start seconds, worker peaks (MiB), band tasks."""
     import dask
     import distributed
 
-    from convcli.batch import giant
+    from convcli.batch import filter_on_cluster, giant
     from convcli.recipe import build_recipe
 
     shutil.rmtree(out, ignore_errors=True)
@@ -86,7 +86,7 @@ def run_cluster(source: Path, out: Path, workers: int) -> tuple[float, float, li
             recipe = build_recipe(kernels=[KERNEL], outdir=str(out.parent))
             giant._submit_band = counting  # type: ignore[assignment]
             start = time.perf_counter()
-            result = giant.filter_on_cluster(source, out, recipe, client)
+            result = filter_on_cluster(source, out, recipe, client)
             seconds = time.perf_counter() - start
             if result.status != "written":
                 raise RuntimeError(result.error)

@@ -19,7 +19,7 @@ import pytest
 import tifffile
 import zarr
 
-from convcli.batch import giant
+from convcli.batch import filter_on_cluster, giant
 from convcli.imageio import TEMP_SUFFIX
 from convcli.recipe import build_recipe
 from tests.test_cluster import Cluster, dask_cluster, invoke
@@ -98,7 +98,7 @@ def test_the_python_api_with_a_client_and_force_replacing_only_when_complete(das
     target = tmp_path / "out.zarr"
     zarr.create_array(store=str(target), data=np.ones((4, 4), np.uint8), zarr_format=3)  # an older output
     with dask_cluster.client() as client:
-        result = giant.filter_on_cluster(inputs / "gray.tif", target, recipe, client, force=True)
+        result = filter_on_cluster(inputs / "gray.tif", target, recipe, client, force=True)
         assert client.status == "running"  # a client given is left open
     assert (result.status, result.output_shape, result.depth) == ("written", (1500, 1250), "8"), result.error
     assert len(bands) > 1
@@ -170,7 +170,7 @@ def test_a_worker_killed_mid_image_costs_only_time(inputs, bands, tmp_path, monk
 
     monkeypatch.setattr(giant, "_outcome", kill_one)
     try:
-        result = giant.filter_on_cluster(inputs / "gray.tif", tmp_path / "out.zarr", recipe, own.address)
+        result = filter_on_cluster(inputs / "gray.tif", tmp_path / "out.zarr", recipe, own.address)
         assert killed and own.workers[0].poll() is not None and own.workers[1].poll() is None
     finally:
         own.stop()
@@ -218,7 +218,7 @@ def test_a_page_of_a_multipage_tiff(dask_cluster, tmp_path, bands, monkeypatch):
     tifffile.imwrite(tmp_path / "second.tif", pages[1], tile=(256, 256))
     recipe = build_recipe(kernels=["gaussian:sigma=2"], outdir=str(tmp_path))
     reference = local(tmp_path / "second.tif", tmp_path / "local.zarr", "-k", "gaussian:sigma=2")
-    result = giant.filter_on_cluster(tmp_path / "pages.tif", tmp_path / "out.zarr", recipe,
+    result = filter_on_cluster(tmp_path / "pages.tif", tmp_path / "out.zarr", recipe,
                                        dask_cluster.address, frame=1)
     assert result.status == "written", result.error
     assert len(bands) > 1
@@ -237,7 +237,7 @@ def test_ctrl_c_cancels_the_bands_waits_for_the_running_ones_and_leaves_nothing(
 
     monkeypatch.setattr(giant, "_outcome", interrupt)
     with pytest.raises(KeyboardInterrupt):
-        giant.filter_on_cluster(inputs / "gray.tif", tmp_path / "out.zarr", recipe, dask_cluster.address)
+        filter_on_cluster(inputs / "gray.tif", tmp_path / "out.zarr", recipe, dask_cluster.address)
     assert 1 < len(bands) < 24
     time.sleep(1.0)  # nothing still writes: no temporary folder comes back
     assert sorted(p.name for p in tmp_path.iterdir()) == []
