@@ -77,6 +77,11 @@ def json_report(results: Sequence[FileResult], *, dry_run: bool, seconds: float,
     With a relative ``offset`` (``"50%"``) each planned or written file also
     gives ``"offset"``: its value in that output's units (127.5 for 8-bit).
 
+    Each file's fields are :meth:`convcli.batch.FileResult.to_dict`'s; among
+    them ``"bands"``: 1 for a file one process filtered whole (every local
+    run), N >= 2 for a giant image a cluster cut into N bands of rows, null
+    when nothing was filtered (planned, skipped, failed).
+
     Examples
     --------
     >>> json_report([], dry_run=True, seconds=0.01234)
