@@ -82,7 +82,15 @@ to run on that cluster)'])
 
 @dataclass(frozen=True)
 class Streams:
-    """What a command needs of the process's standard streams (read only when an input is ``-``)."""
+    """What a command needs of the process's standard streams (read only when an input is ``-``).
+
+    Examples
+    --------
+    >>> import io
+    >>> piped = Streams(io.BytesIO(b"PNG...").read, str, lambda: False, lambda: False)
+    >>> piped.read_bytes(), piped.stdin_is_terminal()
+    (b'PNG...', False)
+    """
 
     read_bytes: Callable[[], bytes]
     read_text: Callable[[], str]
@@ -92,7 +100,14 @@ class Streams:
 
 @dataclass
 class Applied:
-    """What :func:`apply_batch` did: the recipe it built, and one result per planned input, in order."""
+    """What :func:`apply_batch` did: the recipe it built, and one result per planned input, in order.
+
+    Examples
+    --------
+    >>> from convcli.recipe import Recipe
+    >>> Applied(Recipe(), []).results
+    []
+    """
 
     recipe: Recipe
     results: list[FileResult]

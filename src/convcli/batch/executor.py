@@ -17,7 +17,7 @@ import os
 import signal
 import time
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..errors import Interrupted
 from .bookkeeping import Bookkeeping, guarded, remove_temp_files, signals_ignored
@@ -45,8 +45,15 @@ def default_jobs() -> int:
     return machine_threads()
 
 
+@runtime_checkable
 class Executor(Protocol):
-    """Where files are filtered: what :func:`run_batch` needs of the local pool and of a Dask cluster."""
+    """Where files are filtered: what :func:`run_batch` needs of the local pool and of a Dask cluster.
+
+    Examples
+    --------
+    >>> isinstance(LocalExecutor(jobs=2), Executor)
+    True
+    """
 
     def started(self) -> contextlib.AbstractContextManager[Any]:
         """Ready to run (a cluster connected, its workers checked) for the duration; errors before any write."""
