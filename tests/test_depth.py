@@ -9,8 +9,6 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import convcli.imageio
-import convcli.pipeline
-from convcli import depth
 from convcli.depth import (
     DEPTHS,
     FULL_SCALE,
@@ -52,12 +50,6 @@ def test_an_unknown_depth_is_refused_everywhere_with_one_message(bad: object) ->
 def test_nominal_max_and_natural_depth(dtype: type, full: float, natural: str) -> None:
     assert nominal_max(dtype) == full
     assert natural_depth(dtype) == natural
-
-
-def test_old_imports_are_the_same_objects() -> None:
-    for name in ("DEPTHS", "RANGES", "natural_depth", "nominal_max", "to_depth"):
-        assert getattr(convcli.pipeline, name) is getattr(depth, name), name
-    assert convcli.imageio.Depth is depth.Depth
 
 
 def test_format_messages_name_depths_from_the_vocabulary() -> None:
