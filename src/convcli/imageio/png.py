@@ -32,9 +32,8 @@ def encode_png16(array: np.ndarray, *, name: str, icc_profile: bytes | None = No
     """A 16-bit colour PNG (gray+alpha, RGB or RGBA), which Pillow cannot write: imagecodecs' PNG codec.
 
     The metadata chunks (``iCCP``, ``eXIf``, ``pHYs``, text) go right after ``IHDR``.  Level 1 (the
-    default) uses OpenCV's settings (run-length strategy, Sub filter): on 16-bit photographs they give
-    files within a few percent of libpng's defaults, five times faster, and a third of the time of libpng's
-    own level 1.  Other levels use libpng's adaptive filters and its strategy at that level (0: stored).
+    default) uses OpenCV's fast settings (run-length strategy, Sub filter; the module says why); other
+    levels use libpng's adaptive filters and its strategy at that level (0: stored).
 
     Examples
     --------
