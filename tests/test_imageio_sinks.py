@@ -9,6 +9,8 @@ colours within a small tolerance; every other format must give the samples back 
 from __future__ import annotations
 
 import io
+from collections.abc import Iterator
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -48,16 +50,17 @@ def picture(depth: str, channels: int, *, flat: bool, seed: int = 0) -> np.ndarr
     return rng.integers(0, np.iinfo(dtype).max, size=shape, endpoint=True, dtype=dtype)
 
 
-def read_back(path, fmt: str, depth: str, channels: int) -> np.ndarray:
+def read_back(path: Path | str, fmt: str, depth: str, channels: int) -> np.ndarray:
     """The file's samples by an independent reader, in convcli's layout ((H, W) or (H, W, C), RGB order)."""
     if fmt == "TIFF":
-        return tifffile.imread(path)
+        return np.asarray(tifffile.imread(path))
     if fmt == "ZARR":
-        return zarr.open_array(str(path), mode="r")[:]
+        return np.asarray(zarr.open_array(str(path), mode="r")[:])
     if fmt == "NPY":
         return np.load(path)
     if fmt == "PNG" and depth == "16" and channels > 1:  # Pillow cannot read 16-bit colour; OpenCV (libpng) can
         found = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        assert found is not None
         if channels == 2:  # OpenCV gives gray+alpha as BGRA; the three colour channels are equal
             return np.stack([found[..., 0], found[..., 3]], axis=-1)
         return found[..., [2, 1, 0, 3][:channels]]
@@ -69,7 +72,7 @@ def read_back(path, fmt: str, depth: str, channels: int) -> np.ndarray:
 
 
 @pytest.mark.parametrize(("fmt", "depth", "channels"), CASES, ids=[f"{f}-{d}-{c}" for f, d, c in CASES])
-def test_every_sink_writes_and_reads_back_what_it_holds(tmp_path, fmt, depth, channels):
+def test_every_sink_writes_and_reads_back_what_it_holds(tmp_path: Path, fmt: str, depth: str, channels: int) -> None:
     sink = find_sink(fmt)
     lossy = fmt in LOSSY
     arr = picture(depth, channels, flat=lossy or fmt == "GIF")
@@ -89,7 +92,7 @@ def test_every_sink_writes_and_reads_back_what_it_holds(tmp_path, fmt, depth, ch
     assert whole.read_bytes() == banded.read_bytes()
 
 
-def test_the_palette_sink_reduces_colour_and_keeps_few_colours_exactly(tmp_path):
+def test_the_palette_sink_reduces_colour_and_keeps_few_colours_exactly(tmp_path: Path) -> None:
     sink = find_sink("GIF")
     assert sink.palette == {2, 3, 4}
     arr = picture("8", 3, flat=True)
@@ -99,8 +102,9 @@ def test_the_palette_sink_reduces_colour_and_keeps_few_colours_exactly(tmp_path)
 
 @pytest.mark.parametrize("fmt", ["NPY", "ZARR"])
 @pytest.mark.parametrize("dtype", [np.float64, np.int32, np.uint8])
-def test_the_sinks_that_hold_anything_keep_any_real_dtype_and_channel_count(tmp_path, fmt, dtype):
-    arr = (np.random.default_rng(3).random((20, 18, 5)) * 1000 - 300).astype(dtype)
+def test_the_sinks_that_hold_anything_keep_any_real_dtype_and_channel_count(tmp_path: Path, fmt: str,
+                                                                           dtype: type) -> None:
+    arr: np.ndarray = (np.random.default_rng(3).random((20, 18, 5)) * 1000 - 300).astype(dtype)
     path = tmp_path / f"x{find_sink(fmt).extensions[0]}"
     write_image(path, arr)
     found = read_back(path, fmt, "float", 5)
@@ -108,13 +112,13 @@ def test_the_sinks_that_hold_anything_keep_any_real_dtype_and_channel_count(tmp_
     np.testing.assert_array_equal(found, arr)
 
 
-def test_npy_keeps_the_arrays_own_shape(tmp_path):
+def test_npy_keeps_the_arrays_own_shape(tmp_path: Path) -> None:
     arr = np.arange(12.0).reshape(3, 4, 1)
     write_image(tmp_path / "x.npy", arr)
     assert np.load(tmp_path / "x.npy").shape == (3, 4, 1)
 
 
-def test_what_the_registry_says_of_each_sink():
+def test_what_the_registry_says_of_each_sink() -> None:
     assert [name for name, sink in SINKS.items() if sink.streams] == ["TIFF", "ZARR"]
     assert [name for name, sink in SINKS.items() if sink.folder] == ["ZARR"]
     assert {name: sink.default_compression for name, sink in SINKS.items() if sink.compressions} == {
@@ -126,14 +130,14 @@ def test_what_the_registry_says_of_each_sink():
 
 
 @pytest.mark.parametrize("fmt", ["JPEG", "BMP", "GIF"])
-def test_a_compression_given_to_a_format_without_one_is_ignored(tmp_path, fmt):
+def test_a_compression_given_to_a_format_without_one_is_ignored(tmp_path: Path, fmt: str) -> None:
     arr = picture("8", 1, flat=True)
     write_image(tmp_path / "a", arr, fmt=fmt, compression="zstd")
     write_image(tmp_path / "b", arr, fmt=fmt)
     assert (tmp_path / "a").read_bytes() == (tmp_path / "b").read_bytes()
 
 
-def test_each_default_compression_is_what_the_files_show(tmp_path):
+def test_each_default_compression_is_what_the_files_show(tmp_path: Path) -> None:
     arr = picture("16", 3, flat=False)
     write_image(tmp_path / "x.tif", arr)
     write_image(tmp_path / "x.zarr", arr)
@@ -143,7 +147,7 @@ def test_each_default_compression_is_what_the_files_show(tmp_path):
     assert [type(c).__name__ for c in codecs] == ["ZstdCodec"]
 
 
-def test_an_unknown_format_lists_the_valid_ones(tmp_path):
+def test_an_unknown_format_lists_the_valid_ones(tmp_path: Path) -> None:
     arr = np.zeros((4, 4), np.uint8)
     message = (r"cannot write the format 'XYZ'; use one of PNG, JPEG, TIFF, BMP, WEBP, GIF, PPM, TGA, NPY or "
                r"ZARR")
@@ -156,10 +160,10 @@ def test_an_unknown_format_lists_the_valid_ones(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_a_format_that_cannot_hold_the_data_is_refused_before_the_bands_are_read(tmp_path):
+def test_a_format_that_cannot_hold_the_data_is_refused_before_the_bands_are_read(tmp_path: Path) -> None:
     read = []
 
-    def watched():
+    def watched() -> Iterator[tuple[int, np.ndarray]]:
         read.append(True)
         yield 0, np.zeros((4, 4), np.float32)
 
@@ -171,7 +175,7 @@ def test_a_format_that_cannot_hold_the_data_is_refused_before_the_bands_are_read
 
 
 @pytest.mark.parametrize("fmt", ["PNG", "TIFF", "NPY", "PPM"])
-def test_stdout_is_a_sink_too(capsysbinary, fmt):
+def test_stdout_is_a_sink_too(capsysbinary: pytest.CaptureFixture[bytes], fmt: str) -> None:
     arr = picture("16", 1, flat=False)
     write_bands("-", ((r, arr[r : r + 8]) for r in range(0, arr.shape[0], 8)), shape=arr.shape, dtype=arr.dtype,
                 fmt=fmt)
@@ -187,7 +191,7 @@ def test_stdout_is_a_sink_too(capsysbinary, fmt):
     np.testing.assert_array_equal(found, arr)
 
 
-def test_a_folder_sink_cannot_go_to_stdout(capsysbinary):
+def test_a_folder_sink_cannot_go_to_stdout(capsysbinary: pytest.CaptureFixture[bytes]) -> None:
     arr = np.zeros((4, 4), np.uint8)
     with pytest.raises(ImageWriteError, match=r"-: a Zarr store is a folder, not a stream of bytes; write it to a "
                                               r"file name ending in \.zarr"):
