@@ -197,3 +197,22 @@ def test_a_folder_sink_cannot_go_to_stdout(capsysbinary: pytest.CaptureFixture[b
                                               r"file name ending in \.zarr"):
         write_bands("-", [(0, arr)], shape=arr.shape, dtype=arr.dtype, fmt="ZARR")
     assert capsysbinary.readouterr().out == b""
+
+
+def test_a_binary_file_is_a_sink_too_and_gets_what_stdout_would() -> None:
+    arr = picture("8", 3, flat=False)
+    buffer = io.BytesIO()
+    write_bands(buffer, ((r, arr[r : r + 5]) for r in range(0, arr.shape[0], 5)), shape=arr.shape, dtype=arr.dtype,
+                fmt="TIFF", compression="zstd")
+    with tifffile.TiffFile(io.BytesIO(buffer.getvalue())) as tif:
+        assert tif.pages[0].compression == tifffile.COMPRESSION.ZSTD
+        np.testing.assert_array_equal(tif.pages[0].asarray(), arr)
+    failed = io.BytesIO()
+
+    def broken() -> Iterator[tuple[int, np.ndarray]]:
+        yield 0, arr[:5]
+        raise RuntimeError("the filter failed")
+
+    with pytest.raises(RuntimeError, match="the filter failed"):
+        write_bands(failed, broken(), shape=arr.shape, dtype=arr.dtype, fmt="PNG")
+    assert failed.getvalue() == b""  # encoded whole first: nothing half-written

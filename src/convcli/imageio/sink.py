@@ -22,6 +22,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -36,7 +37,7 @@ __all__ = ["encode_image", "write_bands", "write_image"]
 
 
 def write_bands(
-    path: str | os.PathLike[str],
+    path: str | os.PathLike[str] | IO[bytes],
     bands: Iterable[tuple[int, np.ndarray]],
     *,
     shape: tuple[int, ...],
@@ -52,9 +53,10 @@ def write_bands(
 
     Parameters
     ----------
-    path : str or path-like
-        The output file (a folder for ``ZARR``), or ``-`` for stdout (the
-        image is encoded whole first, so an error writes nothing).
+    path : str, path-like or binary file
+        The output file (a folder for ``ZARR``); ``-`` for stdout, or an open
+        binary file (a ``BytesIO``) to write into: for those two the image
+        is encoded whole first, so an error writes nothing.
     bands : iterable of (first_row, rows)
         Contiguous bands covering ``shape`` from row 0 down, each ``rows``
         an array of ``(n, W)`` or ``(n, W, C)`` samples of ``dtype``,
@@ -108,22 +110,29 @@ def write_bands(
     >>> target = os.path.join(tempfile.mkdtemp(), "out.png")
     >>> bands = ((r, np.full((100, 300), r // 100, np.uint8)) for r in range(0, 400, 100))
     >>> write_bands(target, bands, shape=(400, 300), dtype=np.uint8, fmt="PNG", compression=9)
+    >>> buffer = io.BytesIO()  # bytes, for a worker to hand back (stdout of a batch)
+    >>> write_bands(buffer, [(0, np.zeros((2, 3), np.uint8))], shape=(2, 3), dtype=np.uint8, fmt="PNG")
+    >>> buffer.getvalue()[:4]
+    b'\\x89PNG'
     >>> write_bands(target, [], shape=(400, 300), dtype=np.uint8, fmt="TIFF", compression=9)  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
     convcli.errors.ParameterError: ...out.png: compression 9 does not fit a TIFF output, which takes deflate, zstd, \
 lzw or none (default deflate); a zlib level 0-9 is for PNG outputs
     """
-    name = str(path)
+    stream = None if isinstance(path, (str, os.PathLike)) else path
+    name = str(getattr(stream, "name", "-")) if stream is not None else str(path)
     sink, shape, dtype, codec = _settled(name, shape, dtype, fmt, compression)
     checked = checked_bands(bands, shape, dtype, name)
     options = {"fmt": sink.name, "shape": shape, "dtype": dtype, "name": name, "info": info, "quality": quality,
                "tile": tile, "compression": codec}
-    if name == "-":
-        payload = _encoded(sink, checked, options)
-        sys.stdout.buffer.write(payload)
-        sys.stdout.buffer.flush()
-    elif sink.folder:
+    if stream is not None or name == "-":
+        out = stream if stream is not None else sys.stdout.buffer
+        out.write(_encoded(sink, checked, options))  # whole first: an error writes nothing
+        out.flush()
+        return
+    assert isinstance(path, (str, os.PathLike))
+    if sink.folder:
         with atomic_folder(path, overwrite=overwrite) as folder:
             sink.write(folder, checked, **options)
     else:
