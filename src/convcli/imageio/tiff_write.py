@@ -35,7 +35,7 @@ import numpy as np
 
 from ._base import ImageInfo, check_tile, fitted_tile, row_blocks
 from ._extra import available, need
-from .compression import default_compression
+from .compression import checked_compression, default_compression
 from .encode import write_encoded
 from .metadata import icc_fits
 
@@ -133,7 +133,7 @@ def write_tiff(handle: IO[bytes], bands: Iterable[tuple[int, np.ndarray]], *, sh
     """
     tifffile = need("tifffile", f"{name}: writing TIFF", writing=True)
     dtype = np.dtype(dtype).newbyteorder("<")
-    code = _CODES[str(compression or default_compression("TIFF"))]
+    code = _CODES[str(checked_compression("TIFF", compression, name=name) or default_compression("TIFF"))]
     side, bigtiff = tiff_layout(shape, dtype, tile=check_tile(tile, tiff=True))
     channels = 1 if len(shape) == 2 else int(shape[2])
     predictor = 1 if code == 1 else (3 if dtype.kind == "f" else 2)

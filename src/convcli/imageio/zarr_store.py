@@ -34,7 +34,7 @@ import numpy as np
 from ..errors import ImageReadError
 from ._base import ImageInfo, ImageSource, check_tile, fitted_tile, row_blocks
 from ._extra import need
-from .compression import default_compression
+from .compression import checked_compression, default_compression
 
 __all__ = ["DEFAULT_ZARR_CHUNK", "ZarrSource", "create_zarr", "is_zarr_store", "write_zarr"]
 
@@ -191,8 +191,8 @@ def _info(name: str, array: Any, shape: tuple[int, ...]) -> ImageInfo:
 
 
 def _compressors(zarr: Any, compression: str | None) -> Any:
-    """zarr's codec for a compression name checked by :mod:`.compression` (None: its default, zstd)."""
-    chosen = compression or default_compression("ZARR")
+    """zarr's codec for a compression name (None: the default, zstd); :mod:`.compression` refuses others."""
+    chosen = checked_compression("ZARR", compression) or default_compression("ZARR")
     if chosen == "zstd":
         return zarr.codecs.ZstdCodec(level=3)
     if chosen == "deflate":
