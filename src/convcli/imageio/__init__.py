@@ -5,8 +5,9 @@ module                 owns
 =====================  ==========================================================
 :mod:`.source`         :func:`open_image`: an image as a source of rows on demand
                        (:class:`ImageSource`; lazy TIFF and Zarr, others in memory)
-:mod:`.read`           :func:`read_image`, :func:`probe_image`, :func:`count_frames`,
-                       :func:`probe_size`; the pixel limit
+:mod:`.read`           :func:`read_image`, :func:`probe_image`, :func:`count_frames`;
+                       the pixel limit
+:mod:`.probe`          :func:`probe_size`: the size from the header, at any size
 :mod:`.sink`           :func:`write_bands` (and :func:`write_image`, one band;
                        :func:`encode_image`, into bytes; ``-`` is stdout)
 :mod:`.formats`        the sink registry (:func:`find_sink`): each format's
@@ -79,7 +80,8 @@ from .formats import (
     image_extensions,
     palette_reduced,
 )
-from .read import DEFAULT_MAX_PIXELS, count_frames, probe_image, probe_size, read_image
+from .probe import probe_size
+from .read import DEFAULT_MAX_PIXELS, count_frames, probe_image, read_image
 from .sink import encode_image, write_bands, write_image
 from .source import ArraySource, ImageSource, TiffSource, ZarrSource, open_image
 from .write import (
