@@ -65,7 +65,7 @@ Examples
 
 from __future__ import annotations
 
-from ._base import ImageInfo
+from ._base import ArraySource, ImageInfo, ImageSource
 from .compression import COMPRESSIONS, compression_for, compression_option
 from .formats import (
     FORMATS,
@@ -83,7 +83,8 @@ from .formats import (
 from .probe import probe_size
 from .read import DEFAULT_MAX_PIXELS, count_frames, probe_image, read_image
 from .sink import encode_image, write_bands, write_image
-from .source import ArraySource, ImageSource, TiffSource, ZarrSource, open_image
+from .source import open_image
+from .tiff import TiffSource
 from .write import (
     TEMP_SUFFIX,
     leftover_temp_files,
@@ -92,6 +93,7 @@ from .write import (
     remove_temp_files_of,
     write_bytes_atomic,
 )
+from .zarr_store import ZarrSource
 
 __all__ = [
     "COMPRESSIONS",

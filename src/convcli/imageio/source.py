@@ -40,10 +40,10 @@ from ..errors import ImageReadError
 from ._base import ArraySource, ImageSource
 from ._open import frame_name
 from .read import DEFAULT_MAX_PIXELS, range_notes, read_image, refuse_zarr_frame, tiff_input
-from .tiff import TiffSource, open_tiff, turn_upright
+from .tiff import open_tiff, turn_upright
 from .zarr_store import ZarrSource, is_zarr_store
 
-__all__ = ["ArraySource", "ImageSource", "TiffSource", "ZarrSource", "open_image"]
+__all__ = ["open_image"]
 
 
 def open_image(
