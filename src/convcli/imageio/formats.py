@@ -39,12 +39,16 @@ says when; the batch warns), as ImageMagick writes GIF.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
 
 from ..depth import DEPTHS, Depth, depth_name
 from ..errors import ImageWriteError
+from ._base import ImageInfo
 from ._extra import EXTRA_HINT, available
 from .compression import compressions_of, default_compression
 from .encode import write_encoded, write_npy
@@ -55,6 +59,7 @@ __all__ = [
     "FORMATS",
     "SINKS",
     "Sink",
+    "Writer",
     "depth_possible",
     "find_sink",
     "fit_depth",
@@ -65,10 +70,18 @@ __all__ = [
     "palette_reduced",
 ]
 
-#: a sink's writer: ``write(target, bands, *, fmt, shape, dtype, name, info, quality, tile, compression)``,
-#: the target an open binary file (a folder's path for folder sinks), the bands checked, the compression
-#: checked by :func:`~convcli.imageio.compression.checked_compression`
-Writer = Callable[..., None]
+
+
+class Writer(Protocol):
+    """A sink's writer: the checked bands into ``target``, an open binary file (a folder's path for folder
+    sinks); ``compression`` checked by :func:`~convcli.imageio.compression.checked_compression` (None: the
+    format's default); options that do not apply to the format are ignored."""
+
+    def __call__(self, target: Any, bands: Iterable[tuple[int, np.ndarray]], /, *, fmt: str,
+                 shape: tuple[int, ...], dtype: np.dtype, name: str, info: ImageInfo | None = None,
+                 quality: int | None = None, tile: int | None = None,
+                 compression: int | str | None = None) -> None: ...
+
 _ANY = frozenset({1, 2, 3, 4})
 
 

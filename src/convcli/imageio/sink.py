@@ -22,7 +22,7 @@ import os
 import sys
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 import numpy as np
 
@@ -124,8 +124,8 @@ lzw or none (default deflate); a zlib level 0-9 is for PNG outputs
     name = str(getattr(stream, "name", "-")) if stream is not None else str(path)
     sink, shape, dtype, codec = _settled(name, shape, dtype, fmt, compression)
     checked = checked_bands(bands, shape, dtype, name)
-    options = {"fmt": sink.name, "shape": shape, "dtype": dtype, "name": name, "info": info, "quality": quality,
-               "tile": tile, "compression": codec}
+    options: dict[str, Any] = {"fmt": sink.name, "shape": shape, "dtype": dtype, "name": name, "info": info,
+                               "quality": quality, "tile": tile, "compression": codec}
     if stream is not None or name == "-":
         out = stream if stream is not None else sys.stdout.buffer
         out.write(_encoded(sink, checked, options))  # whole first: an error writes nothing
@@ -164,7 +164,7 @@ def _settled(name: str, shape: tuple[int, ...], dtype: np.dtype | type | str, fm
     return sink, shape, dtype, checked_compression(sink.name, compression, name=name)
 
 
-def _encoded(sink: Sink, bands: Iterable[tuple[int, np.ndarray]], options: dict[str, object]) -> bytes:
+def _encoded(sink: Sink, bands: Iterable[tuple[int, np.ndarray]], options: dict[str, Any]) -> bytes:
     """What a sink writes, as bytes (for stdout and :func:`encode_image`); a folder sink cannot."""
     if sink.folder:
         raise ImageWriteError(f"{options['name']}: a Zarr store is a folder, not a stream of bytes; write it to a "
@@ -276,6 +276,6 @@ def encode_image(
     """
     array = np.asarray(array)
     sink, shape, dtype, codec = _settled(name, array.shape, array.dtype, fmt, compression)
-    options = {"fmt": sink.name, "shape": shape, "dtype": dtype, "name": name, "info": info, "quality": quality,
-               "tile": None, "compression": codec}
+    options: dict[str, Any] = {"fmt": sink.name, "shape": shape, "dtype": dtype, "name": name, "info": info,
+                               "quality": quality, "tile": None, "compression": codec}
     return _encoded(sink, checked_bands([(0, array)], shape, dtype, name), options)
