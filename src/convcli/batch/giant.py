@@ -354,8 +354,7 @@ def _plan(task: Task, recipe: Recipe, source: Any) -> tuple[FileResult, tuple[An
 def _run(client: Any, task: Task, recipe: Recipe, info: Any, args: tuple[Any, ...], *,
          overwrite: bool, wait_running: bool) -> None:
     """Submit the bands and write the output (Zarr by the workers, TIFF here), atomically."""
-    from ..imageio import write_bands
-    from ..imageio.png import compression_for
+    from ..imageio import compression_for, write_bands
     from ..imageio.write import atomic_folder
     from ..imageio.zarr_store import create_zarr
 

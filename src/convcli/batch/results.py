@@ -309,8 +309,7 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     """
     import numpy as np
 
-    from ..imageio import encode_image, open_image, write_bands, write_image
-    from ..imageio.png import compression_for
+    from ..imageio import compression_for, encode_image, open_image, write_bands, write_image
 
     assert task.output is not None and task.fmt is not None
     with open_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,
