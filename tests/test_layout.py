@@ -365,6 +365,21 @@ def test_the_public_api_is_small_and_every_name_resolves():
     assert not missing, f"convcli.__all__ names what convcli does not have: {missing}"
 
 
+# --- CI: the README's test command, with the linter and the type checker ---------------------------------------
+
+
+def test_ci_runs_the_readme_test_command_with_ruff_and_mypy():
+    tomllib = pytest.importorskip("tomllib")  # Python 3.11+
+
+    command = (ROOT / ".ci" / "run").read_text(encoding="utf-8").strip().splitlines()[-1]
+    assert command == "pip install '.[test]' && ruff check . && mypy && pytest"
+    readme = (ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    assert command in readme, "the README's test command and .ci/run's must be the same line"
+    test_extra = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "optional-dependencies"]["test"]
+    assert {"ruff", "mypy", "pytest"} <= {requirement.split(">")[0].split("=")[0] for requirement in test_extra}
+
+
 # --- files, the CLI, errors, the environment ------------------------------------------------------------------
 
 
