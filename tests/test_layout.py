@@ -297,11 +297,14 @@ def test_no_import_cycle_in_convcli():
 # --- no shims, a small public API --------------------------------------------------------------------------------
 
 
-def shim_imports(path: Path, name: str) -> list[str]:
-    """The imports of ``path`` (module ``name``) if it is a re-export shim, else ``[]``.
+def shims(path: Path) -> list[str]:
+    """What keeps an old name alive in ``path``: the file itself when its body is only imports (and ``__all__``),
+    an ``__all__`` that lists names imported from another public module, a module ``__getattr__``, or an alias
+    ``old = new`` of a function, class or imported name.
 
-    A shim's body is only imports (and ``__all__``). A package's ``__init__`` may gather the names of its own
-    submodules; it is a shim when it also passes on names that live elsewhere in the project.
+    A package's ``__init__`` is the package's face: gathering names there (and loading them lazily through a
+    module ``__getattr__``) is its job, so only aliases count in it. A public module may present the names of a
+    private one (``from ._impl import thing``).
     """
     body = ast.parse(path.read_text(encoding="utf-8")).body
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
@@ -309,49 +312,66 @@ def shim_imports(path: Path, name: str) -> list[str]:
     imports = [node for node in body if isinstance(node, (ast.Import, ast.ImportFrom))
                and not (isinstance(node, ast.ImportFrom) and node.module == "__future__")]
     rest = [node for node in body if not isinstance(node, (ast.Import, ast.ImportFrom))]
-    if not imports or not all(isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
-                              and ast.unparse(node).startswith("__all__") for node in rest):
-        return []
-    if path.name == "__init__.py":
-        root = name.split(".")[0]
-
-        def elsewhere(node: ast.Import | ast.ImportFrom) -> bool:
-            if isinstance(node, ast.ImportFrom) and node.level:
-                return node.level > 1
-            named = [node.module or ""] if isinstance(node, ast.ImportFrom) else [a.name for a in node.names]
-            return any(m.split(".")[0] == root and not m.startswith(f"{name}.") for m in named)
-
-        imports = [node for node in imports if elsewhere(node)]
-    return [ast.unparse(node) for node in imports]
+    package = path.name == "__init__.py"
+    found = []
+    if not package and imports and all(isinstance(node, (ast.Assign, ast.AnnAssign, ast.AugAssign))
+                                       and ast.unparse(node).startswith("__all__") for node in rest):
+        found.append("only imports: " + "; ".join(ast.unparse(node) for node in imports))
+    named = {node.name for node in body if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))}
+    named |= {(alias.asname or alias.name).split(".")[0] for node in imports for alias in node.names}
+    public_imports = {(alias.asname or alias.name) for node in imports if isinstance(node, ast.ImportFrom)
+                      and not (node.module or "").split(".")[-1].startswith("_") for alias in node.names}
+    for node in body:
+        if (not package and isinstance(node, ast.Assign) and ast.unparse(node.targets[0]) == "__all__"
+                and isinstance(node.value, (ast.List, ast.Tuple))):
+            passed = [e.value for e in node.value.elts if isinstance(e, ast.Constant) and e.value in public_imports]
+            if passed:
+                found.append(f"line {node.lineno}: __all__ passes on names of other modules: {', '.join(passed)}")
+        if not package and isinstance(node, ast.FunctionDef) and node.name == "__getattr__":
+            found.append(f"line {node.lineno}: a module __getattr__")
+        if (isinstance(node, (ast.Assign, ast.AnnAssign)) and isinstance(node.value, ast.Name)
+                and node.value.id in named):
+            found.append(f"line {node.lineno}: an alias, {ast.unparse(node)}")
+    return found
 
 
 @pytest.mark.parametrize("path", FILES, ids=_rel)
-def test_no_module_is_a_re_export_shim(path):
-    """Nothing is released: a name lives in its owner's module and is imported from there, never re-exported
-    by a module that exists for old imports."""
-    name = next(n for n, p in module_names(SRC).items() if p == path)
-    found = shim_imports(path, name)
-    assert not found, (f"{_rel(path)} is only imports, passing on names that live elsewhere ({'; '.join(found)}); "
-                       "import them from their owner and delete the re-export")
+def test_no_module_keeps_an_old_name_alive(path):
+    """Nothing is released: a name lives in its owner's module and is imported from there; no module exists for
+    old imports, serves old names, or gives a second name to one thing."""
+    found = shims(path)
+    assert not found, f"{_rel(path)}: {'; '.join(found)}; import the names from their owner and delete the shim"
 
 
 def test_the_shim_rule_on_known_cases(tmp_path):
     package = _write_package(tmp_path, {
-        "pkg/__init__.py": '"""The package."""\nfrom .a import f\nfrom .b import g\n\n__all__ = ["f", "g"]\n',
-        "pkg/a.py": "def f():\n    return 1\n",
+        "pkg/__init__.py": '"""The package."""\nfrom .a import f\nfrom .b import g\nfrom .errors import E\n\n'
+                           '__all__ = ["E", "f", "g"]\n',
+        "pkg/a.py": "def f():\n    return 1\n\n\nclass K:\n    pass\n\n\n_f = f\nk: type = K\nN = 3\nM = N\n",
         "pkg/b.py": '"""Old name."""\nfrom __future__ import annotations\n\nfrom .a import f as g\n\n'
                     '__all__ = ["g"]\n',
-        "pkg/sub/__init__.py": "from ..a import f\nfrom .c import h\n",
-        "pkg/sub/c.py": "from ..a import f\n\n\ndef h():\n    return f()\n",
+        "pkg/c.py": "from .a import f\n\n\ndef h():\n    return f()\n\n\ndef __getattr__(name):\n"
+                    "    return f\n",
+        "pkg/errors.py": "class E(Exception):\n    pass\n",
         "pkg/empty.py": '"""Nothing yet."""\n',
-        "pkg/ext/__init__.py": "import numpy as np  # not this project's\nfrom .d import k\n",
-        "pkg/ext/d.py": "k = 1\n",
-        "pkg/old/__init__.py": "from pkg.a import f\n",
+        "pkg/_impl.py": "def run():\n    return 2\n",
+        "pkg/face.py": "from ._impl import run\nfrom .a import K, f\n\n\ndef go():\n    return run() + f()\n\n\n"
+                       '__all__ = ["K", "go", "run"]\n',
+        "pkg/sub/__init__.py": "import importlib\n\n\ndef __getattr__(name):\n"
+                               "    return importlib.import_module('pkg.a')\n\n\nold = importlib\n",
     })
-    found = {name: shim_imports(path, name) for name, path in module_names(package).items()}
-    assert found == {"pkg": [], "pkg.a": [], "pkg.b": ["from .a import f as g"], "pkg.sub": ["from ..a import f"],
-                     "pkg.sub.c": [], "pkg.empty": [], "pkg.ext": [], "pkg.ext.d": [],
-                     "pkg.old": ["from pkg.a import f"]}
+    found = {name: shims(path) for name, path in module_names(package).items()}
+    assert found == {
+        "pkg": [],
+        "pkg.a": ["line 9: an alias, _f = f", "line 10: an alias, k: type = K"],  # M = N names a value
+        "pkg.b": ["only imports: from .a import f as g", "line 6: __all__ passes on names of other modules: g"],
+        "pkg.c": ["line 8: a module __getattr__"],
+        "pkg.errors": [],
+        "pkg.empty": [],
+        "pkg._impl": [],
+        "pkg.face": ["line 9: __all__ passes on names of other modules: K"],
+        "pkg.sub": ["line 8: an alias, old = importlib"],
+    }
 
 
 def test_the_public_api_is_small_and_every_name_resolves():
