@@ -20,13 +20,13 @@ from convcli.engine import (
     _plan,
     choose_method,
     correlate,
-    correlate_strips,
     pad_image,
     resolve_border,
     thread_limit,
     work_dtype,
 )
 from convcli.engine._registry import REGISTRY
+from convcli.engine._window import StripCorrelation
 from convcli.errors import KernelError, ParameterError
 
 # --- the registry --------------------------------------------------------------------------------
@@ -64,9 +64,20 @@ def test_one_registry_entry_is_all_a_new_method_needs(monkeypatch, rng):
     want = correlate(image, kernel, method="direct")
     np.testing.assert_array_equal(correlate(image, kernel), want)  # auto runs it...
     np.testing.assert_array_equal(correlate(image, kernel, method="shifty"), want)  # ...and so does its name
-    strips = list(correlate_strips(image, kernel, method="shifty", strip_elements=60))
-    np.testing.assert_array_equal(np.vstack([s for _, s in strips]), want)
-    assert ran[:2] == [None, None] and len(ran) == 2 + len(strips) > 3
+    stacked, strips = _in_strips(image, kernel, 20, method="shifty")  # ...and the strips of the streamed path
+    np.testing.assert_array_equal(stacked, want)
+    assert ran[:2] == [None, None] and len(ran) == 2 + strips > 3
+
+
+def _in_strips(image: np.ndarray, kernel: np.ndarray, step: int, **options) -> tuple[np.ndarray, int]:
+    """The result computed about ``step`` output rows at a time (a multiple of the method's exact unit) as the
+    streamed path does, stacked; and how many strips it took."""
+    strips = StripCorrelation(image, kernel, **options)
+    step = -(-step // strips.unit) * strips.unit
+    ho = strips.out_hw[0]
+    parts = [strips.rows(i, min(i + step, ho)) for i in range(0, ho, step)]
+    stacked = np.concatenate(parts)
+    return (stacked[..., 0] if image.ndim == 2 else stacked), len(parts)
 
 
 def test_auto_passes_over_a_method_that_refuses_the_data(monkeypatch, rng):
@@ -270,9 +281,9 @@ def test_strips_of_an_image_with_nan_stack_to_the_whole_result(method, rng):
     g = np.hanning(23)[1:-1]
     kernel = np.outer(g, g)
     whole = correlate(image, kernel, method=method)
-    strips = list(correlate_strips(image, kernel, method=method, strip_elements=4000))
-    assert len(strips) > 2
-    np.testing.assert_array_equal(np.concatenate([s for _, s in strips]), whole)
+    stacked, strips = _in_strips(image, kernel, 32, method=method)
+    assert strips > 2
+    np.testing.assert_array_equal(stacked, whole)
     assert np.isnan(whole).sum() == 21 * 21
 
 

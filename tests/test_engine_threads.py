@@ -15,7 +15,8 @@ import pytest
 import scipy.ndimage as ndi
 from threadpoolctl import threadpool_info, threadpool_limits
 
-from convcli.engine import METHODS, _separable, _threads, correlate, correlate_strips, thread_limit
+from convcli.engine import METHODS, _separable, _threads, correlate, thread_limit
+from convcli.engine._window import StripCorrelation
 from convcli.errors import ParameterError
 
 CONVCLI = str(Path(sys.executable).parent / "convcli")
@@ -141,9 +142,10 @@ def test_strips_use_the_thread_count_of_the_call_not_of_the_consumer(monkeypatch
                         lambda func, items, threads=None, work=None: seen.append(_threads.thread_count())
                         or original(func, items, work=work))
     with thread_limit(1):
-        strips = correlate_strips(np.ones((300, 240)), np.ones((3, 3)), method="direct", strip_elements=512)
+        strips = StripCorrelation(np.ones((300, 240)), np.ones((3, 3)), method="direct")
     assert _threads.thread_count() != 1 or _threads.machine_threads() == 1
-    list(strips)
+    for i in range(0, 300, 50):
+        strips.rows(i, i + 50)
     assert len(seen) > 1 and set(seen) == {1}
 
 
