@@ -25,6 +25,7 @@ CONVCLI = str(Path(sys.executable).parent / "convcli")
 PROBE = """
 import hashlib, json, sys
 import numpy as np
+import convcli
 from convcli.engine import _separable
 
 calls = []
