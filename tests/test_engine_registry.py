@@ -99,7 +99,10 @@ def test_auto_passes_over_a_method_that_refuses_the_data(monkeypatch, rng):
 # Not by its arithmetic: the constants are refitted on each machine kind (benchmarks/fit_cost_model.py), and a
 # test that recomputes the formula by hand breaks on any refit while proving nothing about the choices. These
 # cases have one clearly right answer; the margins in the comments were measured on the 2-core CI machine kind
-# (medians of forced runs) and are wide enough that any sane refit keeps them.
+# (medians of forced runs) and are wide enough that any sane refit keeps them. Where the choice is close, how
+# much auto loses to the fastest forced method is measured, not asserted: benchmarks/bench_regret.py (its worst
+# cell is a target in benchmarks/results/targets.md). A timed test was tried here and failed on a busy machine
+# (medians of millisecond calls moved 3x between rounds at a load of 6 on 2 cores).
 
 
 def _gaussian(size: int, sigma: float) -> np.ndarray:
@@ -142,46 +145,6 @@ def test_a_rank_1_kernel_is_named_as_such_in_the_reason():
     kernel = np.outer(np.hanning(33)[1:-1], np.hanning(7)[1:-1])  # 31x5
     choice = choose_method((600, 500), kernel)
     assert choice.method == "separable" and "31x5 kernel has rank 1" in choice.reason
-
-
-#: problems where two methods are within a small factor of each other (measured: auto's pick at most 1.32x the
-#: fastest forced method on these); the bound below is generous so that a busy shared machine cannot fail it
-_CLOSE_CASES = [((512, 512), "7x7 random"), ((512, 512), "11x11 random"), ((512, 512), "15x15 random"),
-                ((512, 512), "7x7 Gaussian"), ((512, 512), "15x15 rank 2"), ((1024, 1024), "5x5 box")]
-_WITHIN = 2.5
-
-
-def _close_kernel(name: str, rng: np.random.Generator) -> np.ndarray:
-    size = int(name.split("x")[0])
-    if name.endswith("random"):
-        return rng.normal(size=(size, size))
-    if name.endswith("Gaussian"):
-        return _gaussian(size, 1.2)
-    if name.endswith("rank 2"):
-        return sum(np.outer(rng.normal(size=size), rng.normal(size=size)) for _ in range(2))
-    return np.ones((size, size)) / size**2
-
-
-@pytest.mark.slow
-def test_where_the_choice_is_close_auto_is_within_a_generous_factor_of_the_fastest_forced_method(rng):
-    """Timed, interleaved, medians of 5 runs each: auto (its choice included) against every forced method."""
-    import time
-
-    slow = []
-    for shape, name in _CLOSE_CASES:
-        image, kernel = rng.random(shape, dtype=np.float32), _close_kernel(name, rng)
-        runs: dict[str, list[float]] = {method: [] for method in METHODS}
-        for _ in range(6):  # the first round warms caches (FFT plans, SVD factors) and is dropped
-            for method in METHODS:
-                start = time.perf_counter()
-                correlate(image, kernel, method=method)
-                runs[method].append(time.perf_counter() - start)
-        median = {method: float(np.median(times[1:])) for method, times in runs.items()}
-        fastest = min(median[m] for m in METHODS if m != "auto")
-        if median["auto"] > _WITHIN * fastest:
-            slow.append(f"{name} on {shape}: auto {median['auto'] * 1e3:.1f} ms, fastest forced "
-                        f"{fastest * 1e3:.1f} ms ({median})")
-    assert not slow, f"auto was more than {_WITHIN}x the fastest forced method: " + "; ".join(slow)
 
 
 def test_each_axis_keeps_its_own_length_and_dilation(rng):
