@@ -29,13 +29,14 @@ about :data:`STRIP_ELEMENTS` samples, and each stage holds one band plus its
 halo.  The input is read as the first stage needs it; a source in memory (an
 image Pillow decoded) is only read, never copied whole.
 
-What still needs a whole array: a convolution whose input may hold NaN or
-inf (float data that are not all finite: the engine's exact NaN rules look at
-the whole image), normalised convolution (``nan="ignore"``, ``mask=``), and
-a float source whose values ``auto`` must see to judge the FFT's precision
-(one extra pass over the stage's input, not a copy).  ``range_mode=
-"normalize"`` needs the whole result's minimum and maximum: the chain runs
-twice, once to find them and once to convert.
+Missing data streams too: NaN propagation, normalised convolution
+(``nan="ignore"``) and a mask (an array, or a source read by rows alongside
+the image, :func:`convcli.batch.results.read_mask`) are computed from each
+strip's rows by the engine (:mod:`convcli.engine._window`).  What needs the
+whole image: a float input whose values ``auto`` must see to judge the FFT's
+precision (one streamed pass over the stage's input, not a copy), and
+``range_mode="normalize"``, which needs the whole result's minimum and
+maximum: the chain runs twice, once to find them and once to convert.
 
 Examples
 --------
@@ -196,7 +197,11 @@ class Map(Stage):
 
 
 class Correlate(Stage):
-    """One correlation (or convolution) of a stage with one matrix, exactly as :func:`convcli.correlate`."""
+    """One correlation (or convolution) of a stage with one matrix, exactly as :func:`convcli.correlate`.
+
+    An array source is correlated in place; any other stage (a file read by
+    rows, an earlier stage) is read strip by strip, NaN and mask included.
+    """
 
     def __init__(self, upstream: Stage, op: Convolve, matrix: np.ndarray, *, border_value: float,
                  normalized: bool = False, mask: MaskLike | None = None) -> None:
@@ -204,7 +209,7 @@ class Correlate(Stage):
         array = upstream.array if isinstance(upstream, Source) else None
         source = array if array is not None else (upstream.shape, upstream.dtype, upstream.read)
         self.strips = StripCorrelation(
-            source, matrix, flip=op.flip, border=op.border, border_value=border_value, pad=op.pad,  # type: ignore[arg-type]
+            source, matrix, flip=op.flip, border=op.border, border_value=border_value, pad=op.pad,
             stride=op.stride, dilation=op.dilation, method=op.method, anchor=op.effective_anchor(),
             nan="ignore" if normalized else "propagate", nan_fill=op.nan_fill, mask=mask, finite=upstream.finite)
         c = upstream.shape[2]

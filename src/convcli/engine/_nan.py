@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
@@ -191,11 +191,11 @@ class _Run:
         return self.parts[0].run(rows)
 
 
-def _pattern_part(plan: Plan, indicator: object, *, border_value: float) -> _Part:
+def _pattern_part(plan: Plan, indicator: Any, *, border_value: float) -> _Part:
     """What counts the ``indicator`` pixels under the kernel's non-zero taps, in float64."""
     pattern = (plan.kernel != 0).astype(np.float64)
     counted = dataclasses.replace(plan, kernel=pattern, image=indicator, dtype=np.dtype(np.float64),
-                                  channels=int(indicator.shape[2]), border_value=border_value)  # type: ignore[attr-defined]
+                                  channels=int(indicator.shape[2]), border_value=border_value)
     return _Part(counted, resolve(counted, "auto"))
 
 

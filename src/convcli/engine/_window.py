@@ -22,7 +22,7 @@ asked; whether a strip holds NaN is seen in its rows.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -38,7 +38,7 @@ __all__ = ["StripCorrelation"]
 Reader = Callable[[int, int], np.ndarray]
 
 
-class RowSource:
+class RowSource(Protocol):
     """What :class:`StripCorrelation` reads a mask from: ``shape``, ``dtype`` and ``read(r0, r1)``."""
 
     shape: tuple[int, ...]
@@ -118,7 +118,7 @@ class StripCorrelation:
         if not isinstance(source, tuple) and mask is not None and not isinstance(mask, np.ndarray):
             arr = check_image(source)  # an array with a streamed mask: read by rows too
             arr3 = arr[:, :, None] if arr.ndim == 2 else arr
-            source = (arr3.shape, arr3.dtype, lambda a, b: arr3[a:b])  # type: ignore[assignment]
+            source = (arr3.shape, arr3.dtype, lambda a, b: arr3[a:b])
         self.window: RowWindow | None = None
         self.mask: RowWindow | None = None
         if isinstance(source, tuple):
