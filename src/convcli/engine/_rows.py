@@ -171,6 +171,13 @@ class DerivedWindow(RowWindow):
     def stamp(self) -> tuple[int, ...]:
         return tuple(g for w in self.inputs for g in w.stamp())
 
+    def release(self) -> None:
+        """Let the derived rows go, and the rows of the windows they come from."""
+        with self._lock:
+            self._rows, self._extra, self._seen = self._rows[:0], {}, ()
+        for window in self.inputs:
+            window.release()
+
     def loaded(self) -> tuple[int, np.ndarray, dict[int, np.ndarray]]:
         with self._lock:  # a method's bands may ask from several threads at once
             seen = self.stamp()

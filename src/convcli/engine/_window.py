@@ -160,10 +160,10 @@ class StripCorrelation:
         try:
             with engine_threads(self.threads):
                 return self.run.run(rows=(i0, i1))
-        finally:
-            for target in (self.window, self.mask):
-                if target is not None:
-                    target.release()
+        finally:  # let every loaded and derived row go
+            for image in {id(w): w for w in (self.window, self.mask, *(p.plan.image for p in self.run.parts))
+                          if isinstance(w, RowWindow)}.values():
+                image.release()
 
 
 def _padded_rows(plan: Plan, method: str, i0: int, i1: int) -> tuple[int, int]:
