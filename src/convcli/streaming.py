@@ -199,14 +199,17 @@ class Map(Stage):
 class Correlate(Stage):
     """One correlation (or convolution) of a stage with one matrix, exactly as :func:`convcli.correlate`.
 
-    An array source is correlated in place; any other stage (a file read by
-    rows, an earlier stage) is read strip by strip, NaN and mask included.
+    A finite array source is correlated in place; any other stage (a file
+    read by rows, an earlier stage, an array that may hold NaN) is read strip
+    by strip, NaN and mask included.
     """
 
     def __init__(self, upstream: Stage, op: Convolve, matrix: np.ndarray, *, border_value: float,
                  normalized: bool = False, mask: MaskLike | None = None) -> None:
         self.inputs = (upstream,)
         array = upstream.array if isinstance(upstream, Source) else None
+        if array is None or normalized or mask is not None or not upstream.finite:
+            array = None  # read by strips: missing data's derived images never exist whole, an array's neither
         source = array if array is not None else (upstream.shape, upstream.dtype, upstream.read)
         self.strips = StripCorrelation(
             source, matrix, flip=op.flip, border=op.border, border_value=border_value, pad=op.pad,
