@@ -33,6 +33,17 @@ finite numbers (or, where they can, carry NaN through by themselves).
     too.  The FFT
     computes both correlations with float64 transforms, so the ratio stays
     accurate beside holes (float32 transforms lose about 0.4 % there).
+
+Streamed images
+    The derived images (the cleaned data, the indicator of non-finite
+    pixels, the valid weights) are made by :func:`~convcli.engine._rows.derive`:
+    of an array, arrays; of a :class:`~convcli.engine._rows.RowWindow`,
+    windows computed from each strip's rows (the mask is a window too, read
+    alongside).  Each correlation a treatment runs is a :class:`_Part` that
+    computes strips aligned to its own method's granularity, so every strip
+    holds exactly the whole result's rows.  With ``propagate``, a strip whose
+    rows hold no non-finite value skips the count (it is 0 there), so a
+    finite float image streams at the cost of a finite one.
 """
 
 from __future__ import annotations
