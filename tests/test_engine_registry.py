@@ -1,4 +1,4 @@
-"""The method registry, the per-axis cost model, and the engine's single owners (kernel limit, dtype, borders)."""
+"""The method registry, auto judged by its choices, and the engine's single owners (kernel limit, dtype, borders)."""
 
 from __future__ import annotations
 
@@ -16,19 +16,17 @@ from convcli.engine import (
     METHODS,
     Method,
     MethodName,
-    _cost,
     _direct,
     _plan,
-    _separable,
     choose_method,
     correlate,
-    correlate_strips,
     pad_image,
     resolve_border,
+    thread_limit,
     work_dtype,
 )
-from convcli.engine import _cost_constants as K
 from convcli.engine._registry import REGISTRY
+from convcli.engine._window import StripCorrelation
 from convcli.errors import KernelError, ParameterError
 
 # --- the registry --------------------------------------------------------------------------------
@@ -66,9 +64,20 @@ def test_one_registry_entry_is_all_a_new_method_needs(monkeypatch, rng):
     want = correlate(image, kernel, method="direct")
     np.testing.assert_array_equal(correlate(image, kernel), want)  # auto runs it...
     np.testing.assert_array_equal(correlate(image, kernel, method="shifty"), want)  # ...and so does its name
-    strips = list(correlate_strips(image, kernel, method="shifty", strip_elements=60))
-    np.testing.assert_array_equal(np.vstack([s for _, s in strips]), want)
-    assert ran[:2] == [None, None] and len(ran) == 2 + len(strips) > 3
+    stacked, strips = _in_strips(image, kernel, 20, method="shifty")  # ...and the strips of the streamed path
+    np.testing.assert_array_equal(stacked, want)
+    assert ran[:2] == [None, None] and len(ran) == 2 + strips > 3
+
+
+def _in_strips(image: np.ndarray, kernel: np.ndarray, step: int, **options) -> tuple[np.ndarray, int]:
+    """The result computed about ``step`` output rows at a time (a multiple of the method's exact unit) as the
+    streamed path does, stacked; and how many strips it took."""
+    strips = StripCorrelation(image, kernel, **options)
+    step = -(-step // strips.unit) * strips.unit
+    ho = strips.out_hw[0]
+    parts = [strips.rows(i, min(i + step, ho)) for i in range(0, ho, step)]
+    stacked = np.concatenate(parts)
+    return (stacked[..., 0] if image.ndim == 2 else stacked), len(parts)
 
 
 def test_auto_passes_over_a_method_that_refuses_the_data(monkeypatch, rng):
@@ -85,77 +94,68 @@ def test_auto_passes_over_a_method_that_refuses_the_data(monkeypatch, rng):
     assert called == [1]
 
 
-# --- the cost model uses each axis' own numbers ------------------------------------------------------
+# --- the cost model, judged by the choices it makes ----------------------------------------------------------
+#
+# Not by its arithmetic: the constants are refitted on each machine kind (benchmarks/fit_cost_model.py), and a
+# test that recomputes the formula by hand breaks on any refit while proving nothing about the choices. These
+# cases have one clearly right answer; the margins in the comments were measured on the 2-core CI machine kind
+# (medians of forced runs) and are wide enough that any sane refit keeps them. Where the choice is close, how
+# much auto loses to the fastest forced method is measured, not asserted: benchmarks/bench_regret.py (its worst
+# cell is a target in benchmarks/results/targets.md). A timed test was tried here and failed on a busy machine
+# (medians of millisecond calls moved 3x between rounds at a load of 6 on 2 cores).
 
 
-@pytest.fixture
-def fixed_constants(monkeypatch):
-    """Round constants on a 2-core machine, so the hand computation below is exact and its choices are known."""
-    for name, value in {"PASS": 3e-10, "GATHER": 1e-9, "GEMM_FLOP": 1.7e-11, "OVERHEAD": 2e-5,
-                        "TERM_OVERHEAD": 6e-5, "PARALLEL_EFFICIENCY": 0.85}.items():
-        monkeypatch.setattr(K, name, value)
-    monkeypatch.setattr(_cost, "machine_threads", lambda: 2)
+def _gaussian(size: int, sigma: float) -> np.ndarray:
+    taps = np.exp(-((np.arange(size) - size // 2) ** 2) / (2 * sigma**2))
+    return np.outer(taps, taps) / taps.sum() ** 2
 
 
-def _factors(rng, n: int) -> np.ndarray:
-    """Distinct weights in (0.1, 0.9) and one 1.0: the kernel's largest entry is 1 and its factors are these."""
-    taps = rng.uniform(0.1, 0.9, size=n)
-    taps[n // 3] = 1.0
-    return taps
+def _known_cases() -> list:
+    rng = np.random.default_rng(22)
+    unequal = np.outer(rng.uniform(0.1, 0.9, 31), rng.uniform(0.1, 0.9, 5))  # 31x5, rank 1
+    return [
+        # nine taps: nothing to gain from factoring or transforming (separable 1.7x, fft 4.5x slower)
+        pytest.param((64, 64), np.ones((3, 3)) / 9, {}, "direct", id="3x3 box, 64x64"),
+        pytest.param((256, 256), rng.normal(size=(3, 3)), {}, "direct", id="3x3 full rank, 256x256"),
+        # rank 1 and long: two 1-D passes (direct 28x, fft 6x slower)
+        pytest.param((512, 512), _gaussian(31, 5.0), {}, "separable", id="31x31 Gaussian, 512x512"),
+        pytest.param((300, 400, 3), _gaussian(25, 4.0), {}, "separable", id="25x25 Gaussian, RGB 400x300"),
+        # each axis with its own length and dilation (direct 8x, fft 3.4x slower)
+        pytest.param((600, 500), unequal, {"dilation": (1, 3)}, "separable", id="31x5 rank 1, dilation 1x3"),
+        # full rank and large: the FFT (separable 6-10x, direct 20-30x slower)
+        pytest.param((512, 512), rng.normal(size=(41, 41)), {}, "fft", id="41x41 random, 512x512"),
+        pytest.param((1024, 1024), rng.normal(size=(61, 61)), {}, "fft", id="61x61 random, 1024x1024"),
+    ]
 
 
-def test_cost_of_unequal_kernel_sides_and_dilations_matches_a_hand_computation(fixed_constants, rng):
-    col, row = _factors(rng, 31), _factors(rng, 5)
-    kernel = np.outer(col, row)  # 31 x 5, rank 1
-    choice = choose_method((600, 500), kernel, dilation=(1, 3))
-    # by hand: output 600x500 (pad same); the padded rows/cols read: 600-1+31 = 630, 500-1+(3*4+1) = 512
-    gathered = 630 * 512
-    par = 1.0  # 600 * 500 output samples are below SERIAL_BELOW (2**19): the call runs on one thread
-    assert 600 * 500 < 1 << 19
-    # direct: one pass per tap plus one multiply per distinct weight other than 1: 155 + 154
-    direct = 2e-5 + (gathered * 1e-9 + 600 * 500 * (155 + 154) * 3e-10) / par
-    # vertical pass: 31 taps at row stride 1, row dilation 1, blocks of 32 rows:
-    #   shift 31 + 30 passes, BLAS 2 * (31 * 1 + 1 * 30 + 1) = 124 flops per output -> BLAS
-    vertical = min(61 * 3e-10, 124 * 1.7e-11)
-    # horizontal pass: 5 taps at column stride 1, column dilation 3, blocks of 64 columns:
-    #   shift 5 + 4 passes = 2.7e-9; BLAS 2 * (63 * 1 + 3 * 4 + 1) = 152 flops = 2.584e-9 -> BLAS
-    #   (the row dilation would make it 2 * (63 + 7 * 4 + 1) = 184 flops = 3.128e-9 and pick the shift)
-    horizontal = min(9 * 3e-10, 152 * 1.7e-11)
-    assert horizontal == 152 * 1.7e-11
-    work = 600 * 512 * vertical + 600 * 500 * (horizontal + 3e-10)
-    separable = 2e-5 + (gathered * 1e-9 + work) / par + 6e-5
-    assert choice.costs["direct"] == pytest.approx(direct, rel=1e-12)
-    assert choice.costs["separable"] == pytest.approx(separable, rel=1e-12)
+@pytest.mark.parametrize(("shape", "kernel", "options", "method"), _known_cases())
+def test_auto_picks_the_clearly_fastest_method_on_known_cases(shape, kernel, options, method, rng):
+    choice = choose_method(shape, kernel, **options)
+    assert choice.method == method, choice
+    assert set(choice.costs) == {"direct", "separable", "fft"} and min(choice.costs.values()) > 0
+    assert choice.reason  # a sentence for `kernels show` and --explain
+    with thread_limit(1):  # the choice, so every byte, never depends on the thread count
+        assert choose_method(shape, kernel, **options) == choice
+    image = rng.random(shape, dtype=np.float32)
+    np.testing.assert_array_equal(correlate(image, kernel, **options), correlate(image, kernel, method=method,
+                                                                                   **options))
+
+
+def test_a_rank_1_kernel_is_named_as_such_in_the_reason():
+    kernel = np.outer(np.hanning(33)[1:-1], np.hanning(7)[1:-1])  # 31x5
+    choice = choose_method((600, 500), kernel)
     assert choice.method == "separable" and "31x5 kernel has rank 1" in choice.reason
 
 
-def test_direct_cost_counts_both_cores_only_above_the_serial_size(fixed_constants):
-    kernel = np.array([[1.0, 2.0, 1.0]])  # 3 taps, one weight other than 1: 4 passes
-    for h, w in ((600, 500), (1000, 800)):
-        parallel = h * w >= 1 << 19
-        gathered = h * (w + 2)
-        want = 2e-5 + (gathered * 1e-9 + h * w * 4 * 3e-10) / (0.85 * 2 if parallel else 1.0)
-        assert choose_method((h, w), kernel).costs["direct"] == pytest.approx(want, rel=1e-12), (h, w)
-
-
-def test_each_separable_pass_runs_with_its_own_axis(fixed_constants, monkeypatch, rng):
-    col, row = _factors(rng, 31), _factors(rng, 5)
-    kernel = np.outer(col, row)
-    calls = {"vertical": 0, "horizontal": 0}
-    for name, key in (("_vertical_gemm", "vertical"), ("_horizontal_gemm", "horizontal")):
-        original = getattr(_separable, name)
-
-        def spy(*args, key=key, original=original):
-            calls[key] += 1
-            return original(*args)
-
-        monkeypatch.setattr(_separable, name, spy)
+def test_each_axis_keeps_its_own_length_and_dilation(rng):
+    """A 31x5 rank-1 kernel dilated (1, 3): every method against SciPy on the explicitly dilated kernel."""
+    kernel = np.outer(rng.uniform(0.1, 0.9, 31), rng.uniform(0.1, 0.9, 5))
     image = rng.random((90, 200), dtype=np.float32)
-    got = correlate(image, kernel, method="separable", dilation=(1, 3), border="edge")
-    assert calls["vertical"] > 0 and calls["horizontal"] > 0  # both passes chose BLAS, as computed by hand
     padded = np.pad(image.astype(np.float64), ((15, 15), (6, 6)), mode="edge")  # span 31 x 13, centred
     want = ndi.correlate(padded, _dilate(kernel, (1, 3)), mode="constant")[15:-15, 6:-6]
-    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(kernel).sum())
+    for method in METHODS:
+        got = correlate(image, kernel, method=method, dilation=(1, 3), border="edge")
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5 * np.abs(kernel).sum(), err_msg=method)
 
 
 def _dilate(kernel: np.ndarray, dilation: tuple[int, int]) -> np.ndarray:
@@ -244,9 +244,9 @@ def test_strips_of_an_image_with_nan_stack_to_the_whole_result(method, rng):
     g = np.hanning(23)[1:-1]
     kernel = np.outer(g, g)
     whole = correlate(image, kernel, method=method)
-    strips = list(correlate_strips(image, kernel, method=method, strip_elements=4000))
-    assert len(strips) > 2
-    np.testing.assert_array_equal(np.concatenate([s for _, s in strips]), whole)
+    stacked, strips = _in_strips(image, kernel, 32, method=method)
+    assert strips > 2
+    np.testing.assert_array_equal(stacked, whole)
     assert np.isnan(whole).sum() == 21 * 21
 
 

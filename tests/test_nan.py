@@ -17,8 +17,8 @@ from typer.testing import CliRunner
 
 import convcli
 from convcli.cli import app
-from convcli.engine import correlate_strips
 from convcli.errors import ParameterError, ShapeError
+from tests.whole_reference import correlate_in_strips
 
 METHODS = ["auto", "direct", "separable", "fft"]
 FORCED = ["direct", "separable", "fft"]
@@ -173,9 +173,9 @@ def test_propagate_in_strips_and_channels(method):
     image = np.stack([issue_image(seed) for seed in (1, 2)], axis=2)
     kernel = PROPAGATE_KERNELS["rank2_zeros"]
     whole = convcli.correlate(image, kernel, method=method, stride=2)
-    strips = np.concatenate([s for _, s in correlate_strips(image, kernel, method=method, stride=2,
-                                                             strip_elements=2000)])
-    assert np.array_equal(np.isnan(strips), np.isnan(whole))
+    for lazy in (False, True):
+        strips = correlate_in_strips(image, kernel, 7, lazy=lazy, method=method, stride=2)
+        np.testing.assert_array_equal(strips, whole)
     for c in range(2):
         assert np.array_equal(np.isnan(whole[..., c]), nan_windows(image[..., c], kernel, stride=2))
 
@@ -298,10 +298,10 @@ def test_ignore_in_strips_equals_the_whole_result():
     mask = np.random.default_rng(1).random((90, 80)) > 0.2
     for method in FORCED:
         whole = convcli.correlate(image, kernels()["random7x5"], nan="ignore", mask=mask, method=method, stride=2)
-        strips = np.concatenate([s for _, s in correlate_strips(image, kernels()["random7x5"], nan="ignore",
-                                                                 mask=mask, method=method, stride=2,
-                                                                 strip_elements=300)])
-        np.testing.assert_array_equal(strips, whole)
+        for lazy in (False, True):
+            strips = correlate_in_strips(image, kernels()["random7x5"], 4, lazy=lazy, nan="ignore", mask=mask,
+                                         method=method, stride=2)
+            np.testing.assert_array_equal(strips, whole)
 
 
 def test_ignore_refuses_zero_sum_kernels_and_bad_arguments():

@@ -131,7 +131,7 @@ def test_channel_modes_and_linear_light_stream_exactly(channels, linear, rng):
 
 
 def test_float_source_with_nan_streams_exactly(rng):
-    """NaN input: the engine's exact NaN rules need the whole stage input, which the chain materialises."""
+    """NaN input: the engine's exact NaN rules work on each strip's rows (tests/test_nan_streaming.py has more)."""
     image = rng.random((70, 33)).astype(np.float32)
     image[rng.random(image.shape) < 0.02] = np.nan
     ops = [Convolve("gaussian:sigma=1"), Convolve("box:size=3", method="separable"), Pooling("max", 2)]
@@ -169,6 +169,25 @@ def test_a_lazy_source_is_read_in_bands_not_whole(rng):
         most.append(source.most_rows)
     # a strip computes at most two of the engine's bands (BAND_ELEMENTS work elements each) plus the halo
     assert most[1] == most[0] <= 2 * (BAND_ELEMENTS // 400) + 32, "the band read at once must not grow with the height"
+
+
+@pytest.mark.parametrize("ops", [[Convolve("box:size=5", method="fft")],
+                                 [Convolve("gaussian:sigma=2", nan="ignore"), Activate("abs")],
+                                 [Convolve("laplacian", border="wrap"), Convolve("box:size=3", nan="ignore")]],
+                         ids=["propagate-fft", "ignore", "wrap-then-ignore"])
+def test_a_lazy_float_source_with_nan_is_read_in_bands_not_whole(ops, rng):
+    """Missing data streams: no finiteness pass, no whole copy; rows held at once do not grow with the height."""
+    most = []
+    for height in (6000, 12000):
+        image = rng.random((height, 300)).astype(np.float32)
+        image[rng.random(image.shape) < 0.01] = np.nan
+        source = LazyImage(image)
+        got = stream_filter(source, ops, strip_rows=16).collect()
+        if height == 6000:
+            np.testing.assert_array_equal(got, whole_filter_image(image, ops))
+        most.append(source.most_rows)
+    # the FFT's tiles follow the image's geometry a little; a band read whole would be the height
+    assert max(most) < 1000 and most[1] < 1.2 * most[0], "the band read at once must not grow with the height"
 
 
 def test_strip_heights_never_change_the_result(rng):

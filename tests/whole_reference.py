@@ -182,3 +182,35 @@ def whole_to_depth(image, operations, *, depth, channels="each", alpha=False, ke
     if linear and depth == "float":
         samples = samples.astype(_work_type(np.asarray(image).dtype), copy=False)
     return samples
+
+
+def correlate_in_strips(image: np.ndarray, kernel: np.ndarray, step: int, *, lazy: bool = False,
+                        mask: object = None, **options: object) -> np.ndarray:
+    """The engine's result computed ``step`` output rows at a time (``StripCorrelation``), stacked.
+
+    ``lazy``: the image is only read by rows (as a tiled file is), never handed over whole; a mask given as an
+    array is then read by rows too.
+    """
+    from convcli.engine._window import StripCorrelation
+
+    arr = image if image.ndim == 3 else image[:, :, None]
+    source = (arr.shape, arr.dtype, lambda a, b: arr[a:b].copy()) if lazy else image
+    if lazy and isinstance(mask, np.ndarray):
+        mask = RowsOf(mask)
+    strips = StripCorrelation(source, kernel, mask=mask, **options)  # type: ignore[arg-type]
+    ho = strips.out_hw[0]
+    out = np.concatenate([strips.rows(i, min(i + step, ho)) for i in range(0, ho, step)])
+    return out[..., 0] if image.ndim == 2 else out
+
+
+class RowsOf:
+    """An array read only by rows (``shape``, ``dtype``, ``read(r0, r1)``), as an image source is."""
+
+    def __init__(self, array: np.ndarray) -> None:
+        self.array, self.shape, self.dtype = array, array.shape, array.dtype
+        self.reads: list[tuple[int, int]] = []
+
+    def read(self, r0: int, r1: int) -> np.ndarray:
+        assert 0 <= r0 < r1 <= self.shape[0]
+        self.reads.append((r0, r1))
+        return self.array[r0:r1].copy()

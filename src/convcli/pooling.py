@@ -18,7 +18,7 @@ from .engine import check_image
 from .errors import ParameterError
 from .shapes import POOL_OPS, pool_output_size, resolve_pool
 
-__all__ = ["POOL_OPS", "PoolOp", "check_pool_op", "pool", "pool_geometry", "pool_input_rows", "pool_rows"]
+__all__ = ["PoolOp", "check_pool_op", "pool", "pool_geometry", "pool_input_rows", "pool_rows"]
 
 PoolOp: TypeAlias = Literal["max", "mean", "min"]
 

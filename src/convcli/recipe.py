@@ -225,10 +225,9 @@ class Recipe:
         ``--compression``: a zlib level ``"0"``-``"9"`` for PNG outputs, or
         ``deflate``, ``zstd``, ``lzw``, ``none`` for TIFF and Zarr outputs;
         each output takes what fits its format
-        (:func:`convcli.imageio.png.compression_for`).  None: level 1 for
-        PNG (the fastest level whose files are no bigger than libvips'
-        default ones, by measurement: :mod:`convcli.imageio.png`), deflate
-        for TIFF, zstd for Zarr.
+        (:func:`convcli.imageio.compression_for`).  None: each format's
+        default (:mod:`convcli.imageio.compression`: level 1 for PNG,
+        deflate for TIFF, zstd for Zarr).
 
     Examples
     --------
@@ -455,8 +454,7 @@ def build_recipe(
     """
     from .depth import DEPTHS, RANGES, depth_name, parse_offset
     from .engine import METHODS, NAN_MODES, normalize_border
-    from .imageio import DEFAULT_MAX_PIXELS, depth_possible
-    from .imageio.png import check_compression_fits, parse_compression
+    from .imageio import DEFAULT_MAX_PIXELS, compression_option, depth_possible
     from .kernels import kernel
     from .operations import ACTIVATIONS, Activate, Convolve, Pooling
     from .streaming import CHANNELS
@@ -490,7 +488,6 @@ def build_recipe(
         tile = _bounded(tile, "--tile", low=16, high=65536)
         if tile is not None and tile % 16:
             raise UsageError(f"--tile must be a multiple of 16 (TIFF requires it), got {tile}; e.g. --tile 512")
-        compression = None if compression is None else parse_compression(compression, what="--compression")
         if mask is not None and not os.path.isfile(mask):
             raise UsageError(f"--mask {mask}: no such file; give an image whose non-zero pixels are the valid ones")
         ignore = nan == "ignore" or mask is not None
@@ -518,10 +515,7 @@ def build_recipe(
         if fixed == "ZARR" and output == "-":
             raise UsageError("a Zarr store is a folder and cannot go to stdout (-o -); give -o NAME.zarr, or "
                              "--format tif for a stream")
-        if fixed == "ZARR" and compression == "lzw":
-            raise UsageError("--compression lzw: Zarr outputs have no LZW codec; use deflate, zstd or none")
-        if fixed is not None:
-            check_compression_fits(fixed, compression, what="--compression")
+        compression, compression_notes = compression_option(compression, fmt=fixed)
         if require_operation and not operations:
             raise UsageError("no operation given, so the output would be an unfiltered copy; give a kernel "
                              "(-k KERNEL, e.g. -k gaussian:sigma=2), --pool or --activation "
@@ -536,14 +530,7 @@ def build_recipe(
     fixed_format = naming.fixed_format()
     if tile is not None and fixed_format not in (None, "TIFF", "ZARR"):
         notes += (f"--tile has no effect on {fixed_format} outputs; it applies to .tif and .zarr outputs",)
-    if compression is not None and fixed_format is None:
-        kind = ("a zlib level, to the .png outputs" if compression.isdigit()
-                else "a codec, to the .tif and .zarr outputs")
-        notes += (f"--compression {compression} is {kind} only; outputs of other formats keep their defaults "
-                  "(the output format follows each input here; --format fixes it)",)
-    if compression is not None and fixed_format not in (None, "PNG", "TIFF", "ZARR"):
-        notes += (f"--compression has no effect on {fixed_format} outputs; it applies to .png (a level 0-9), .tif "
-                  "and .zarr outputs",)
+    notes += compression_notes
     if linear and channels == "each" and operations and all(_commutes_with_srgb(op) for op in operations):
         notes += ("--linear has no effect on max/min pooling, relu and abs (they commute with the sRGB curve); "
                   "it changes kernels, mean pooling, sigmoid and tanh",)

@@ -29,13 +29,14 @@ about :data:`STRIP_ELEMENTS` samples, and each stage holds one band plus its
 halo.  The input is read as the first stage needs it; a source in memory (an
 image Pillow decoded) is only read, never copied whole.
 
-What still needs a whole array: a convolution whose input may hold NaN or
-inf (float data that are not all finite: the engine's exact NaN rules look at
-the whole image), normalised convolution (``nan="ignore"``, ``mask=``), and
-a float source whose values ``auto`` must see to judge the FFT's precision
-(one extra pass over the stage's input, not a copy).  ``range_mode=
-"normalize"`` needs the whole result's minimum and maximum: the chain runs
-twice, once to find them and once to convert.
+Missing data streams too: NaN propagation, normalised convolution
+(``nan="ignore"``) and a mask (an array, or a source read by rows alongside
+the image, :func:`convcli.batch.results.read_mask`) are computed from each
+strip's rows by the engine (:mod:`convcli.engine._window`).  What needs the
+whole image: a float input whose values ``auto`` must see to judge the FFT's
+precision (one streamed pass over the stage's input, not a copy), and
+``range_mode="normalize"``, which needs the whole result's minimum and
+maximum: the chain runs twice, once to find them and once to convert.
 
 Examples
 --------
@@ -59,7 +60,7 @@ import numpy as np
 from .colour import decode_samples, encode_samples
 from .depth import Depth, RangeMode, finite_range, nominal_max, to_depth
 from .engine import work_dtype
-from .engine._window import StripCorrelation, window_stats
+from .engine._window import StripCorrelation
 from .errors import ParameterError
 from .operations import Activate, Convolve, Operation, Pooling, check_operations
 from .pooling import pool_input_rows, pool_rows
@@ -85,6 +86,16 @@ class ImageLike(Protocol):
     dtype: np.dtype
 
     def read(self, r0: int, r1: int) -> np.ndarray: ...
+
+
+#: ``mask=``: an array, or a source read by rows as the image is (:func:`convcli.batch.results.read_mask`)
+MaskLike = np.ndarray | ImageLike
+
+
+def _finite(array: np.ndarray) -> bool:
+    """Whether an array in memory holds no NaN/inf (one float64 summing pass; an overflow says no, safely)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        return bool(np.isfinite(np.sum(array, dtype=np.float64)))
 
 
 class Stage:
@@ -158,11 +169,7 @@ class Source(Stage):
         shape3 = (*shape[:2], shape[2] if len(shape) == 3 else 1)
         dtype = np.dtype(image.dtype)
         self.image = image
-        finite = dtype.kind in "biu" or (self.array is not None and bool(np.isfinite(self.array).all()))
-        super().__init__(shape3, dtype, finite=finite)
-        if not finite and self.array is None:  # a float file: one pass tells
-            self.finite = all(bool(np.isfinite(self.read(r, min(r + 256, self.shape[0]))).all())
-                              for r in range(0, self.shape[0], 256))
+        super().__init__(shape3, dtype, finite=dtype.kind in "biu" or (self.array is not None and _finite(self.array)))
 
     def compute(self, r0: int, r1: int) -> np.ndarray:
         rows = self.array[r0:r1] if self.array is not None else self.image.read(r0, r1)  # type: ignore[union-attr]
@@ -190,26 +197,25 @@ class Map(Stage):
 
 
 class Correlate(Stage):
-    """One correlation (or convolution) of a stage with one matrix, exactly as :func:`convcli.correlate`."""
+    """One correlation (or convolution) of a stage with one matrix, exactly as :func:`convcli.correlate`.
+
+    A finite array source is correlated in place; any other stage (a file
+    read by rows, an earlier stage, an array that may hold NaN) is read strip
+    by strip, NaN and mask included.
+    """
 
     def __init__(self, upstream: Stage, op: Convolve, matrix: np.ndarray, *, border_value: float,
-                 normalized: bool = False, mask: np.ndarray | None = None) -> None:
-        arguments: dict[str, Any] = {"flip": op.flip, "border": op.border, "border_value": border_value,
-                                     "pad": op.pad, "stride": op.stride, "dilation": op.dilation,
-                                     "method": op.method, "anchor": op.effective_anchor()}
-        h, w, c = upstream.shape
+                 normalized: bool = False, mask: MaskLike | None = None) -> None:
         self.inputs = (upstream,)
         array = upstream.array if isinstance(upstream, Source) else None
-        if array is not None or normalized or mask is not None or not upstream.finite:
-            # the engine's NaN rules and normalised convolution look at the whole input
-            image = array if array is not None else upstream.all_rows()
-            image = image if image.ndim == 3 else image[:, :, None]
-            self.strips = StripCorrelation(image, matrix, nan="ignore" if normalized else "propagate",
-                                           nan_fill=op.nan_fill, mask=mask, **arguments)
-        else:
-            stats = None if upstream.dtype.kind in "biu" else (lambda: window_stats(upstream.read, h, w))
-            self.strips = StripCorrelation((upstream.shape, upstream.dtype, upstream.read), matrix, finite=True,
-                                           stats=stats, **arguments)
+        if array is None or normalized or mask is not None or not upstream.finite:
+            array = None  # read by strips: missing data's derived images never exist whole, an array's neither
+        source = array if array is not None else (upstream.shape, upstream.dtype, upstream.read)
+        self.strips = StripCorrelation(
+            source, matrix, flip=op.flip, border=op.border, border_value=border_value, pad=op.pad,
+            stride=op.stride, dilation=op.dilation, method=op.method, anchor=op.effective_anchor(),
+            nan="ignore" if normalized else "propagate", nan_fill=op.nan_fill, mask=mask, finite=upstream.finite)
+        c = upstream.shape[2]
         self.unit = self.strips.unit
         ho, wo = self.strips.out_hw
         finite = upstream.finite and bool(np.isfinite(border_value))
@@ -265,7 +271,7 @@ def _as_work(stage: Stage) -> Stage:
     return stage if stage.dtype == dtype else Map(lambda x: x.astype(dtype), stage, dtype=dtype)
 
 
-def _convolve(stage: Stage, op: Convolve, *, add_offset: bool = True, mask: np.ndarray | None = None) -> Stage:
+def _convolve(stage: Stage, op: Convolve, *, add_offset: bool = True, mask: MaskLike | None = None) -> Stage:
     """:meth:`Convolve.run` as stages: each matrix, the operator's combination, the offset."""
     responses = [Correlate(stage, op, m, border_value=float(op.border_value), normalized=op.normalized or
                            mask is not None, mask=mask) for m in op.matrices()]
@@ -283,7 +289,7 @@ def _activate(stage: Stage, op: Activate, scale: float) -> Stage:
 
 
 def _plain(work: Stage, operations: Sequence[Operation], *, channels: str, scale: float,
-           mask: np.ndarray | None) -> Stage:
+           mask: MaskLike | None) -> Stage:
     """The operations without alpha (the plain path of :mod:`convcli.pipeline`'s rules)."""
     out = work
     sum_at = sum_point(operations) if channels == "sum" else None
@@ -355,7 +361,7 @@ def _alpha(colour: Stage, weight: Stage, operations: Sequence[Operation], *, cha
     return colour, weight
 
 
-def check_mask(operations: Sequence[Operation], mask: np.ndarray | None, translucent: bool) -> None:
+def check_mask(operations: Sequence[Operation], mask: MaskLike | None, translucent: bool) -> None:
     """Refuse a mask without a first convolution, and missing data together with a (not opaque) alpha channel."""
     if mask is not None and not (operations and isinstance(operations[0], Convolve)):
         raise ParameterError("a mask applies to the first operation, which must be a convolution (give a kernel)")
@@ -379,7 +385,7 @@ def stream_image(
     alpha: bool = False,
     keep_alpha: bool = False,
     linear: bool = False,
-    mask: np.ndarray | None = None,
+    mask: MaskLike | None = None,
 ) -> tuple[Stage, bool]:
     """The float result of the chain as a stage, and whether it is ``H x W``.
 
@@ -514,7 +520,7 @@ def stream_filter(
     offset: float | str = 0.0,
     out_alpha: bool = False,
     linear: bool = False,
-    mask: np.ndarray | None = None,
+    mask: MaskLike | None = None,
     strip_rows: int | None = None,
     value_range: tuple[float, float] | None = None,
 ) -> Stream:

@@ -183,7 +183,7 @@ class Bookkeeping:
 
     def prepare(self, task: Task) -> FileResult | None:
         """Create ``task``'s output folder (once per folder); a failed result when that is impossible."""
-        from ..imageio import ImageWriteError
+        from ..errors import ImageWriteError
 
         if task.make_folder and task.output:
             folder = os.path.dirname(task.output) or "."

@@ -33,14 +33,13 @@ start), and removes the temporary output: the target is then untouched.
 
 Every feature of the chain is cut into bands: float samples (NaN data with
 the default ``--nan propagate``), ``--nan ignore``, ``--mask`` (each band task
-opens the mask from its shared path, :func:`convcli.batch.results.read_mask`)
-and ``--linear``.  ``--range normalize`` needs the whole result's finite
-minimum and maximum: a streamed pre-pass first (each band's range computed on
-the workers, :meth:`convcli.streaming.Stream.finite_range`, folded here), then
-the bands are converted with that range.  (Until the engine streams NaN data
-and normalised convolution, the correlation of such a band holds its input
-whole on the worker: correct bytes, not yet bounded memory.)  The result's
-``bands`` says into how many bands the image was cut.
+opens the mask from its shared path, :func:`convcli.batch.results.read_mask`,
+and reads its rows as the band needs them) and ``--linear``.  ``--range
+normalize`` needs the whole result's finite minimum and maximum: a streamed
+pre-pass first (each band's range computed on the workers,
+:meth:`convcli.streaming.Stream.finite_range`, folded here), then the bands
+are converted with that range.  The result's ``bands`` says into how many
+bands the image was cut.
 
 What is not cut into bands (one worker filters it whole, as any batch file):
 an input read into memory (PNG, JPEG, a TIFF turned by its orientation tag),
@@ -133,8 +132,10 @@ def _open_stream(path: str, frame: int | None, recipe: Recipe, depth: Depth, out
     from ..imageio import open_image
     from .results import read_mask, recipe_stream
 
-    with thread_limit(1), open_image(path, max_pixels=recipe.max_pixels, frame=frame) as source:
-        mask = None if recipe.mask is None else read_mask(recipe.mask, tuple(source.shape), recipe)
+    with thread_limit(1), open_image(path, max_pixels=recipe.max_pixels, frame=frame) as source, \
+            contextlib.ExitStack() as held:
+        mask = (None if recipe.mask is None
+                else held.enter_context(read_mask(recipe.mask, tuple(source.shape), recipe)))  # read by rows
         yield recipe_stream(source, recipe, depth=depth, out_alpha=out_alpha, mask=mask, value_range=value_range)
 
 
@@ -292,8 +293,7 @@ def _shared(recipe: Recipe) -> Recipe:
 def _run(client: Any, task: Task, recipe: Recipe, info: Any, args: tuple[Any, ...], *,
          overwrite: bool, wait_running: bool) -> int:
     """Submit the bands and write the output (Zarr by the workers, TIFF here), atomically; the number of bands."""
-    from ..imageio import write_bands
-    from ..imageio.png import compression_for
+    from ..imageio import compression_for, write_bands
     from ..imageio.write import atomic_folder
     from ..imageio.zarr_store import create_zarr
 

@@ -217,8 +217,46 @@ def _mask_fits(path: str, mask_shape: tuple[int, ...], shape: tuple[int, ...]) -
                          "(width x height); give a mask of the input's size")
 
 
-def read_mask(path: str, shape: tuple[int, ...], recipe: Recipe | None = None) -> Any:
-    """The valid pixels ``--mask`` gives for an image of ``shape``: non-zero in any channel; sizes must agree.
+class MaskRows:
+    """The valid pixels of a ``--mask`` image, read by rows as the image is: non-zero in any channel.
+
+    ``shape`` is ``H x W``; :meth:`read` gives boolean rows.  The file stays
+    open until :meth:`close` (or until the object is collected).
+    """
+
+    lazy = True
+
+    def __init__(self, source: Any) -> None:
+        import numpy as np
+
+        self.source = source
+        self.shape = tuple(source.shape[:2])
+        self.dtype = np.dtype(bool)
+
+    def read(self, r0: int, r1: int) -> Any:
+        """Rows ``[r0, r1)``: True where any channel is non-zero."""
+        rows = self.source.read(r0, r1)
+        return rows.any(axis=2) if rows.ndim == 3 else rows != 0
+
+    def close(self) -> None:
+        """Release the mask file."""
+        self.source.close()
+
+    def __enter__(self) -> MaskRows:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        self.close()
+
+
+def read_mask(path: str, shape: tuple[int, ...], recipe: Recipe | None = None) -> MaskRows:
+    """The valid pixels ``--mask`` gives for an image of ``shape``, opened to be read by rows; sizes must agree.
+
+    A tiled TIFF or Zarr mask is read tile by tile as the strips need it,
+    never whole (:func:`convcli.imageio.open_image`).
 
     Examples
     --------
@@ -226,18 +264,23 @@ def read_mask(path: str, shape: tuple[int, ...], recipe: Recipe | None = None) -
     >>> import numpy as np
     >>> path = os.path.join(tempfile.mkdtemp(), "m.npy")
     >>> np.save(path, np.eye(2))
-    >>> read_mask(path, (2, 2, 3)).tolist()
-    [[True, False], [False, True]]
+    >>> with read_mask(path, (2, 2, 3)) as mask:
+    ...     mask.shape, mask.read(0, 2).tolist()
+    ((2, 2), [[True, False], [False, True]])
     >>> read_mask(path, (3, 2))
     Traceback (most recent call last):
     ...
     convcli.errors.ShapeError: --mask ...m.npy is 2x2 but the image is 2x3 (width x height); give a mask of ...
     """
-    from ..imageio import read_image
+    from ..imageio import open_image
 
-    mask, _ = read_image(path, max_pixels=None if recipe is None else recipe.max_pixels)
-    _mask_fits(path, mask.shape, shape)
-    return mask.any(axis=2) if mask.ndim == 3 else mask != 0
+    source = open_image(path, max_pixels=None if recipe is None else recipe.max_pixels)
+    try:
+        _mask_fits(path, tuple(source.shape), shape)
+    except ConvcliError:
+        source.close()
+        raise
+    return MaskRows(source)
 
 
 def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> FileResult:
@@ -337,8 +380,7 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     """
     import numpy as np
 
-    from ..imageio import encode_image, open_image, write_bands, write_image
-    from ..imageio.png import compression_for
+    from ..imageio import compression_for, encode_image, open_image, write_bands, write_image
 
     assert task.output is not None and task.fmt is not None
     with open_image(task.source.path, max_pixels=recipe.max_pixels, data=task.source.data,

@@ -27,8 +27,6 @@ Conventions (see the README for the tables):
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import numpy as np
 from numpy.typing import DTypeLike
 
@@ -68,7 +66,6 @@ __all__ = [
     "choose_method",
     "convolve",
     "correlate",
-    "correlate_strips",
     "geometry",
     "machine_threads",
     "next_fast_len",
@@ -280,68 +277,3 @@ def convolve(
         pad=pad, stride=stride, dilation=dilation, anchor=anchor,
     )
     return _evaluate(plan, method, threads, nan, nan_fill, mask)
-
-
-#: aim for strips of about this many output elements (float32: 16 MiB)
-STRIP_ELEMENTS = 1 << 22
-
-
-def correlate_strips(
-    image: np.ndarray,
-    kernel: np.ndarray,
-    *,
-    flip: bool = False,
-    border: str = "reflect",
-    border_value: float = 0.0,
-    pad: object = "same",
-    stride: object = 1,
-    dilation: object = 1,
-    method: MethodName = "auto",
-    anchor: tuple[int, int] | None = None,
-    strip_elements: int | None = None,
-    threads: int | None = None,
-    nan: NanMode = "propagate",
-    nan_fill: float | None = None,
-    mask: np.ndarray | None = None,
-) -> Iterator[tuple[int, np.ndarray]]:
-    """The result of :func:`correlate` (or :func:`convolve` with ``flip``) in strips of output rows.
-
-    Yields ``(first_row, strip)`` pairs, ``strip`` being ``rows x W_out`` (or
-    ``rows x W_out x C``), top to bottom.  Stacked, the strips equal the full
-    result bit for bit; only one strip is held at a time, so a caller that
-    converts each strip (to 8-bit, say) never holds the float result of the
-    whole image.  Each strip is a fresh array the caller may keep.  The
-    arguments are checked, and the method and thread count fixed, when the
-    function is called, before the first strip.  ``nan``, ``nan_fill`` and
-    ``mask`` are as in :func:`correlate`.
-
-    Examples
-    --------
-    >>> image = np.arange(4096, dtype=np.float32).reshape(64, 64)
-    >>> strips = list(correlate_strips(image, np.ones((3, 3)), strip_elements=256))
-    >>> np.array_equal(np.vstack([s for _, s in strips]), correlate(image, np.ones((3, 3))))
-    True
-    >>> [first for first, _ in strips][:3]
-    [0, 8, 16]
-    """
-    plan = make_plan(
-        image, kernel, flip=flip, border=border, border_value=border_value,
-        pad=pad, stride=stride, dilation=dilation, anchor=anchor,
-    )
-    threads = thread_count(threads)
-    with engine_threads(threads):
-        entry = runner(plan, method, nan=nan, nan_fill=nan_fill, mask=mask)
-    ho, wo = plan.out_hw
-    unit = max(1, entry.granularity())
-    per_row = max(1, wo * plan.channels)
-    budget = STRIP_ELEMENTS if strip_elements is None else strip_elements
-    step = max(unit, (max(1, budget // per_row) // unit) * unit)
-
-    def strips() -> Iterator[tuple[int, np.ndarray]]:
-        for i0 in range(0, ho, step):
-            i1 = min(i0 + step, ho)
-            with engine_threads(threads):  # not across the yield: the caller's context stays its own
-                strip = entry.run(rows=(i0, i1))
-            yield i0, (strip.reshape(i1 - i0, wo) if plan.squeeze else strip)
-
-    return strips()

@@ -26,6 +26,7 @@ from . import _cost_constants as K
 from ._cost import call_seconds
 from ._method import Method
 from ._plan import Plan, Problem
+from ._rows import image_stats
 from ._scratch import scratch
 from ._threads import run_parallel
 
@@ -232,20 +233,12 @@ def refuses(plan: Plan) -> str | None:
 
     Two passes (min and max, no temporaries) find NaN/inf and the peak; the
     mean magnitude comes from a strided sample of about 65,000 pixels.  A
-    streamed image (:class:`~convcli.engine._window.RowWindow`) gives the same
-    three numbers from its own pass.
+    streamed image (:class:`~convcli.engine._rows.RowWindow`) gives the same
+    three numbers from its own pass (:func:`~convcli.engine._rows.image_stats`).
     """
-    from ._window import RowWindow, sample_step
-
-    img = plan.image
-    if img.dtype.kind in "biu":
+    if plan.image.dtype.kind in "biu":
         return None  # bounded data; 16-bit and wider use float64 transforms
-    if isinstance(img, RowWindow):
-        lo, hi, mean = img.stats()
-    else:
-        lo, hi = float(img.min()), float(img.max())
-        step = sample_step(*img.shape[:2])
-        mean = float(np.abs(img[::step, ::step].astype(np.float64)).mean()) if np.isfinite(lo + hi) else 0.0
+    lo, hi, mean = image_stats(plan.image)
     if not (np.isfinite(lo) and np.isfinite(hi)):
         return "the image holds NaN or inf, which an FFT would spread over the whole tile"
     peak = max(abs(lo), abs(hi))

@@ -33,12 +33,24 @@ finite numbers (or, where they can, carry NaN through by themselves).
     too.  The FFT
     computes both correlations with float64 transforms, so the ratio stays
     accurate beside holes (float32 transforms lose about 0.4 % there).
+
+Streamed images
+    The derived images (the cleaned data, the indicator of non-finite
+    pixels, the valid weights) are made by :func:`~convcli.engine._rows.derive`:
+    of an array, arrays; of a :class:`~convcli.engine._rows.RowWindow`,
+    windows computed from each strip's rows (the mask is a window too, read
+    alongside).  Each correlation a treatment runs is a :class:`_Part` that
+    computes strips aligned to its own method's granularity, so every strip
+    holds exactly the whole result's rows.  With ``propagate``, a strip whose
+    rows hold no non-finite value skips the count (it is 0 there), so a
+    finite float image streams at the cost of a finite one.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Literal, TypeAlias
+from collections.abc import Callable
+from typing import Any, Literal, TypeAlias
 
 import numpy as np
 
@@ -46,6 +58,7 @@ from ..errors import ParameterError
 from ._method import Method
 from ._plan import Plan
 from ._registry import resolve
+from ._rows import RowWindow, derive
 
 NanMode: TypeAlias = Literal["propagate", "ignore"]
 
@@ -100,6 +113,29 @@ but kernel sums to 0; use nan='propagate' (or fill the NaN first) for zero-sum k
         )
 
 
+def check_mask_shape(shape: tuple[int, ...], dtype: object, image_shape: tuple[int, ...]) -> None:
+    """Refuse a mask (of this shape and dtype) that is not numbers of the image's height and width (and channels).
+
+    Examples
+    --------
+    >>> check_mask_shape((3, 3), np.uint8, (2, 2))
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ShapeError: mask is 3x3 (width x height) but the image is 2x2; give a mask of the image's size
+    """
+    from ..errors import ShapeError
+
+    kind = np.dtype(dtype).kind  # type: ignore[call-overload]
+    if kind not in "biuf" or len(shape) not in (2, 3):
+        raise ParameterError(f"mask must be a 2-D array of numbers (non-zero = valid), got shape {tuple(shape)} "
+                             f"and dtype {np.dtype(dtype)}")  # type: ignore[call-overload]
+    h, w = image_shape[:2]
+    c = image_shape[2] if len(image_shape) == 3 else 1
+    if tuple(shape[:2]) != (h, w) or (len(shape) == 3 and shape[2] not in (1, c)):
+        raise ShapeError(f"mask is {shape[1]}x{shape[0]} (width x height) but the image is {w}x{h}; "
+                         "give a mask of the image's size")
+
+
 def check_mask(mask: object, shape: tuple[int, ...]) -> np.ndarray:
     """The mask as a boolean array (True = valid) of the image's height and width (and channels, if 3-D).
 
@@ -107,110 +143,168 @@ def check_mask(mask: object, shape: tuple[int, ...]) -> np.ndarray:
     --------
     >>> check_mask([[1, 0]], (1, 2, 3)).shape
     (1, 2, 1)
-    >>> check_mask(np.ones((3, 3)), (2, 2))
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ShapeError: mask is 3x3 (width x height) but the image is 2x2; give a mask of the image's size
     """
-    from ..errors import ShapeError
-
     m = np.asarray(mask)
-    if m.dtype.kind not in "biuf" or m.ndim not in (2, 3):
-        raise ParameterError(f"mask must be a 2-D array of numbers (non-zero = valid), got shape {m.shape} "
-                             f"and dtype {m.dtype}")
-    h, w = shape[:2]
-    c = shape[2] if len(shape) == 3 else 1
-    if m.shape[:2] != (h, w) or (m.ndim == 3 and m.shape[2] not in (1, c)):
-        raise ShapeError(f"mask is {m.shape[1]}x{m.shape[0]} (width x height) but the image is {w}x{h}; "
-                         "give a mask of the image's size")
-    valid = m != 0
+    check_mask_shape(m.shape, m.dtype, shape)
+    return mask_validity(m)
+
+
+def mask_validity(mask: np.ndarray) -> np.ndarray:
+    """Rows of a mask (checked by :func:`check_mask_shape`) as valid pixels: non-zero, ``rows x W x 1`` or ``x C``."""
+    valid = np.asarray(mask) != 0
     return valid if valid.ndim == 3 else valid[:, :, None]
 
 
-class _Run:
-    """How to compute a plan's output rows, given the NaN treatment: ``run(rows)`` and ``granularity()``."""
+class _Part:
+    """One correlation a NaN treatment runs (data, weights or a count), in strips aligned to its own granularity.
+
+    Strips of another method's granularity are widened to this one's (and
+    the last block kept), so every part gives exactly its whole-image rows.
+    """
 
     def __init__(self, plan: Plan, entry: Method) -> None:
         self.plan, self.entry = plan, entry
+        self.unit = max(1, entry.granularity(plan))
+        self._block: tuple[int, np.ndarray] | None = None
 
-    def granularity(self) -> int:
-        return self.entry.granularity(self.plan)
+    def span(self, i0: int, i1: int) -> tuple[int, int]:
+        """Output rows ``[i0, i1)`` widened to whole units."""
+        return i0 // self.unit * self.unit, min(-(-i1 // self.unit) * self.unit, self.plan.out_hw[0])
 
     def run(self, rows: tuple[int, int] | None = None) -> np.ndarray:
-        return self.entry.run(self.plan, rows=rows)
+        if rows is None:
+            return self.entry.run(self.plan)
+        i0, i1 = rows
+        a, b = self.span(i0, i1)
+        if (a, b) == (i0, i1):
+            return self.entry.run(self.plan, rows=rows)
+        if self._block is None or not (self._block[0] <= i0 and i1 <= self._block[0] + len(self._block[1])):
+            self._block = (a, self.entry.run(self.plan, rows=(a, b)))
+        first, block = self._block
+        return block[i0 - first : i1 - first].copy()
 
 
-def _pattern_plan(plan: Plan, indicator: np.ndarray, *, border_value: float) -> tuple[Plan, Method]:
-    """The plan (and method) counting the ``indicator`` pixels under the kernel's non-zero taps, in float64."""
+class _Run:
+    """How to compute a plan's output rows, given the NaN treatment: ``run(rows)`` and ``granularity()``.
+
+    ``parts`` lists every correlation it runs (the first is the data's), so a
+    streamed image can load the rows each reads.
+    """
+
+    def __init__(self, plan: Plan, entry: Method) -> None:
+        self.plan, self.entry = plan, entry
+        self.parts = [_Part(plan, entry)]
+
+    def granularity(self) -> int:
+        return self.parts[0].unit
+
+    def run(self, rows: tuple[int, int] | None = None) -> np.ndarray:
+        return self.parts[0].run(rows)
+
+
+def _pattern_part(plan: Plan, indicator: Any, *, border_value: float) -> _Part:
+    """What counts the ``indicator`` pixels under the kernel's non-zero taps, in float64."""
     pattern = (plan.kernel != 0).astype(np.float64)
     counted = dataclasses.replace(plan, kernel=pattern, image=indicator, dtype=np.dtype(np.float64),
                                   channels=int(indicator.shape[2]), border_value=border_value)
-    return counted, resolve(counted, "auto")
+    return _Part(counted, resolve(counted, "auto"))
 
 
-def _finite(image: np.ndarray) -> np.ndarray | None:
-    """The finite pixels of a float image, or None when all of them are (integers always are)."""
-    if image.dtype.kind in "biu" or getattr(image, "finite", None) is True:  # a RowWindow knows
+def _finite(image: object) -> object:
+    """The finite pixels of a float image (an array, or a window of a streamed one), or None when all are."""
+    if image.dtype.kind in "biu" or getattr(image, "finite", None) is True:  # type: ignore[attr-defined]
         return None
+    if isinstance(image, RowWindow):  # known strip by strip
+        return derive(np.isfinite, image)
     with np.errstate(invalid="ignore", over="ignore"):
-        if np.isfinite(np.sum(image, dtype=np.float64)):
+        if np.isfinite(np.sum(image, dtype=np.float64)):  # type: ignore[call-overload]
             return None
-    return np.isfinite(image)
+    return np.isfinite(image)  # type: ignore[call-overload]
+
+
+def _cleaned(dtype: np.dtype) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
+    """The data with its non-finite pixels set to 0, in ``dtype``."""
+    def clean(image: np.ndarray, finite: np.ndarray) -> np.ndarray:
+        if finite.all():
+            return image.astype(dtype, copy=False)
+        return np.where(finite, image, 0).astype(dtype)
+
+    return clean
+
+
+def _indicator(finite: np.ndarray) -> np.ndarray:
+    return (~finite).view(np.uint8)
 
 
 class _Propagating(_Run):
-    """A method that would spread NaN, made exact: non-finite set to 0, then NaN where a tap read one."""
+    """A method that would spread NaN, made exact: non-finite set to 0, then NaN where a tap read one.
 
-    def __init__(self, plan: Plan, entry: Method, finite: np.ndarray) -> None:
-        clean = np.where(finite, plan.image, 0).astype(plan.dtype)
-        finite_border = bool(np.isfinite(plan.border_value))
-        super().__init__(dataclasses.replace(plan, image=clean, border_value=plan.border_value if finite_border
+    Strips whose rows hold no non-finite value (with a finite border) skip
+    the count: it is 0 there.
+    """
+
+    def __init__(self, plan: Plan, entry: Method, finite: object) -> None:
+        clean = derive(_cleaned(plan.dtype), plan.image, finite)
+        self.finite_border = bool(np.isfinite(plan.border_value))
+        super().__init__(dataclasses.replace(plan, image=clean, border_value=plan.border_value if self.finite_border
                                              else 0.0), entry)
         # a NaN constant border is missing data too: it counts through the border value
-        self.counted, self.counter = _pattern_plan(plan, (~finite).view(np.uint8),
-                                                   border_value=0.0 if finite_border else 1.0)
+        self.indicator = derive(_indicator, finite)
+        self.count = _pattern_part(plan, self.indicator, border_value=0.0 if self.finite_border else 1.0)
+        self.parts.append(self.count)
 
     def run(self, rows: tuple[int, int] | None = None) -> np.ndarray:
-        out = super().run(rows)
-        count = self.counter.run(self.counted, rows=rows).reshape(out.shape)
+        out = self.parts[0].run(rows)
+        if self.finite_border and isinstance(self.indicator, RowWindow) and not self.indicator.loaded_any():
+            return out
+        count = self.count.run(rows).reshape(out.shape)
         out[count > 0.5] = np.nan
         return out
+
+
+def _valid_data(image: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    return np.where(valid, image, 0)
+
+
+def _weights(valid: np.ndarray) -> np.ndarray:
+    return valid.view(np.uint8)
 
 
 class _Normalized(_Run):
     """Normalised convolution (see the module notes)."""
 
-    def __init__(self, plan: Plan, method: str, valid: np.ndarray, fill: float) -> None:
+    def __init__(self, plan: Plan, method: str, valid: object, fill: float) -> None:
         self.fill, self.work = fill, plan.dtype
         finite_border = bool(np.isfinite(plan.border_value))
-        data = np.where(valid, plan.image, 0)
+        data = derive(_valid_data, plan.image, valid)
         data_plan = dataclasses.replace(plan, image=data, border_value=plan.border_value if finite_border else 0.0)
         entry = resolve(data_plan, method)
         if entry.name == "fft" and plan.dtype != np.float64:  # float64 transforms: exact beside the holes
             data_plan = dataclasses.replace(data_plan, dtype=np.dtype(np.float64))
         super().__init__(data_plan, entry)
-        weights = dataclasses.replace(data_plan, image=valid.view(np.uint8), channels=int(valid.shape[2]),
+        weights = dataclasses.replace(data_plan, image=derive(_weights, valid),
+                                      channels=int(valid.shape[2]),  # type: ignore[attr-defined]
                                       border_value=1.0 if finite_border else 0.0)
-        self.weights = weights
+        self.weights = _Part(weights, entry)
+        self.parts.append(self.weights)
         exact_zero = entry.name == "direct" or (entry.name == "separable" and entry.keeps_nan(plan))
         signed = bool((plan.kernel < 0).any())
         self.noise = DENOMINATOR_ZERO[plan.dtype] * float(np.abs(plan.kernel).sum()) if signed else 0.0
-        self.counted: Plan | None = None
-        self.counter: Method | None = None
+        self.count: _Part | None = None
         if not exact_zero or signed:
             # the weights' sum is not exactly 0 where no valid pixel is seen (FFT rounding, mixed signs): count
-            self.counted, self.counter = _pattern_plan(weights, valid.view(np.uint8),
-                                                       border_value=weights.border_value)
+            self.count = _pattern_part(weights, weights.image, border_value=weights.border_value)
+            self.parts.append(self.count)
 
     def run(self, rows: tuple[int, int] | None = None) -> np.ndarray:
-        num = self.entry.run(self.plan, rows=rows)
-        den = self.entry.run(self.weights, rows=rows)
+        num = self.parts[0].run(rows)
+        den = self.weights.run(rows)
         shape = num.shape
         num = num.reshape(*num.shape[:2], -1)
         den = den.reshape(*den.shape[:2], -1)
         empty = np.abs(den) <= self.noise
-        if self.counter is not None and self.counted is not None:
-            count = self.counter.run(self.counted, rows=rows)
+        if self.count is not None:
+            count = self.count.run(rows)
             empty = empty | (count.reshape(den.shape) < 0.5)
         out = np.empty(num.shape, dtype=self.work)
         with np.errstate(divide="ignore", invalid="ignore"):  # masked lanes may still raise the flags
@@ -220,9 +314,17 @@ class _Normalized(_Run):
         return out.reshape(shape) if rows is None else out
 
 
+def _ones(channels: int) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda image: np.ones((*image.shape[:2], channels), dtype=bool)
+
+
 def runner(plan: Plan, method: str, *, nan: str = "propagate", nan_fill: object = None,
            mask: object = None) -> _Run:
-    """What evaluates ``plan`` with this NaN treatment: ``.run(rows=None)`` and ``.granularity()``.
+    """What evaluates ``plan`` with this NaN treatment: ``.run(rows=None)``, ``.granularity()`` and ``.parts``.
+
+    ``plan.image`` is an array or a :class:`~convcli.engine._rows.RowWindow`;
+    with a window, ``mask`` is a window too (valid pixels, as
+    :func:`mask_validity` gives), loaded alongside.
 
     Examples
     --------
@@ -244,13 +346,15 @@ def runner(plan: Plan, method: str, *, nan: str = "propagate", nan_fill: object 
         if finite is None and np.isfinite(plan.border_value):
             return _Run(plan, entry)
         if finite is None:
-            finite = np.ones(plan.image.shape, dtype=bool)
+            finite = derive(_ones(plan.channels), plan.image)
         return _Propagating(plan, entry, finite)
     check_normalizable(plan.kernel)
     valid = _finite(plan.image)
     if mask is not None:
-        shown = check_mask(mask, (*plan.image.shape[:2], plan.channels))
-        valid = shown if valid is None else valid & shown
+        shown = mask if isinstance(mask, RowWindow) else check_mask(mask, (*plan.image.shape[:2], plan.channels))
+        valid = shown if valid is None else derive(np.logical_and, valid, shown)
     if valid is None:
-        valid = np.ones((*plan.image.shape[:2], 1), dtype=bool)
-    return _Normalized(plan, method, np.ascontiguousarray(valid), fill)
+        valid = derive(_ones(1), plan.image)
+    if isinstance(valid, np.ndarray):
+        valid = np.ascontiguousarray(valid)
+    return _Normalized(plan, method, valid, fill)

@@ -24,6 +24,7 @@ from ._cost import call_seconds
 from ._direct import accumulate, band_ranges, band_rows, pass_count, weight_groups
 from ._method import Method
 from ._plan import Plan, Problem
+from ._rows import RowWindow, image_stats
 from ._scratch import scratch
 from ._threads import run_parallel, single_threaded_blas
 
@@ -205,14 +206,24 @@ def _finite_sum(data: np.ndarray, dtype: np.dtype) -> bool:
 
 
 def _all_finite(plan: Plan) -> bool:
-    """Whether the image holds no NaN/inf (one summing pass, once per plan; integers always do)."""
+    """Whether the image holds no NaN/inf (once per plan; integers always do).
+
+    One float64 summing pass over an array; a streamed image
+    (:class:`~convcli.engine._rows.RowWindow`) knows, or tells from its
+    minimum and maximum (:func:`~convcli.engine._rows.image_stats`).
+    """
     if "separable.finite" not in plan.memo:
         img = plan.image
-        streamed = getattr(img, "finite", None)  # a RowWindow knows (see _window.py)
-        plan.memo["separable.finite"] = (img.dtype.kind in "biu" or streamed is True
-                                         or (streamed is None and _finite_sum(img, plan.dtype)))
-    finite: bool = plan.memo["separable.finite"]
-    return finite
+        if img.dtype.kind in "biu" or getattr(img, "finite", None) is True:
+            finite = True
+        elif isinstance(img, RowWindow):
+            lo, hi, _ = image_stats(img)
+            finite = bool(np.isfinite(lo) and np.isfinite(hi))
+        else:
+            finite = _finite_sum(img, np.dtype(np.float64))
+        plan.memo["separable.finite"] = finite
+    known: bool = plan.memo["separable.finite"]
+    return known
 
 
 def _band_rows(plan: Plan) -> int:

@@ -5,16 +5,24 @@ module                 owns
 =====================  ==========================================================
 :mod:`.source`         :func:`open_image`: an image as a source of rows on demand
                        (:class:`ImageSource`; lazy TIFF and Zarr, others in memory)
-:mod:`.sink`           :func:`write_bands`: an image written from bands of rows
-                       (streamed TIFF and Zarr; others assembled), atomically
-:mod:`.formats`        what each format holds (:func:`fit_depth`), file extensions
-:mod:`.read`           :func:`read_image`, :func:`probe_image`, :func:`count_frames`,
-                       :func:`probe_size`; the pixel limit
-:mod:`.write`          :func:`encode_image` (16-bit colour PNG included), atomic writes
+:mod:`.read`           :func:`read_image`, :func:`probe_image`, :func:`count_frames`;
+                       the pixel limit
+:mod:`.probe`          :func:`probe_size`: the size from the header, at any size
+:mod:`.sink`           :func:`write_bands` (and :func:`write_image`, one band;
+                       :func:`encode_image`, into bytes; ``-`` is stdout)
+:mod:`.formats`        the sink registry (:func:`find_sink`): each format's
+                       depths, channels, compression, streaming, writer;
+                       :func:`fit_depth`, file extensions
+:mod:`.compression`    every compression rule: values, defaults, messages
+:mod:`.write`          atomic writes, temporary files and their clean-up
+:mod:`.encode`         the whole-image sinks: Pillow's formats, ``.npy``
+:mod:`.png`            16-bit colour PNG (imagecodecs)
 :mod:`.tiff`           TIFF through tifffile, decoding only the tiles asked for
-:mod:`.tiff_write`     TIFF written through tifffile: strips or tiles, BigTIFF
+:mod:`.tiff_write`     the TIFF sink: strips or tiles, BigTIFF, through tifffile
 :mod:`.zarr_store`     Zarr stores, read and written chunk by chunk
-:mod:`.metadata`       what outputs keep: JPEG quality and subsampling, dpi, PNG text
+:mod:`.metadata`       what outputs keep: JPEG quality and subsampling, dpi, PNG
+                       text, ICC profile, EXIF
+:mod:`._base`          :class:`ImageInfo`, the source interface, bands of rows
 :mod:`._open`          opening files safely: bytes, ``.npy`` and Pillow headers, guards
 :mod:`._extra`         the optional ``formats`` extra (tifffile, imagecodecs, zarr)
 =====================  ==========================================================
@@ -57,12 +65,14 @@ Examples
 
 from __future__ import annotations
 
-from ..depth import Depth
-from ..errors import ImageReadError, ImageWriteError
+from ._base import ArraySource, ImageInfo, ImageSource
+from .compression import COMPRESSIONS, compression_for, compression_option
 from .formats import (
     FORMATS,
-    ImageInfo,
+    SINKS,
+    Sink,
     depth_possible,
+    find_sink,
     fit_depth,
     format_for,
     formats_holding,
@@ -70,37 +80,39 @@ from .formats import (
     image_extensions,
     palette_reduced,
 )
-from .read import DEFAULT_MAX_PIXELS, count_frames, probe_image, probe_size, read_image
-from .sink import COMPRESSIONS, DEFAULT_TILE, write_bands
-from .source import ArraySource, ImageSource, TiffSource, ZarrSource, open_image
+from .probe import probe_size
+from .read import DEFAULT_MAX_PIXELS, count_frames, probe_image, read_image
+from .sink import encode_image, write_bands, write_image
+from .source import open_image
+from .tiff import TiffSource
 from .write import (
     TEMP_SUFFIX,
-    encode_image,
     leftover_temp_files,
     leftover_temp_files_of,
     remove_temp_files,
     remove_temp_files_of,
     write_bytes_atomic,
-    write_image,
 )
+from .zarr_store import ZarrSource
 
 __all__ = [
     "COMPRESSIONS",
     "DEFAULT_MAX_PIXELS",
-    "DEFAULT_TILE",
     "FORMATS",
+    "SINKS",
     "TEMP_SUFFIX",
     "ArraySource",
-    "Depth",
     "ImageInfo",
-    "ImageReadError",
     "ImageSource",
-    "ImageWriteError",
+    "Sink",
     "TiffSource",
     "ZarrSource",
+    "compression_for",
+    "compression_option",
     "count_frames",
     "depth_possible",
     "encode_image",
+    "find_sink",
     "fit_depth",
     "format_for",
     "formats_holding",

@@ -1,22 +1,79 @@
-"""The source interface every image backend implements, and the in-memory source.
+"""What every source and sink shares: :class:`ImageInfo`, the source interface, and bands of rows.
 
 :class:`ImageSource` is what :func:`convcli.imageio.open_image` returns: the
 image's shape, dtype and metadata, and :meth:`~ImageSource.read` giving any
 band of rows.  Backends: :class:`ArraySource` (an array in memory: Pillow
 formats, ``.npy``), :class:`~convcli.imageio.tiff.TiffSource` and
 :class:`~convcli.imageio.zarr_store.ZarrSource` (lazy: pixels stay on disk).
+
+The sinks receive bands of rows: :func:`checked_bands` checks them,
+:func:`row_blocks` regroups them into strips, rows of tiles or chunk rows,
+:func:`gathered` gives the whole image to the sinks that encode it at once,
+and :func:`check_tile` / :func:`fitted_tile` settle the tile side.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from types import TracebackType
 
 import numpy as np
 
-from .formats import ImageInfo
+from ..errors import ParameterError
 
-__all__ = ["ArraySource", "ImageSource", "checked_bands", "row_blocks"]
+__all__ = ["ArraySource", "ImageInfo", "ImageSource", "check_tile", "checked_bands", "fitted_tile", "gathered",
+           "row_blocks"]
+
+
+@dataclass
+class ImageInfo:
+    """What was read besides the pixels, to carry over to the output.
+
+    Attributes
+    ----------
+    path : str
+        Where the image came from (``-`` for stdin).
+    format : str or None
+        Pillow's format name (``PNG``, ``JPEG``, ``TIFF``, …; TIFF also when
+        tifffile read it), ``ZARR`` for Zarr stores, ``NPY`` for arrays.
+    mode : str or None
+        Pillow's mode of the source (``L``, ``RGB``, ``I;16``, …); for what
+        Pillow has no mode for, a name in its style (``RGB;16``, ``RGBA;F``).
+    alpha : bool
+        Whether the last channel is alpha (never for ``.npy`` arrays, whose
+        channels are all data).
+    icc_profile, exif : bytes or None
+        Metadata to write back where the output format keeps it.
+    dpi : (float, float) or None
+        Resolution in dots per inch (PNG ``pHYs``, JPEG JFIF, TIFF, BMP),
+        written back to PNG, JPEG, TIFF and BMP outputs.
+    text : dict of str
+        PNG text chunks (``tEXt``, ``zTXt``, ``iTXt``), written back to PNG outputs.
+    jpeg_quality : int or None
+        A JPEG source's quality, estimated from its quantisation tables
+        (:func:`~convcli.imageio.metadata.estimate_jpeg_quality`); JPEG outputs
+        use it unless a quality is given.
+    jpeg_subsampling : int or None
+        A colour JPEG source's chroma subsampling (0 = 4:4:4, 1 = 4:2:2,
+        2 = 4:2:0), kept by colour JPEG outputs.
+    notes : list of str
+        Things a person should know about how the file was read (16-bit
+        colour decoded to 8 bits, only the first frame used, …).
+    """
+
+    path: str
+    format: str | None = None
+    mode: str | None = None
+    alpha: bool = False
+    icc_profile: bytes | None = field(default=None, repr=False)
+    exif: bytes | None = field(default=None, repr=False)
+    notes: list[str] = field(default_factory=list)
+    dpi: tuple[float, float] | None = None
+    text: dict[str, str] = field(default_factory=dict, repr=False)
+    jpeg_quality: int | None = None
+    jpeg_subsampling: int | None = None
 
 
 class ImageSource:
@@ -222,3 +279,68 @@ def row_blocks(bands: Iterable[tuple[int, np.ndarray]], shape: tuple[int, ...], 
             if filled == block.shape[0]:
                 yield start, block
                 start, filled, block = start + filled, 0, None
+
+
+def gathered(bands: Iterable[tuple[int, np.ndarray]], shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+    """The whole image from checked ``bands``, for the sinks that encode it at once (PNG, JPEG, ...).
+
+    One band covering every row is the image itself (no copy: what
+    :func:`~convcli.imageio.write_image` and a collected stream give);
+    several are joined by :func:`row_blocks` into one block of every row.
+
+    Examples
+    --------
+    >>> whole = np.zeros((2, 3), np.uint8)
+    >>> gathered([(0, whole)], (2, 3), whole.dtype) is whole
+    True
+    >>> gathered([(0, whole[:1]), (1, whole[1:] + 7)], (2, 3), whole.dtype).tolist()
+    [[0, 0, 0], [7, 7, 7]]
+    """
+    bands = iter(bands)
+    first = next(bands, None)
+    if first is not None and first[1].shape[0] == shape[0]:
+        for _ in bands:  # nothing: the checks of the bands still run (a band past the last row is refused)
+            pass
+        return first[1]
+    rest = bands if first is None else itertools.chain([first], bands)
+    blocks = [block for _, block in row_blocks(rest, shape, dtype, shape[0])]  # one block: every row
+    if len(blocks) != 1:
+        raise ValueError(f"the bands do not cover the image of shape {tuple(shape)}")
+    return blocks[0]
+
+
+def check_tile(tile: int | None, *, tiff: bool) -> int | None:
+    """``tile`` checked: a positive integer, and a multiple of 16 for TIFF (the format requires it).
+
+    Examples
+    --------
+    >>> check_tile(256, tiff=True), check_tile(100, tiff=False), check_tile(None, tiff=True)
+    (256, 100, None)
+    >>> check_tile(100, tiff=True)
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: tile must be a positive multiple of 16 for TIFF (its tiles are), got 100
+    """
+    if tile is None:
+        return None
+    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 1:
+        raise ParameterError(f"tile must be a positive integer (the side of a square tile), got {tile!r}")
+    if tiff and tile % 16:
+        raise ParameterError(f"tile must be a positive multiple of 16 for TIFF (its tiles are), got {tile}")
+    return int(tile)
+
+
+def fitted_tile(tile: int | None, shape: tuple[int, ...], *, multiple: int) -> int | None:
+    """A tile side no larger than the image needs (rounded up to ``multiple``): a tile is allocated whole.
+
+    Examples
+    --------
+    >>> fitted_tile(32768, (512, 300), multiple=16), fitted_tile(256, (512, 300), multiple=16)
+    (512, 256)
+    >>> fitted_tile(None, (5, 5), multiple=1) is None
+    True
+    """
+    if tile is None:
+        return None
+    need = max(int(shape[0]), int(shape[1]))
+    return min(tile, -(-need // multiple) * multiple)

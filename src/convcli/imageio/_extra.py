@@ -22,7 +22,7 @@ from typing import Any
 
 from ..errors import ImageReadError, ImageWriteError
 
-__all__: list[str] = []
+__all__ = ["EXTRA_HINT", "available", "missing_extra", "need"]
 
 #: how every message names the extra
 EXTRA_HINT = "pip install 'convcli[formats]'"

@@ -26,7 +26,8 @@ import numpy as np
 
 from ..errors import ImageReadError
 
-__all__: list[str] = []
+__all__ = ["check_pixels", "damaged", "frame_count", "frame_name", "identify", "load_npy", "npy_header",
+           "open_pillow", "pillow_bomb_limit", "pillow_errors", "read_bytes", "seek_frame"]
 
 
 def identify(stream: IO[bytes]) -> Any:
@@ -68,12 +69,12 @@ def identify(stream: IO[bytes]) -> Any:
     raise UnidentifiedImageError("cannot identify image file")
 
 
-def _frame_name(name: str, frame: int | None) -> str:
+def frame_name(name: str, frame: int | None) -> str:
     """How messages name a frame: ``anim.gif[2]`` (ImageMagick's notation), or the file."""
     return name if frame is None else f"{name}[{frame}]"
 
 
-def _frame_count(image: Any) -> int:
+def frame_count(image: Any) -> int:
     """Frames (GIF, APNG, WebP) or pages (TIFF) in the file; 1 when Pillow cannot tell."""
     try:
         return max(1, int(getattr(image, "n_frames", 1) or 1))
@@ -84,14 +85,14 @@ def _frame_count(image: Any) -> int:
         return 1
 
 
-def _damaged(name: str, err: BaseException) -> ImageReadError:
+def damaged(name: str, err: BaseException) -> ImageReadError:
     detail = str(err).strip() or type(err).__name__
     if isinstance(err, (TypeError, IndexError, KeyError, AttributeError, ZeroDivisionError, RuntimeError)):
         detail = f"{type(err).__name__}: {detail}"  # Pillow's own parsers tripping over the damage
     return ImageReadError(f"{name}: the image is damaged or truncated ({detail[:200]}); re-export it")
 
 
-def _open(data: bytes, name: str, max_pixels: int | None) -> Any:
+def open_pillow(data: bytes, name: str, max_pixels: int | None) -> Any:
     """Open encoded bytes with Pillow (header only), checking the pixel limit."""
     from PIL import UnidentifiedImageError
 
@@ -110,9 +111,9 @@ def _open(data: bytes, name: str, max_pixels: int | None) -> Any:
     except MemoryError:
         raise
     except Exception as err:  # any other failure of Pillow's header parsers is damage in the file
-        raise _damaged(name, err) from None
+        raise damaged(name, err) from None
     width, height = image.size
-    _check_pixels(name, width, height, max_pixels, fmt=image.format)
+    check_pixels(name, width, height, max_pixels, fmt=image.format)
     return image
 
 
@@ -160,7 +161,7 @@ def _unsupported_tiff(data: bytes) -> str | None:
 
 
 @contextlib.contextmanager
-def _pillow_errors(name: str, max_pixels: int | None = None) -> Any:
+def pillow_errors(name: str, max_pixels: int | None = None) -> Any:
     """Whatever Pillow raises while parsing or decoding a damaged file becomes an :class:`ImageReadError`.
 
     Pillow's parsers fail on damaged data with many exception types (``OSError``,
@@ -179,20 +180,20 @@ def _pillow_errors(name: str, max_pixels: int | None = None) -> Any:
             "guard); raise it with --max-pixels if the image is real"
         ) from None
     except Exception as err:
-        raise _damaged(name, err) from None
+        raise damaged(name, err) from None
 
 
-def _seek(image: Any, name: str, frame: int, frames: int, max_pixels: int | None) -> None:
+def seek_frame(image: Any, name: str, frame: int, frames: int, max_pixels: int | None) -> None:
     if not 0 <= frame < frames:
         have = "1 frame" if frames == 1 else f"{frames} frames (0-{frames - 1})"
         raise ImageReadError(f"{name}: has {have}; frame {frame} does not exist")
     if frame:
         image.seek(frame)
         width, height = image.size  # TIFF pages may each have their own size
-        _check_pixels(_frame_name(name, frame), width, height, max_pixels, fmt=image.format)
+        check_pixels(frame_name(name, frame), width, height, max_pixels, fmt=image.format)
 
 
-def _check_pixels(name: str, width: int, height: int, max_pixels: int | None, *,
+def check_pixels(name: str, width: int, height: int, max_pixels: int | None, *,
                   fmt: str | None = None) -> None:
     """Refuse a picture over ``max_pixels``; ``fmt``: the Pillow format decoding it whole, for the advice."""
     if max_pixels is not None and width * height > max_pixels:
@@ -228,13 +229,13 @@ def _streaming_advice(name: str, fmt: str | None) -> str:
 
 
 @contextlib.contextmanager
-def _pillow_bomb_limit(max_pixels: int | None) -> Any:
+def pillow_bomb_limit(max_pixels: int | None) -> Any:
     """Pillow's own bomb check at convcli's limit, for what convcli cannot see in the header.
 
     convcli checks the picture's size itself (with a message naming
     ``--max-pixels``); Pillow's check then catches a frame of an animation
     that declares a larger size than the picture (it raises past twice its
-    limit, which :func:`_pillow_errors` reports as the limit being exceeded).
+    limit, which :func:`pillow_errors` reports as the limit being exceeded).
     """
     from PIL import Image
 
@@ -246,7 +247,7 @@ def _pillow_bomb_limit(max_pixels: int | None) -> Any:
         Image.MAX_IMAGE_PIXELS = previous
 
 
-def _read_bytes(path: str | os.PathLike[str]) -> bytes:
+def read_bytes(path: str | os.PathLike[str]) -> bytes:
     name = str(path)
     p = Path(path)
     if p.is_dir():
@@ -261,7 +262,7 @@ def _read_bytes(path: str | os.PathLike[str]) -> bytes:
         raise ImageReadError(f"{name}: cannot read ({err.strerror or err}); check its permissions") from None
 
 
-def _npy_header(stream: Any) -> tuple[tuple[int, ...], np.dtype]:
+def npy_header(stream: Any) -> tuple[tuple[int, ...], np.dtype]:
     """The shape and dtype a .npy stream declares, reading only its header."""
     version = np.lib.format.read_magic(stream)
     if version == (1, 0):
@@ -273,17 +274,17 @@ def _npy_header(stream: Any) -> tuple[tuple[int, ...], np.dtype]:
     return tuple(int(v) for v in shape), np.dtype(dtype)
 
 
-def _load_npy(source: str | os.PathLike[str] | bytes, name: str, max_pixels: int | None) -> np.ndarray:
+def load_npy(source: str | os.PathLike[str] | bytes, name: str, max_pixels: int | None) -> np.ndarray:
     """A .npy array, its declared size checked against ``max_pixels`` before the data is read."""
     try:
         if isinstance(source, bytes):
             stream: Any = io.BytesIO(source)
-            shape, dtype = _npy_header(stream)
+            shape, dtype = npy_header(stream)
         else:
             with open(source, "rb") as handle:
-                shape, dtype = _npy_header(handle)
+                shape, dtype = npy_header(handle)
         if len(shape) in (2, 3):
-            _check_pixels(name, shape[1], shape[0], max_pixels)
+            check_pixels(name, shape[1], shape[0], max_pixels)
         if dtype.hasobject:
             raise ValueError("it holds Python objects, which convcli never unpickles")
         arr = np.load(io.BytesIO(source) if isinstance(source, bytes) else source, allow_pickle=False)
@@ -295,7 +296,7 @@ def _load_npy(source: str | os.PathLike[str] | bytes, name: str, max_pixels: int
     if not isinstance(arr, np.ndarray):
         raise ImageReadError(f"{name}: holds several arrays (.npz); save one image array with numpy.save")
     arr = _check_array(arr, name)
-    _check_pixels(name, int(arr.shape[1]), int(arr.shape[0]), max_pixels)
+    check_pixels(name, int(arr.shape[1]), int(arr.shape[0]), max_pixels)
     return arr
 
 

@@ -2,10 +2,8 @@
 
 Pillow decodes into its own image memory (four bytes a pixel for RGB) and
 hands NumPy the pixels through ``tobytes``, a repacking copy, then NumPy
-copies them again: for a 12-megapixel JPEG that is about 200 ms where
-imagecodecs' libjpeg-turbo decodes straight into an array in about 60 ms,
-and a 12-megapixel PNG takes about 460 ms where libspng takes 210 ms
-(``benchmarks/bench_targets.py`` measures the whole run).  For JPEG both are
+copies them again; decoding straight into an array takes a third to a half
+of that time (``benchmarks/results/fast_decode.md``).  For JPEG both are
 libjpeg-turbo with its defaults (the accurate integer IDCT, fancy
 upsampling); PNG is lossless, so every correct decoder gives the same
 samples.  The tests compare the pixels with Pillow's on every subsampling,

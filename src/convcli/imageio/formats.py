@@ -1,4 +1,12 @@
-"""What each output format can hold, and what an image carries from reading to writing.
+"""The sink registry: one :class:`Sink` per output format, what it holds, and the depth it gets.
+
+:data:`SINKS` lists every output format (:func:`find_sink` finds one by
+name; an unknown name lists the valid ones).  Each sink knows its
+extensions, the depths and channel counts it holds (below), its compression
+values and default (:mod:`.compression` owns those rules), whether it
+streams (TIFF and Zarr are written band by band as the bands come; the others
+encode the whole image), whether it is a folder (Zarr), and its writer.
+:func:`convcli.imageio.write_bands` writes through it.
 
 =========  =====================================  ==========================================
 format     8-bit channels                         16-bit / float
@@ -31,16 +39,29 @@ says when; the batch warns), as ImageMagick writes GIF.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
 
 from ..depth import DEPTHS, Depth, depth_name
 from ..errors import ImageWriteError
+from ._base import ImageInfo
+from ._extra import EXTRA_HINT, available
+from .compression import compressions_of, default_compression
+from .encode import write_encoded, write_npy
+from .tiff_write import write_tiff_sink
+from .zarr_store import write_zarr
 
 __all__ = [
     "FORMATS",
-    "ImageInfo",
+    "SINKS",
+    "Sink",
+    "Writer",
     "depth_possible",
+    "find_sink",
     "fit_depth",
     "format_for",
     "formats_holding",
@@ -49,112 +70,144 @@ __all__ = [
     "palette_reduced",
 ]
 
-#: file extension -> format name for writing
-FORMATS = {
-    ".png": "PNG",
-    ".jpg": "JPEG",
-    ".jpeg": "JPEG",
-    ".tif": "TIFF",
-    ".tiff": "TIFF",
-    ".bmp": "BMP",
-    ".webp": "WEBP",
-    ".gif": "GIF",
-    ".ppm": "PPM",
-    ".pgm": "PPM",
-    ".pnm": "PPM",
-    ".tga": "TGA",
-    ".npy": "NPY",
-    ".zarr": "ZARR",
-}
 
-#: format -> depth -> the channel counts Pillow writes (NPY and ZARR hold anything)
-_HOLDS: dict[str, dict[str, frozenset[int]]] = {
-    "PNG": {"8": frozenset({1, 2, 3, 4}), "16": frozenset({1})},
-    "TIFF": {"8": frozenset({1, 2, 3, 4}), "16": frozenset({1}), "float": frozenset({1})},
-    "JPEG": {"8": frozenset({1, 3})},
-    "WEBP": {"8": frozenset({1, 3, 4})},
-    "BMP": {"8": frozenset({1, 3})},
-    "GIF": {"8": frozenset({1})},
-    "PPM": {"8": frozenset({1, 3}), "16": frozenset({1})},
-    "TGA": {"8": frozenset({1, 2, 3, 4})},
-}
+
+class Writer(Protocol):
+    """A sink's writer: the checked bands into ``target``, an open binary file (a folder's path for folder
+    sinks); ``compression`` checked by :func:`~convcli.imageio.compression.checked_compression` (None: the
+    format's default); options that do not apply to the format are ignored."""
+
+    def __call__(self, target: Any, bands: Iterable[tuple[int, np.ndarray]], /, *, fmt: str,
+                 shape: tuple[int, ...], dtype: np.dtype, name: str, info: ImageInfo | None = None,
+                 quality: int | None = None, tile: int | None = None,
+                 compression: int | str | None = None) -> None: ...
+
 _ANY = frozenset({1, 2, 3, 4})
-#: optional module -> what it adds to the table (the ``formats`` extra)
-_WITH_EXTRA: dict[str, dict[str, dict[str, frozenset[int]]]] = {
-    "imagecodecs": {"PNG": {"16": _ANY}},
-    "tifffile": {"TIFF": {"16": _ANY, "float": _ANY}},
-}
-#: formats that hold any depth and channel count
-_ANYTHING = frozenset({"NPY", "ZARR"})
 
 
-def _holds(*, extra: bool | None = None) -> dict[str, dict[str, frozenset[int]]]:
-    """The table of what each format holds: with the extra's modules that are installed (``extra=None``),
-    with all of them (True) or with none (False)."""
-    from ._extra import available
-
-    table = {fmt: dict(depths) for fmt, depths in _HOLDS.items()}
-    for module, added in _WITH_EXTRA.items():
-        if extra or (extra is None and available(module)):
-            for fmt, depths in added.items():
-                for depth, channels in depths.items():
-                    table[fmt][depth] = table[fmt].get(depth, frozenset()) | channels
-    return table
-
-
-#: format -> the channel counts it takes only by reducing them to a palette (8-bit)
-_PALETTE: dict[str, frozenset[int]] = {"GIF": frozenset({2, 3, 4})}
-_DEPTH_ORDER: tuple[Depth, ...] = DEPTHS[::-1]  # deepest first
-_CHANNEL_NAMES = {1: "gray", 2: "gray+alpha", 3: "RGB", 4: "RGBA"}
-
-
-@dataclass
-class ImageInfo:
-    """What was read besides the pixels, to carry over to the output.
+@dataclass(frozen=True)
+class Sink:
+    """One output format: what it holds, how it is compressed, whether it streams, and its writer.
 
     Attributes
     ----------
-    path : str
-        Where the image came from (``-`` for stdin).
-    format : str or None
-        Pillow's format name (``PNG``, ``JPEG``, ``TIFF``, …; TIFF also when
-        tifffile read it), ``ZARR`` for Zarr stores, ``NPY`` for arrays.
-    mode : str or None
-        Pillow's mode of the source (``L``, ``RGB``, ``I;16``, …); for what
-        Pillow has no mode for, a name in its style (``RGB;16``, ``RGBA;F``).
-    alpha : bool
-        Whether the last channel is alpha (never for ``.npy`` arrays, whose
-        channels are all data).
-    icc_profile, exif : bytes or None
-        Metadata to write back where the output format keeps it.
-    dpi : (float, float) or None
-        Resolution in dots per inch (PNG ``pHYs``, JPEG JFIF, TIFF, BMP),
-        written back to PNG, JPEG, TIFF and BMP outputs.
-    text : dict of str
-        PNG text chunks (``tEXt``, ``zTXt``, ``iTXt``), written back to PNG outputs.
-    jpeg_quality : int or None
-        A JPEG source's quality, estimated from its quantisation tables
-        (:func:`~convcli.imageio.metadata.estimate_jpeg_quality`); JPEG outputs
-        use it unless a quality is given.
-    jpeg_subsampling : int or None
-        A colour JPEG source's chroma subsampling (0 = 4:4:4, 1 = 4:2:2,
-        2 = 4:2:0), kept by colour JPEG outputs.
-    notes : list of str
-        Things a person should know about how the file was read (16-bit
-        colour decoded to 8 bits, only the first frame used, …).
+    name : str
+        The format's name (``PNG``, ``TIFF``, ``ZARR``, ...).
+    extensions : tuple of str
+        Its file extensions, the usual one first.
+    holds : mapping of depth to frozenset of int, or None
+        The channel counts written at each depth without the ``formats``
+        extra; None: any depth (any real dtype) and channel count.
+    write : callable
+        The writer (see :data:`Writer`).
+    with_extra : mapping of str to (mapping of depth to frozenset of int)
+        What each optional module of the ``formats`` extra adds to ``holds``.
+    palette : frozenset of int
+        Channel counts taken only by reducing them to a palette (GIF).
+    streams : bool
+        Written band by band as the bands come (one band and a row of tiles
+        held), rather than gathered whole first.
+    folder : bool
+        The output is a folder (a Zarr store), so it cannot go to stdout.
+    keeps_shape : bool
+        Written with the array's own shape, whatever its dimensions
+        (``.npy``); image sinks take ``(H, W)`` or ``(H, W, C)``.
+
+    Examples
+    --------
+    >>> png = find_sink("png")
+    >>> png.extensions, png.streams, png.compressions[:3], png.default_compression
+    (('.png',), False, ('0', '1', '2'), 1)
+    >>> find_sink("ZARR").compressions, find_sink("ZARR").folder
+    (('deflate', 'zstd', 'none'), True)
     """
 
-    path: str
-    format: str | None = None
-    mode: str | None = None
-    alpha: bool = False
-    icc_profile: bytes | None = field(default=None, repr=False)
-    exif: bytes | None = field(default=None, repr=False)
-    notes: list[str] = field(default_factory=list)
-    dpi: tuple[float, float] | None = None
-    text: dict[str, str] = field(default_factory=dict, repr=False)
-    jpeg_quality: int | None = None
-    jpeg_subsampling: int | None = None
+    name: str
+    extensions: tuple[str, ...]
+    holds: Mapping[Depth, frozenset[int]] | None
+    write: Writer = field(repr=False)
+    with_extra: Mapping[str, Mapping[Depth, frozenset[int]]] = field(default_factory=dict)
+    palette: frozenset[int] = frozenset()
+    streams: bool = False
+    folder: bool = False
+    keeps_shape: bool = False
+
+    @property
+    def compressions(self) -> tuple[str, ...]:
+        """The ``compression`` values it takes (:mod:`.compression` owns the rules)."""
+        return compressions_of(self.name)
+
+    @property
+    def default_compression(self) -> int | str | None:
+        """Its compression when none is given."""
+        return default_compression(self.name)
+
+    def holding(self, *, extra: bool | None = None) -> dict[Depth, frozenset[int]]:
+        """Depth -> channel counts it writes: with the extra's modules that are installed (``extra=None``),
+        with all of them (True) or with none (False).  Empty for sinks that hold anything."""
+        table = dict(self.holds or {})
+        for module, added in self.with_extra.items():
+            if extra or (extra is None and available(module)):
+                for depth, channels in added.items():
+                    table[depth] = table.get(depth, frozenset()) | channels
+        return table
+
+
+def _pillow(name: str, extensions: tuple[str, ...], holds: Mapping[Depth, frozenset[int]], **more: object) -> Sink:
+    return Sink(name, extensions, holds, write_encoded, **more)  # type: ignore[arg-type]
+
+
+#: every output format, in the order messages list them (pyvips' ``vips_foreign_find_save`` in spirit)
+SINKS: dict[str, Sink] = {sink.name: sink for sink in (
+    _pillow("PNG", (".png",), {"8": _ANY, "16": frozenset({1})}, with_extra={"imagecodecs": {"16": _ANY}}),
+    _pillow("JPEG", (".jpg", ".jpeg"), {"8": frozenset({1, 3})}),
+    Sink("TIFF", (".tif", ".tiff"), {"8": _ANY, "16": frozenset({1}), "float": frozenset({1})}, write_tiff_sink,
+         with_extra={"tifffile": {"16": _ANY, "float": _ANY}}, streams=True),
+    _pillow("BMP", (".bmp",), {"8": frozenset({1, 3})}),
+    _pillow("WEBP", (".webp",), {"8": frozenset({1, 3, 4})}),
+    _pillow("GIF", (".gif",), {"8": frozenset({1})}, palette=frozenset({2, 3, 4})),
+    _pillow("PPM", (".ppm", ".pgm", ".pnm"), {"8": frozenset({1, 3}), "16": frozenset({1})}),
+    _pillow("TGA", (".tga",), {"8": _ANY}),
+    Sink("NPY", (".npy",), None, write_npy, keeps_shape=True),
+    Sink("ZARR", (".zarr",), None, write_zarr, streams=True, folder=True),
+)}
+
+#: file extension -> format name for writing
+FORMATS = {ext: sink.name for sink in SINKS.values() for ext in sink.extensions}
+
+
+def find_sink(fmt: str) -> Sink:
+    """The sink of a format name (any case).
+
+    Raises
+    ------
+    ImageWriteError
+        An unknown format, listing the valid ones.
+
+    Examples
+    --------
+    >>> find_sink("tiff").streams
+    True
+    >>> find_sink("xyz")
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ImageWriteError: cannot write the format 'xyz'; use one of PNG, JPEG, TIFF, BMP, WEBP, GIF, PPM, \
+TGA, NPY or ZARR
+    """
+    sink = SINKS.get(str(fmt).upper())
+    if sink is None:
+        names = list(SINKS)
+        raise ImageWriteError(f"cannot write the format {fmt!r}; use one of {', '.join(names[:-1])} or {names[-1]}")
+    return sink
+
+
+def _holds(*, extra: bool | None = None) -> dict[str, dict[Depth, frozenset[int]]]:
+    """Format -> depth -> channel counts, for the image sinks (not those that hold anything)."""
+    return {name: sink.holding(extra=extra) for name, sink in SINKS.items() if sink.holds is not None}
+
+
+_DEPTH_ORDER: tuple[Depth, ...] = DEPTHS[::-1]  # deepest first
+_CHANNEL_NAMES = {1: "gray", 2: "gray+alpha", 3: "RGB", 4: "RGBA"}
 
 
 def format_for(path: str | os.PathLike[str], *, default: str | None = None) -> str:
@@ -244,32 +297,30 @@ def fit_depth(fmt: str, depth: Depth, channels: int, *, strict: bool = False) ->
     ...
     convcli.errors.ImageWriteError: JPEG cannot hold 16-bit gray data; write .png or .npy, or choose --depth 8
     """
-    if fmt in _ANYTHING:
+    sink = find_sink(fmt)
+    if sink.holds is None:
         return depth
     table = _holds()
-    holds = table.get(fmt)
-    if holds is None:
-        raise ImageWriteError(f"cannot write the format {fmt!r}; use one of {', '.join(table)}, NPY or ZARR")
-    if channels in _PALETTE.get(fmt, ()):
+    holds = table[sink.name]
+    if channels in sink.palette:
         holds = {**holds, "8": holds["8"] | {channels}}
     what = _CHANNEL_NAMES.get(channels, f"{channels}-channel")
     if channels in holds.get(depth, frozenset()):
         return depth
     if not any(channels in held for held in holds.values()):
         fits = {f: ext for ext, f in reversed(FORMATS.items())
-                if f not in _ANYTHING and any(channels in c for c in table[f].values())}
+                if SINKS[f].holds is not None and any(channels in c for c in table[f].values())}
         hint = ", or use --channels gray" if channels == 3 else ""
         where = ", ".join([*sorted(fits.values()), *_any_formats()])
         raise ImageWriteError(f"{fmt} cannot hold {what} data; write {' or '.join(where.rsplit(', ', 1))}{hint}")
     if strict:
         if held_with_extra(fmt, depth, channels):
-            from ._extra import EXTRA_HINT
-
             others = [d for d in _DEPTH_ORDER if channels in holds.get(d, ())]
             instead = f", or choose --depth {others[0]}" if others else ""
             raise ImageWriteError(f"{fmt}: {depth_name(depth)} {what} data needs convcli's formats extra: "
                                   f"{EXTRA_HINT} (or write .npy{instead})")
-        better = [ext for ext, f in FORMATS.items() if f not in _ANYTHING and channels in table[f].get(depth, ())]
+        better = [ext for ext, f in FORMATS.items()
+                  if SINKS[f].holds is not None and channels in table[f].get(depth, ())]
         where = f"write {better[0]} or .npy" if better else "write .npy"
         others = [d for d in _DEPTH_ORDER if channels in holds.get(d, ())]
         instead = f", or choose --depth {others[0]}" if others else ""
@@ -290,7 +341,7 @@ def held_with_extra(fmt: str, depth: Depth, channels: int) -> bool:
     >>> held_with_extra("JPEG", "16", 3), held_with_extra("PNG", "8", 3)
     (False, False)
     """
-    if fmt in _ANYTHING:
+    if fmt not in SINKS or SINKS[fmt].holds is None:
         return False
     now, full = _holds().get(fmt, {}), _holds(extra=True).get(fmt, {})
     return channels not in now.get(depth, ()) and channels in full.get(depth, ())
@@ -304,7 +355,7 @@ def palette_reduced(fmt: str, channels: int) -> bool:
     >>> palette_reduced("GIF", 3), palette_reduced("GIF", 1), palette_reduced("PNG", 3)
     (True, False, False)
     """
-    return channels in _PALETTE.get(fmt, ())
+    return fmt in SINKS and channels in SINKS[fmt].palette
 
 
 def formats_holding(depth: Depth, channels: int, *, besides: str | None = None) -> list[str]:
@@ -319,14 +370,12 @@ def formats_holding(depth: Depth, channels: int, *, besides: str | None = None) 
     """
     table = _holds()
     found = {f: ext for ext, f in reversed(FORMATS.items())
-             if f not in (*_ANYTHING, besides) and channels in table[f].get(depth, ())}
+             if SINKS[f].holds is not None and f != besides and channels in table[f].get(depth, ())}
     return [*sorted(found.values()), *_any_formats()]
 
 
 def _any_formats() -> list[str]:
     """The extensions of the formats that hold anything: ``.zarr`` (with zarr installed), then ``.npy``."""
-    from ._extra import available
-
     return [".zarr", ".npy"] if available("zarr") else [".npy"]
 
 
@@ -338,4 +387,4 @@ def depth_possible(fmt: str, depth: Depth) -> bool:
     >>> depth_possible("PNG", "float"), depth_possible("TIFF", "float"), depth_possible("ZARR", "float")
     (False, True, True)
     """
-    return fmt in _ANYTHING or bool(_holds().get(fmt, {}).get(depth))
+    return fmt in SINKS and (SINKS[fmt].holds is None or bool(SINKS[fmt].holding().get(depth)))

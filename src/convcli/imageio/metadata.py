@@ -35,7 +35,8 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["IJG_LUMINANCE", "SUBSAMPLING", "estimate_jpeg_quality", "ijg_luminance_table"]
+__all__ = ["IJG_LUMINANCE", "SUBSAMPLING", "estimate_jpeg_quality", "exif_without_orientation", "icc_fits",
+           "ijg_luminance_table", "png_chunk", "png_metadata_chunks", "read_metadata", "save_options"]
 
 #: the IJG (libjpeg) standard luminance quantisation table at quality 50, in natural (row-major) order
 IJG_LUMINANCE: tuple[int, ...] = (
@@ -146,7 +147,7 @@ def read_metadata(image: Any, *, turned: bool = False) -> dict[str, Any]:
 
 
 def save_options(fmt: str, channels: int, info: Any, quality: int | None) -> dict[str, Any]:
-    """Pillow ``save`` keywords for quality, subsampling, dpi and PNG text (ICC and EXIF: :mod:`.write`).
+    """Pillow ``save`` keywords for quality, subsampling, dpi and PNG text (ICC, EXIF: below).
 
     Examples
     --------
@@ -183,7 +184,8 @@ def save_options(fmt: str, channels: int, info: Any, quality: int | None) -> dic
     return options
 
 
-def _chunk(kind: bytes, payload: bytes) -> bytes:
+def png_chunk(kind: bytes, payload: bytes) -> bytes:
+    """One PNG chunk: length, type, payload and CRC."""
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
@@ -201,7 +203,7 @@ def png_metadata_chunks(info: Any) -> list[bytes]:
     if dpi:
         ppm = [int(d / 0.0254 + 0.5) for d in dpi]  # as Pillow's PNG writer rounds
         if all(0 < v < 2**31 for v in ppm):
-            chunks.append(_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
+            chunks.append(png_chunk(b"pHYs", struct.pack(">IIB", ppm[0], ppm[1], 1)))
     for key, value in (getattr(info, "text", None) or {}).items():
         try:
             name = key.encode("latin-1")
@@ -210,7 +212,44 @@ def png_metadata_chunks(info: Any) -> list[bytes]:
         if not 1 <= len(name) <= 79 or b"\x00" in name:
             continue
         try:
-            chunks.append(_chunk(b"tEXt", name + b"\x00" + value.encode("latin-1")))
+            chunks.append(png_chunk(b"tEXt", name + b"\x00" + value.encode("latin-1")))
         except UnicodeEncodeError:  # international text: iTXt, UTF-8, uncompressed
-            chunks.append(_chunk(b"iTXt", name + b"\x00\x00\x00\x00\x00" + value.encode("utf-8", "replace")))
+            chunks.append(png_chunk(b"iTXt", name + b"\x00\x00\x00\x00\x00" + value.encode("utf-8", "replace")))
     return chunks
+
+
+def icc_fits(profile: bytes, channels: int) -> bool:
+    """Whether an ICC profile's colour space (bytes 16-19 of its header) matches the output's channels.
+
+    Examples
+    --------
+    >>> rgb = bytes(16) + b"RGB " + bytes(108)
+    >>> icc_fits(rgb, 3), icc_fits(rgb, 1)
+    (True, False)
+    """
+    space = profile[16:20] if len(profile) >= 20 else b""
+    colour = channels in (3, 4)
+    return (space == b"RGB " and colour) or (space == b"GRAY" and not colour)
+
+
+def exif_without_orientation(exif: bytes) -> bytes | None:
+    """EXIF with the orientation tag reset, since the pixels were already turned upright; None if unparsable.
+
+    Examples
+    --------
+    >>> from PIL import Image
+    >>> turned = Image.Exif(); turned[0x0112] = 6
+    >>> block = exif_without_orientation(turned.tobytes())
+    >>> kept = Image.Exif(); kept.load(block); kept[0x0112]
+    1
+    """
+    from PIL import Image
+
+    try:
+        parsed = Image.Exif()
+        parsed.load(exif)
+        if 0x0112 in parsed:
+            parsed[0x0112] = 1
+        return bytes(parsed.tobytes())
+    except Exception:  # metadata we cannot parse is dropped rather than failing the image
+        return None

@@ -42,28 +42,28 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageReadError
+from ._base import ImageInfo
 from ._extra import EXTRA_HINT, available
 from ._open import (
-    _check_pixels,
-    _damaged,
-    _frame_count,
-    _frame_name,
-    _load_npy,
-    _npy_header,
-    _open,
-    _pillow_bomb_limit,
-    _pillow_errors,
-    _read_bytes,
-    _seek,
-    identify,
+    check_pixels,
+    damaged,
+    frame_count,
+    frame_name,
+    load_npy,
+    npy_header,
+    open_pillow,
+    pillow_bomb_limit,
+    pillow_errors,
+    read_bytes,
+    seek_frame,
 )
 from .fast_decode import decode_jpeg, decode_png
-from .formats import ImageInfo
 from .metadata import read_metadata
 from .tiff import is_tiff, open_tiff, tiff_frames, turn_upright
 from .zarr_store import ZarrSource, is_zarr_store
 
-__all__ = ["DEFAULT_MAX_PIXELS", "count_frames", "probe_image", "probe_size", "read_image"]
+__all__ = ["DEFAULT_MAX_PIXELS", "count_frames", "probe_image", "range_notes", "read_image", "refuse_zarr_frame",
+           "tiff_input"]
 
 #: the largest image read unless the caller raises the limit (about 16000 x 16000)
 DEFAULT_MAX_PIXELS = 256_000_000
@@ -157,7 +157,7 @@ def _png16(data: bytes, name: str, orientation: int) -> np.ndarray:
     except MemoryError:
         raise
     except Exception as err:  # libpng refuses damage Pillow let pass (a bad CRC)
-        raise _damaged(name, err) from None
+        raise damaged(name, err) from None
     return turn_upright(arr, orientation)
 
 
@@ -172,7 +172,7 @@ def _file_prefix(path: str | os.PathLike[str]) -> bytes:
         return b""
 
 
-def _tiff_input(path: str | os.PathLike[str], data: bytes | None) -> str | bytes | None:
+def tiff_input(path: str | os.PathLike[str], data: bytes | None) -> str | bytes | None:
     """What to give tifffile when the input is a TIFF and tifffile is installed: the path, or the bytes."""
     if not available("tifffile"):
         return None
@@ -181,7 +181,7 @@ def _tiff_input(path: str | os.PathLike[str], data: bytes | None) -> str | bytes
     return os.fspath(path) if is_tiff(_file_prefix(path)) else None
 
 
-def _zarr_frame(name: str, frame: int | None) -> None:
+def refuse_zarr_frame(name: str, frame: int | None) -> None:
     if frame not in (None, 0):
         raise ImageReadError(f"{name}: has 1 frame; frame {frame} does not exist")
 
@@ -214,19 +214,19 @@ def count_frames(
     if data is None:
         if (Path(path).suffix.lower() == ".npy" and Path(path).is_file()) or is_zarr_store(path):
             return 1
-    tiff = _tiff_input(path, data)
+    tiff = tiff_input(path, data)
     if tiff is not None:
         return tiff_frames(tiff, name)
     if data is None:
-        data = _read_bytes(path)
+        data = read_bytes(path)
     if not data or data[:6] == b"\x93NUMPY":
         return 1
-    image = _open(data, name, max_pixels)
-    with image, _pillow_bomb_limit(max_pixels), _pillow_errors(name, max_pixels):
-        return _frame_count(image)
+    image = open_pillow(data, name, max_pixels)
+    with image, pillow_bomb_limit(max_pixels), pillow_errors(name, max_pixels):
+        return frame_count(image)
 
 
-def _range_notes(arr: np.ndarray, mode: str | None, name: str) -> list[str]:
+def range_notes(arr: np.ndarray, mode: str | None, name: str) -> list[str]:
     """A note when 32-bit integer samples (mode ``I``) leave 0..65535, the range of 16-bit outputs."""
     if arr.dtype != np.int32 or arr.size == 0:
         return []
@@ -287,34 +287,34 @@ def read_image(
     name = str(path)
     if data is None:
         if Path(path).suffix.lower() == ".npy" and Path(path).is_file() and frame in (None, 0):
-            return _load_npy(path, name, max_pixels), ImageInfo(path=name, format="NPY")
+            return load_npy(path, name, max_pixels), ImageInfo(path=name, format="NPY")
         if is_zarr_store(path):
-            _zarr_frame(name, frame)
+            refuse_zarr_frame(name, frame)
             with ZarrSource(path) as store:
-                _check_pixels(name, store.width, store.height, max_pixels)
+                check_pixels(name, store.width, store.height, max_pixels)
                 return store.read(), store.info
-    tiff = _tiff_input(path, data)
+    tiff = tiff_input(path, data)
     if tiff is not None:
         found = open_tiff(tiff, name, frame=frame, max_pixels=max_pixels, whole=True)
         if found is not None:  # else a TIFF Pillow converts (palette, CMYK, …)
             with found:
                 arr = turn_upright(found.read(), found.orientation)
-            found.info.notes.extend(_range_notes(arr, found.info.mode, _frame_name(name, frame)))
+            found.info.notes.extend(range_notes(arr, found.info.mode, frame_name(name, frame)))
             return arr, found.info
     if data is None:
-        data = _read_bytes(path)
+        data = read_bytes(path)
     if not data:
         raise ImageReadError(f"{name}: the file is empty (0 bytes); it holds no image")
     if data[:6] == b"\x93NUMPY" and frame in (None, 0):
-        return _load_npy(data, name, max_pixels), ImageInfo(path=name, format="NPY")
-    image = _open(data, name, max_pixels)
-    shown = _frame_name(name, frame)
-    with (image, _pillow_bomb_limit(max_pixels), warnings.catch_warnings(record=True) as caught,
-          _pillow_errors(shown, max_pixels)):
+        return load_npy(data, name, max_pixels), ImageInfo(path=name, format="NPY")
+    image = open_pillow(data, name, max_pixels)
+    shown = frame_name(name, frame)
+    with (image, pillow_bomb_limit(max_pixels), warnings.catch_warnings(record=True) as caught,
+          pillow_errors(shown, max_pixels)):
         warnings.simplefilter("always")
-        frames = _frame_count(image)
+        frames = frame_count(image)
         if frame is not None:
-            _seek(image, name, frame, frames, max_pixels)
+            seek_frame(image, name, frame, frames, max_pixels)
         orientation = _orientation(image)  # first, exactly as probe_image reads it: later reads may differ
         notes = _source_notes(image, data, name, frames, frame)
         source_mode = image.mode
@@ -350,7 +350,7 @@ def read_image(
         arr = arr[:, :, 0]
     if arr.ndim not in (2, 3) or min(arr.shape) < 1:
         raise ImageReadError(f"{shown}: decodes to an empty picture (shape {arr.shape}); re-export it")
-    notes.extend(_range_notes(arr, source_mode, shown))
+    notes.extend(range_notes(arr, source_mode, shown))
     info = ImageInfo(
         path=name,
         format=fmt,
@@ -395,7 +395,7 @@ def probe_image(
         if p.suffix.lower() == ".npy" and p.is_file() and frame in (None, 0):
             try:
                 with open(p, "rb") as handle:
-                    shape, dtype = _npy_header(handle)
+                    shape, dtype = npy_header(handle)
             except MemoryError:
                 raise
             except Exception as err:
@@ -403,15 +403,15 @@ def probe_image(
                 raise ImageReadError(f"{name}: not a readable .npy array ({detail[:200]}); "
                                      "write it with numpy.save") from None
             if len(shape) in (2, 3) and min(shape, default=0) >= 1 and dtype.kind in "biuf":
-                _check_pixels(name, shape[1], shape[0], max_pixels)
+                check_pixels(name, shape[1], shape[0], max_pixels)
                 return shape, dtype, ImageInfo(path=name, format="NPY")
-            arr = _load_npy(path, name, max_pixels)  # raises, naming what is wrong
+            arr = load_npy(path, name, max_pixels)  # raises, naming what is wrong
             return arr.shape, arr.dtype, ImageInfo(path=name, format="NPY")  # pragma: no cover
         if is_zarr_store(path):
-            _zarr_frame(name, frame)
+            refuse_zarr_frame(name, frame)
             with ZarrSource(path, max_pixels=max_pixels) as store:
                 return store.shape, store.dtype, store.info
-    tiff = _tiff_input(path, data)
+    tiff = tiff_input(path, data)
     if tiff is not None:
         found = open_tiff(tiff, name, frame=frame, max_pixels=max_pixels)
         if found is not None:
@@ -421,17 +421,17 @@ def probe_image(
                     shape = (shape[1], shape[0], *shape[2:])
                 return shape, found.dtype, found.info
     if data is None:
-        data = _read_bytes(path)
+        data = read_bytes(path)
     if not data:
         raise ImageReadError(f"{name}: the file is empty (0 bytes); it holds no image")
     if data[:6] == b"\x93NUMPY" and frame in (None, 0):
-        arr = _load_npy(data, name, max_pixels)
+        arr = load_npy(data, name, max_pixels)
         return arr.shape, arr.dtype, ImageInfo(path=name, format="NPY")
-    image = _open(data, name, max_pixels)
-    with image, _pillow_bomb_limit(max_pixels), _pillow_errors(_frame_name(name, frame), max_pixels):
-        frames = _frame_count(image)
+    image = open_pillow(data, name, max_pixels)
+    with image, pillow_bomb_limit(max_pixels), pillow_errors(frame_name(name, frame), max_pixels):
+        frames = frame_count(image)
         if frame is not None:
-            _seek(image, name, frame, frames, max_pixels)
+            seek_frame(image, name, frame, frames, max_pixels)
         orientation = _orientation(image)  # first, as read_image does
         if frame:
             image.load()  # a later GIF frame learns its mode (L, P, RGB, RGBA) only when decoded
@@ -445,96 +445,3 @@ def probe_image(
                          notes=_source_notes(image, data, name, frames, frame))
     shape = (height, width) if channels == 1 else (height, width, channels)
     return shape, dtype, info
-
-
-def probe_size(path: str | os.PathLike[str]) -> tuple[int, int]:
-    """``(height, width)`` of an image or ``.npy`` array, from its header, at any size.
-
-    Nothing is decoded and no pixel limit applies, so a header declaring a
-    gigapixel picture is sized like any other (``convcli outsize``).  Pillow's
-    process-wide decompression-bomb setting is neither read nor changed:
-    headers are identified with :func:`convcli.imageio._open.identify`.
-
-    Raises
-    ------
-    ImageReadError
-        Naming the file: missing, a folder, not an image, a damaged header,
-        or a ``.npy`` array that is not an image.
-
-    Examples
-    --------
-    >>> import tempfile, os
-    >>> folder = tempfile.mkdtemp()
-    >>> np.save(os.path.join(folder, "a.npy"), np.zeros((4, 6, 3), np.float32))
-    >>> probe_size(os.path.join(folder, "a.npy"))
-    (4, 6)
-    """
-    name = str(path)
-    p = Path(path)
-    if is_zarr_store(p):
-        with ZarrSource(p) as store:
-            return store.height, store.width
-    if not p.is_file():
-        what = "it is a folder; give an image file" if p.is_dir() else "no such file; check the path"
-        raise ImageReadError(f"cannot read the size of {name!r}: {what} (a size is N or HxW, e.g. 224x224)")
-    try:
-        with open(p, "rb") as handle:
-            if p.suffix.lower() == ".npy":
-                return _npy_size(handle, name)
-            if available("tifffile") and is_tiff(handle.read(8)):
-                return _tiff_size(name)
-            return _header_size(handle, name)
-    except OSError as err:
-        raise ImageReadError(f"cannot read the size of {name!r}: {err.strerror or err}") from None
-
-
-def _npy_size(handle: Any, name: str) -> tuple[int, int]:
-    try:
-        shape, dtype = _npy_header(handle)
-    except MemoryError:
-        raise
-    except Exception as err:  # numpy's header parser fails in many ways on damaged files
-        detail = str(err).strip() or type(err).__name__
-        raise ImageReadError(f"cannot read the array in {name!r}: {detail[:200]}; give a file written by "
-                             "numpy.save") from None
-    if dtype.hasobject:
-        raise ImageReadError(f"cannot read the array in {name!r}: it holds Python objects; give a file written "
-                             "by numpy.save")
-    if len(shape) not in (2, 3) or 0 in shape[:2]:
-        raise ImageReadError(f"{name!r} holds an array of shape {shape}; an image is (height, width) or "
-                             "(height, width, channels) with both sides at least 1")
-    return shape[0], shape[1]
-
-
-def _header_size(handle: Any, name: str) -> tuple[int, int]:
-    from PIL import Image, UnidentifiedImageError
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # sizing never decodes
-            image = identify(handle)
-        width, height = image.size
-    except UnidentifiedImageError:
-        raise ImageReadError(f"cannot read the size of {name!r}: it is not an image Pillow can open; give a "
-                             "size such as 224x224, an image file or a .npy array") from None
-    except Image.DecompressionBombError as err:  # a plugin that checks a frame's size while opening
-        raise ImageReadError(f"cannot read the size of {name!r}: Pillow refuses its header ({err})") from None
-    except MemoryError:
-        raise
-    except Exception as err:  # Pillow's header parsers fail in many ways on damaged files
-        raise _damaged(name, err) from None
-    return int(height), int(width)
-
-
-def _tiff_size(name: str) -> tuple[int, int]:
-    """The first page's size, from tifffile's reading of the headers (any TIFF, BigTIFF included)."""
-    import tifffile
-
-    try:
-        with tifffile.TiffFile(name) as tif:
-            page = tif.pages[0]
-            return int(page.imagelength), int(page.imagewidth)
-    except MemoryError:
-        raise
-    except Exception as err:  # tifffile's parsers fail in many ways on damaged files
-        raise _damaged(name, err) from None

@@ -38,12 +38,12 @@ import numpy as np
 
 from ..errors import ImageReadError
 from ._base import ArraySource, ImageSource
-from ._open import _frame_name
-from .read import DEFAULT_MAX_PIXELS, _range_notes, _tiff_input, _zarr_frame, read_image
-from .tiff import TiffSource, open_tiff, turn_upright
+from ._open import frame_name
+from .read import DEFAULT_MAX_PIXELS, range_notes, read_image, refuse_zarr_frame, tiff_input
+from .tiff import open_tiff, turn_upright
 from .zarr_store import ZarrSource, is_zarr_store
 
-__all__ = ["ArraySource", "ImageSource", "TiffSource", "ZarrSource", "open_image"]
+__all__ = ["open_image"]
 
 
 def open_image(
@@ -96,22 +96,22 @@ def open_image(
     """
     name = str(path)
     if data is None and is_zarr_store(path):
-        _zarr_frame(name, frame)
+        refuse_zarr_frame(name, frame)
         return ZarrSource(path, max_pixels=max_pixels)
-    tiff = _tiff_input(path, data)
+    tiff = tiff_input(path, data)
     if tiff is not None:
         source = open_tiff(tiff, name, frame=frame, max_pixels=max_pixels)
         fits = source is not None and (max_pixels is None or source.width * source.height <= max_pixels)
         if source is not None and source.dtype == np.int32 and fits and source.orientation == 1:
             with source:  # 32-bit integers that fit in memory: read whole, to note a range 16 bits clip
                 array = source.read()
-            shown = _frame_name(name, frame)
-            source.info.notes.extend(_range_notes(array, source.info.mode, shown))
+            shown = frame_name(name, frame)
+            source.info.notes.extend(range_notes(array, source.info.mode, shown))
             return ArraySource(array, source.info)
         if source is not None and source.orientation == 1:
             return source
         if source is not None:  # turned by its orientation tag: read whole, if it fits the limit
-            shown, pixels = _frame_name(name, frame), source.width * source.height
+            shown, pixels = frame_name(name, frame), source.width * source.height
             with source:
                 if max_pixels is not None and pixels > max_pixels:
                     raise ImageReadError(

@@ -40,10 +40,9 @@ from typing import Any
 import numpy as np
 
 from ..errors import ImageReadError
-from ._base import ImageSource
+from ._base import ImageInfo, ImageSource
 from ._extra import need
-from ._open import _damaged
-from .formats import ImageInfo
+from ._open import damaged
 
 __all__ = ["TiffSource", "is_tiff", "open_tiff", "tiff_frames", "turn_upright"]
 
@@ -103,7 +102,7 @@ def tiff_frames(source: str | os.PathLike[str] | bytes, name: str) -> int:
     except MemoryError:
         raise
     except Exception as err:  # tifffile's parsers fail in many ways on damaged files
-        raise _damaged(name, err) from None
+        raise damaged(name, err) from None
 
 
 def open_tiff(source: str | os.PathLike[str] | bytes, name: str, *, frame: int | None = None,
@@ -139,7 +138,7 @@ def open_tiff(source: str | os.PathLike[str] | bytes, name: str, *, frame: int |
     except MemoryError:
         raise
     except Exception as err:
-        raise _damaged(name, err) from None
+        raise damaged(name, err) from None
     try:
         source_obj = TiffSource._open(tif, name, frame=frame, max_pixels=max_pixels, whole=whole)
     except BaseException:
@@ -195,7 +194,7 @@ class TiffSource(ImageSource):
     @classmethod
     def _open(cls, tif: Any, name: str, *, frame: int | None, max_pixels: int | None,
               whole: bool) -> TiffSource | None:
-        from ._open import _check_pixels, _frame_name
+        from ._open import check_pixels, frame_name
 
         try:
             frames = max(1, len(tif.pages))
@@ -206,7 +205,7 @@ class TiffSource(ImageSource):
             page = tif.pages[index]
             if not hasattr(page, "dataoffsets") or not hasattr(page, "imagedepth"):
                 page = page.aspage()
-            shown = _frame_name(name, frame)
+            shown = frame_name(name, frame)
             if int(page.imagedepth) > 1:
                 raise ImageReadError(f"{shown}: a volumetric TIFF ({page.imagedepth} slices in one page); convcli "
                                      "filters 2-D images: save each slice as a page of its own")
@@ -222,7 +221,7 @@ class TiffSource(ImageSource):
             else:
                 chunks = (max(1, min(int(page.rowsperstrip or height), height)), width)
             if whole:
-                _check_pixels(shown, width, height, max_pixels)
+                check_pixels(shown, width, height, max_pixels)
             elif max_pixels is not None and chunks[0] * chunks[1] > max_pixels:
                 what = "tile" if page.is_tiled else "strip"
                 raise ImageReadError(
@@ -256,7 +255,7 @@ class TiffSource(ImageSource):
         except (ImageReadError, MemoryError):
             raise
         except Exception as err:
-            raise _damaged(name, err) from None
+            raise damaged(name, err) from None
 
     def _read(self, r0: int, r1: int) -> np.ndarray:
         if self._tif is None:

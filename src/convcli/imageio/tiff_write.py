@@ -33,71 +33,22 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..errors import ParameterError
-from ._base import row_blocks
-from ._extra import need
-from .formats import ImageInfo
-from .png import check_compression_fits
-from .write import _icc_fits
+from ._base import ImageInfo, check_tile, fitted_tile, row_blocks
+from ._extra import available, need
+from .compression import checked_compression, default_compression
+from .encode import write_encoded
+from .metadata import icc_fits
 
-__all__ = ["COMPRESSIONS", "DEFAULT_TILE", "TILED_ABOVE_PIXELS", "tiff_layout", "write_tiff"]
+__all__ = ["DEFAULT_TILE", "TILED_ABOVE_PIXELS", "tiff_layout", "write_tiff", "write_tiff_sink"]
 
-#: compression names -> TIFF compression codes (deflate is Adobe deflate, as tifffile's 'zlib')
+#: compression names (:mod:`.compression`) -> TIFF compression codes (deflate is Adobe deflate, tifffile's 'zlib')
 _CODES = {"deflate": 8, "zstd": 50000, "lzw": 5, "none": 1}
-#: the compressions an output takes, the default first
-COMPRESSIONS: tuple[str, ...] = ("deflate", "zstd", "lzw", "none")
 #: the tile side when an image is tiled without a ``tile`` given
 DEFAULT_TILE = 512
 #: images with more pixels than this are tiled even without a ``tile``
 TILED_ABOVE_PIXELS = 2**25
 _STRIP_BYTES = 256 * 1024
 _BIGTIFF_BYTES = 2**31
-
-
-def check_compression(compression: str | int | None) -> str:
-    """The compression name, ``deflate`` for None; an unknown name or a PNG level is refused, saying what fits.
-
-    Examples
-    --------
-    >>> check_compression(None), check_compression("zstd")
-    ('deflate', 'zstd')
-    >>> check_compression("jpeg")
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: compression must be one of deflate, zstd, lzw, none, got 'jpeg'
-    >>> check_compression(6)
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: compression 6 does not fit a TIFF output, which takes deflate, zstd, lzw or none \
-(default deflate); a zlib level 0-9 is for PNG outputs
-    """
-    if compression is None:
-        return "deflate"
-    check_compression_fits("TIFF", compression)
-    if compression not in _CODES:
-        raise ParameterError(f"compression must be one of {', '.join(COMPRESSIONS)}, got {compression!r}")
-    return str(compression)
-
-
-def check_tile(tile: int | None, *, tiff: bool) -> int | None:
-    """``tile`` checked: a positive integer, and a multiple of 16 for TIFF (the format requires it).
-
-    Examples
-    --------
-    >>> check_tile(256, tiff=True), check_tile(100, tiff=False), check_tile(None, tiff=True)
-    (256, 100, None)
-    >>> check_tile(100, tiff=True)
-    Traceback (most recent call last):
-    ...
-    convcli.errors.ParameterError: tile must be a positive multiple of 16 for TIFF (its tiles are), got 100
-    """
-    if tile is None:
-        return None
-    if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 1:
-        raise ParameterError(f"tile must be a positive integer (the side of a square tile), got {tile!r}")
-    if tiff and tile % 16:
-        raise ParameterError(f"tile must be a positive multiple of 16 for TIFF (its tiles are), got {tile}")
-    return int(tile)
 
 
 def tiff_layout(shape: tuple[int, ...], dtype: np.dtype, *, tile: int | None = None) -> tuple[int | None, bool]:
@@ -116,6 +67,34 @@ def tiff_layout(shape: tuple[int, ...], dtype: np.dtype, *, tile: int | None = N
     side = tile if tile is not None else (DEFAULT_TILE if height * width > TILED_ABOVE_PIXELS else None)
     raw = math.prod(shape) * np.dtype(dtype).itemsize
     return side, side is not None or raw > _BIGTIFF_BYTES
+
+
+def write_tiff_sink(handle: IO[bytes], bands: Iterable[tuple[int, np.ndarray]], *, fmt: str,
+                    shape: tuple[int, ...], dtype: np.dtype, name: str, info: ImageInfo | None = None,
+                    quality: int | None = None, tile: int | None = None, compression: int | str | None = None) -> None:
+    """The TIFF sink: streamed through tifffile (:func:`write_tiff`), or whole through Pillow without it.
+
+    Without tifffile, Pillow writes the image uncompressed and striped, as
+    before the ``formats`` extra existed; a ``tile`` or ``compression`` then
+    needs the extra, and the error names it.
+
+    Examples
+    --------
+    >>> import io, tifffile
+    >>> buffer = io.BytesIO()
+    >>> write_tiff_sink(buffer, [(0, np.ones((40, 30), np.uint8))], fmt="TIFF", shape=(40, 30),
+    ...                 dtype=np.dtype(np.uint8), name="x.tif", tile=16, compression="zstd")
+    >>> tifffile.imread(io.BytesIO(buffer.getvalue())).shape
+    (40, 30)
+    """
+    side = fitted_tile(check_tile(tile, tiff=True), shape, multiple=16)
+    if not available("tifffile") and tile is None and compression is None:
+        write_encoded(handle, bands, fmt=fmt, shape=shape, dtype=dtype, name=name, info=info, quality=quality)
+        return
+    what = "a tiled TIFF" if tile is not None else "a compressed TIFF" if compression else "TIFF"
+    need("tifffile", f"{name}: {what}", writing=True)
+    write_tiff(handle, bands, shape=shape, dtype=dtype, name=name, info=info, tile=side,
+               compression=None if compression is None else str(compression))
 
 
 def write_tiff(handle: IO[bytes], bands: Iterable[tuple[int, np.ndarray]], *, shape: tuple[int, ...],
@@ -138,7 +117,8 @@ def write_tiff(handle: IO[bytes], bands: Iterable[tuple[int, np.ndarray]], *, sh
     tile : int, optional
         The tile side (a multiple of 16); see :func:`tiff_layout`.
     compression : {"deflate", "zstd", "lzw", "none"}, optional
-        Default ``deflate``.
+        Checked by :func:`~convcli.imageio.compression.checked_compression`;
+        None: the default (``deflate``).
 
     Examples
     --------
@@ -153,7 +133,7 @@ def write_tiff(handle: IO[bytes], bands: Iterable[tuple[int, np.ndarray]], *, sh
     """
     tifffile = need("tifffile", f"{name}: writing TIFF", writing=True)
     dtype = np.dtype(dtype).newbyteorder("<")
-    code = _CODES[check_compression(compression)]
+    code = _CODES[str(checked_compression("TIFF", compression, name=name) or default_compression("TIFF"))]
     side, bigtiff = tiff_layout(shape, dtype, tile=check_tile(tile, tiff=True))
     channels = 1 if len(shape) == 2 else int(shape[2])
     predictor = 1 if code == 1 else (3 if dtype.kind == "f" else 2)
@@ -166,7 +146,7 @@ def write_tiff(handle: IO[bytes], bands: Iterable[tuple[int, np.ndarray]], *, sh
         options["planarconfig"] = "contig"
         options["extrasamples"] = ("unassalpha",) if alpha else ("unspecified",)
     icc = info.icc_profile if info is not None else None
-    if icc and _icc_fits(icc, channels):
+    if icc and icc_fits(icc, channels):
         options["iccprofile"] = icc
     if info is not None and info.dpi:
         options["resolution"] = (float(info.dpi[0]), float(info.dpi[1]))

@@ -31,12 +31,12 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ImageReadError, ParameterError
-from ._base import ImageSource, row_blocks
+from ..errors import ImageReadError
+from ._base import ImageInfo, ImageSource, check_tile, fitted_tile, row_blocks
 from ._extra import need
-from .formats import ImageInfo
+from .compression import checked_compression, default_compression
 
-__all__ = ["ZarrSource", "create_zarr", "is_zarr_store", "write_zarr"]
+__all__ = ["DEFAULT_ZARR_CHUNK", "ZarrSource", "create_zarr", "is_zarr_store", "write_zarr"]
 
 #: the chunk side written when no tile is given
 DEFAULT_ZARR_CHUNK = 512
@@ -191,36 +191,44 @@ def _info(name: str, array: Any, shape: tuple[int, ...]) -> ImageInfo:
 
 
 def _compressors(zarr: Any, compression: str | None) -> Any:
-    if compression is None or compression == "zstd":
+    """zarr's codec for a compression name (None: the default, zstd); :mod:`.compression` refuses others."""
+    chosen = checked_compression("ZARR", compression) or default_compression("ZARR")
+    if chosen == "zstd":
         return zarr.codecs.ZstdCodec(level=3)
-    if compression == "deflate":
+    if chosen == "deflate":
         return zarr.codecs.GzipCodec(level=6)
-    if compression == "none":
-        return None
-    if compression == "lzw":
-        raise ParameterError("compression 'lzw' is a TIFF compression; a Zarr output takes deflate, zstd or none")
-    raise ParameterError(f"compression must be one of deflate, zstd, lzw, none, got {compression!r}")
+    return None
 
 
-def write_zarr(folder: str | os.PathLike[str], bands: Iterable[tuple[int, np.ndarray]], *,
+def write_zarr(folder: str | os.PathLike[str], bands: Iterable[tuple[int, np.ndarray]], *, fmt: str = "ZARR",
                shape: tuple[int, ...], dtype: np.dtype, name: str, info: ImageInfo | None = None,
-               tile: int | None = None, compression: str | None = None) -> None:
-    """Write ``bands`` into a new Zarr v3 array at ``folder`` (an empty folder), one chunk row at a time.
+               quality: int | None = None, tile: int | None = None, compression: int | str | None = None) -> None:
+    """The Zarr sink: ``bands`` into a new Zarr v3 array at ``folder`` (an empty folder), a chunk row at a time.
 
-    Rows are gathered into a buffer of one chunk row (``tile`` rows) and
-    written when it is full, so one band plus one chunk row is held.  The
-    caller checks the bands (:func:`convcli.imageio._base.checked_bands`) and
-    makes the write atomic.
+    Rows are gathered into a buffer of one chunk row (``tile`` rows, default
+    :data:`DEFAULT_ZARR_CHUNK`) and written when it is full, so one band plus
+    one chunk row is held.  The caller checks the bands
+    (:func:`~convcli.imageio._base.checked_bands`) and the compression
+    (:mod:`.compression`), and makes the write atomic.
 
     Raises
     ------
     ImageWriteError
         zarr missing (naming the extra).
     ParameterError
-        An unknown or TIFF-only compression.
+        A bad ``tile``.
+
+    Examples
+    --------
+    >>> import tempfile, zarr
+    >>> folder = tempfile.mkdtemp()
+    >>> write_zarr(folder, [(0, np.ones((3, 4), np.uint8))], shape=(3, 4), dtype=np.dtype(np.uint8), name="x.zarr")
+    >>> zarr.open_array(folder, mode="r").chunks
+    (512, 512)
     """
-    side = tile or DEFAULT_ZARR_CHUNK
-    array = create_zarr(folder, shape=shape, dtype=dtype, name=name, info=info, tile=side, compression=compression)
+    side = fitted_tile(check_tile(tile, tiff=False), shape, multiple=1) or DEFAULT_ZARR_CHUNK
+    codec = None if compression is None else str(compression)
+    array = create_zarr(folder, shape=shape, dtype=dtype, name=name, info=info, tile=side, compression=codec)
     for start, block in row_blocks(bands, shape, dtype, side):
         array[start : start + block.shape[0]] = block
 
