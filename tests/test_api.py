@@ -74,3 +74,20 @@ def test_importing_convcli_loads_neither_numpy_nor_the_engine() -> None:
             "print(sorted(m for m in sys.modules if m in ('numpy', 'convcli.engine')))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+def test_dir_lists_the_public_names_only() -> None:
+    assert dir(convcli) == sorted(convcli.__all__)
+
+
+def test_the_engine_names_what_to_pass_when_given_a_kernel_object() -> None:
+    import numpy as np
+
+    with pytest.raises(convcli.KernelError, match=r"got the Kernel 'sobel:axis=y'; pass its \.matrix"):
+        convcli.correlate(np.ones((5, 5)), convcli.kernel("sobel:axis=y"))
+    from scipy import ndimage
+
+    matrix = np.asarray(convcli.kernel("sobel:axis=y").matrix, dtype=np.float64)
+    image = np.arange(30, dtype=np.float64).reshape(5, 6) ** 1.5
+    np.testing.assert_allclose(convcli.correlate(image, matrix, border="constant"),
+                               ndimage.correlate(image, matrix, mode="constant"), rtol=1e-12, atol=1e-9)

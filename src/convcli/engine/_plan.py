@@ -90,6 +90,10 @@ def check_kernel(kernel: object, *, label: str = "kernel") -> np.ndarray:
     ...
     convcli.errors.KernelError: kernel '1 nan' has nan at row 1, column 2; every value must be a finite number
     """
+    if hasattr(kernel, "matrix") and hasattr(kernel, "components"):  # a convcli.Kernel: the engine takes arrays
+        raise KernelError(f"{label} must be a 2-D array of numbers, got the Kernel {getattr(kernel, 'spec', '')!r}; "
+                          "pass its .matrix (or use convcli.Convolve(spec) with stream_filter, which applies "
+                          "operators such as sobel:axis=both whole)")
     try:
         arr = np.array(kernel, dtype=np.float64)
     except (TypeError, ValueError) as err:
