@@ -12,8 +12,6 @@ from PIL import Image
 from convcli.batch import (
     FileResult,
     LocalExecutor,
-    Naming,
-    OutputConflict,
     Recipe,
     Source,
     Task,
@@ -28,10 +26,11 @@ from convcli.batch import (
     read_path_list,
     run_batch,
 )
-from convcli.errors import ImageReadError, ParameterError, UsageError
+from convcli.errors import ImageReadError, OutputConflict, ParameterError, UsageError
 from convcli.imageio import read_image, write_image
 from convcli.kernels import kernel
 from convcli.operations import Activate, Convolve, Pooling
+from convcli.recipe import Naming
 
 
 def png(path: Path, value: int = 100, shape=(8, 8)) -> Path:

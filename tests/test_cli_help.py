@@ -155,3 +155,12 @@ def test_completion_installs_for_bash(tmp_path):
                          env={**os.environ, "HOME": str(tmp_path)})
     assert out.returncode == 0, out.stderr
     assert "_CONVCLI_COMPLETE=complete_bash" in out.stdout
+
+
+def test_every_choice_list_the_help_shows_resolves_in_the_library() -> None:
+    """Help and completion look the choices up lazily by name: each lookup must find its table."""
+    from convcli.cli import options
+
+    for name in options._CHOICES:
+        values = options.choices(name)
+        assert values and all(isinstance(v, str) and v for v in values), name

@@ -159,7 +159,7 @@ def test_an_interrupted_run_on_a_big_tiff_leaves_nothing_behind(tmp_path):
 
 
 def test_a_tall_tiled_tiff_is_filtered_in_memory_that_does_not_grow_with_its_height(tmp_path):
-    """Library use, as the README shows it: open_image, stream_filter, write_bands; memory follows the strip."""
+    """Library use (docs/deep-and-huge.md): open_image, stream_filter, write_bands; memory follows strips."""
     import convcli
     from convcli.imageio import open_image, write_bands
 

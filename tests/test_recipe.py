@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from convcli.batch import Naming, Recipe, dry_run, plan_task, plan_tasks, run_batch
+from convcli.batch import Recipe, dry_run, plan_task, plan_tasks, run_batch
 from convcli.errors import KernelError, OutputConflict, UsageError, exit_code_for
 from convcli.imageio import DEFAULT_MAX_PIXELS
 from convcli.operations import Activate, Convolve, Pooling
-from convcli.recipe import build_recipe
+from convcli.recipe import Naming, build_recipe
 
 OUT = {"outdir": "out"}
 

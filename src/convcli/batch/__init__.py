@@ -22,10 +22,10 @@ image is a :class:`~convcli.recipe.Recipe`, plain data; the batch runs it.
    walked folder are sources marked ``skipped``, with the reason: they are
    reported, not filtered (an output folder that *is* the walked folder is
    in-place work, and its files are inputs).
-2. :func:`plan_outputs` names every output (:class:`Naming`) and checks the
+2. :func:`plan_outputs` names every output (:class:`convcli.recipe.Naming`) and checks the
    whole plan before anything is written: two inputs that would write the same
    file, or an output equal to its own input without ``force``, raise
-   :class:`OutputConflict` (a usage error, exit code 2).  An input that is
+   :class:`convcli.errors.OutputConflict` (a usage error, exit code 2).  An input that is
    another input's planned output (an earlier run's ``a_b.png`` beside
    ``a.png``) is that output, not a new input: it is skipped, with the
    reason, so a re-run with ``skip_existing`` finishes an interrupted batch.
@@ -59,6 +59,7 @@ cannot go to stdout.
 Examples
 --------
 >>> import os, tempfile
+>>> from convcli.recipe import Naming
 >>> folder = tempfile.mkdtemp()
 >>> for name in ("a.png", "b.png"):
 ...     open(os.path.join(folder, name), "wb").close()
@@ -72,8 +73,7 @@ Examples
 
 from __future__ import annotations
 
-from ..errors import Interrupted, OutputConflict
-from ..recipe import DEFAULT_TEMPLATE, FRAMES, TEMPLATE_FIELDS, Frames, Naming, Recipe, build_recipe, check_overwrite
+from ..recipe import Recipe, build_recipe
 from .bookkeeping import terminate_on_sigterm
 from .cluster import DaskExecutor, filter_on_cluster
 from .command import Applied, Streams, apply_batch, choose_executor
@@ -83,18 +83,11 @@ from .naming import Task, plan_outputs, plan_tasks
 from .results import FileResult, Status, dry_run, plan_task, process_task
 
 __all__ = [
-    "DEFAULT_TEMPLATE",
-    "FRAMES",
-    "TEMPLATE_FIELDS",
     "Applied",
     "DaskExecutor",
     "Executor",
     "FileResult",
-    "Frames",
-    "Interrupted",
     "LocalExecutor",
-    "Naming",
-    "OutputConflict",
     "Recipe",
     "Source",
     "Status",
@@ -103,7 +96,6 @@ __all__ = [
     "apply_batch",
     "build_recipe",
     "check_inputs",
-    "check_overwrite",
     "choose_executor",
     "default_jobs",
     "dry_run",

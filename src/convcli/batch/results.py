@@ -304,7 +304,8 @@ def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> File
     --------
     >>> import os, tempfile
     >>> import numpy as np
-    >>> from convcli.batch import Naming, expand_inputs, plan_outputs
+    >>> from convcli.batch import expand_inputs, plan_outputs
+    >>> from convcli.recipe import Naming
     >>> from convcli.recipe import build_recipe
     >>> folder = tempfile.mkdtemp()
     >>> np.save(os.path.join(folder, "in.npy"), np.eye(4, dtype=np.float32))

@@ -75,7 +75,7 @@ _CHOICES: dict[str, Callable[[], tuple[str, ...]]] = {
     "range_mode": lambda: _library("depth", "RANGES"),
     "activation": lambda: _library("operations", "ACTIVATIONS"),
     "depth": lambda: _library("depth", "DEPTHS"),
-    "frames": lambda: _library("batch", "FRAMES"),
+    "frames": lambda: _library("recipe", "FRAMES"),
     "alpha": lambda: _library("recipe", "ALPHA_MODES"),
     "nan": lambda: _library("engine", "NAN_MODES"),
     # TIFF/Zarr codecs, then PNG's zlib levels

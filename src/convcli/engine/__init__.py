@@ -1,6 +1,6 @@
 """The convolution engine: 2-D correlation and convolution of image arrays.
 
-Conventions (see the README for the tables):
+Conventions (docs/conventions.md has the tables):
 
 * **Correlation is the default** (the deep-learning convention):
   ``out[i, j] = sum_{a,b} k[a, b] * P[i*s_h + a*d_h, j*s_w + b*d_w]`` where ``P``
