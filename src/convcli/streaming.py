@@ -141,10 +141,6 @@ class Stage:
             self._first, self._block = c0, new
         return self._block[r0 - self._first : r1 - self._first]
 
-    def all_rows(self) -> np.ndarray:
-        """The whole output (for what needs a whole array)."""
-        return self.read(0, self.shape[0])
-
     def strip_rows(self, budget: int) -> int:
         """Output rows per strip such that no stage of the chain computes more than about ``budget`` samples a strip."""
         seen: dict[int, Stage] = {}
