@@ -205,7 +205,7 @@ def test_brackets_in_command_descriptions_survive_rich_markup(path):
 
 def test_the_scheduler_help_names_the_dask_extra():
     row = " ".join(render(["apply"], width=400).split())
-    assert "[dask]" in row
+    assert "'.[dask]'" in row
 
 
 def _examples(path: list[str], width: int = 80) -> list[str]:

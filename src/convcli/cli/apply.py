@@ -188,8 +188,9 @@ def apply(
         "--scheduler", panel=4, metavar="ADDRESS|local", show_default=False,
         help="Run the batch on a Dask cluster: its scheduler's address, or local (one worker per core on this "
              "machine); default $DASK_SCHEDULER_ADDRESS when set and --jobs is not given. Workers read and write "
-             "the same paths; one big tiled TIFF or Zarr input is cut into bands of rows for all workers. Needs pip "
-             "install 'convcli\\[dask]'. E.g. --scheduler tcp://10.0.0.5:8786")] = None,
+             "the same paths; one big tiled TIFF or Zarr input is cut into bands of rows for all workers. Needs "
+             "the dask extra: pip install '.\\[dask]' in a clone (workers: docs/clusters.md). E.g. --scheduler "
+             "tcp://10.0.0.5:8786")] = None,
     quiet: Annotated[bool, _option(
         "--quiet", "-q", panel=4,
         help="No progress bar, summary or warnings; errors are still printed. E.g. -q")] = False,
