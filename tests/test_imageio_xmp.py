@@ -100,3 +100,22 @@ def test_a_png_with_xmp_keeps_one_packet(tmp_path, jpeg_with_xmp):
         assert result.exit_code == 0, result.output
     assert second.read_bytes().count(b"XML:com.adobe.xmp") == 1
     assert b"Hubble Deep Field (convcli test)" in _xmp_of(second)
+
+
+def test_an_xmp_packet_too_big_for_a_jpeg_segment_is_dropped_not_fatal(tmp_path):
+    """PNG holds any XMP; one JPEG APP1 segment 65,504 bytes of it: the JPEG is written without it."""
+    source = tmp_path / "big.png"
+    Image.new("RGB", (8, 8), (10, 20, 30)).save(source, pnginfo=_pnginfo_with_xmp(xmp_packet(8, 8) * 7))
+    out = tmp_path / "out.jpg"
+    result = CliRunner().invoke(app, ["apply", str(source), "-k", "identity", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    with Image.open(out) as image:
+        assert "xmp" not in image.info and image.size == (8, 8)
+
+
+def _pnginfo_with_xmp(packet: bytes):
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_itxt("XML:com.adobe.xmp", packet.decode("utf-8"), zip=False)
+    return info
