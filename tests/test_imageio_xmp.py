@@ -119,3 +119,16 @@ def _pnginfo_with_xmp(packet: bytes):
     info = PngImagePlugin.PngInfo()
     info.add_itxt("XML:com.adobe.xmp", packet.decode("utf-8"), zip=False)
     return info
+
+
+def test_a_tiff_input_read_by_tifffile_keeps_its_xmp(tmp_path):
+    tifffile = pytest.importorskip("tifffile")
+    source = tmp_path / "in.tif"
+    packet = xmp_packet(40, 30)
+    tifffile.imwrite(source, np.zeros((30, 40, 3), np.uint8), photometric="rgb",
+                     extratags=[(700, "B", len(packet), packet, True)])
+    out = tmp_path / "out.jpg"
+    result = CliRunner().invoke(app, ["apply", str(source), "-k", "identity", "--stride", "2", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    kept = _xmp_of(out).decode("utf-8")
+    assert "Hubble Deep Field (convcli test)" in kept and 'exif:PixelXDimension="20"' in kept
