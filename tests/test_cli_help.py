@@ -314,3 +314,20 @@ def test_the_first_kernels_show_example_fits_80_columns():
         assert result.exit_code == 0, result.output
         widest = max(len(line) for line in result.output.splitlines())
         assert widest <= 80, (args, widest, result.output)
+
+
+@pytest.mark.parametrize("path", ALL_COMMANDS, ids=IDS)
+def test_option_examples_wrap_only_between_arguments(path):
+    """An option's "E.g." example holds no argument with a space, so a table cell breaks it only between words.
+
+    At 80 columns Rich wraps a cell at spaces: ``-k '1 2 3' --flip`` came out as ``-k '1`` / ``2 3' --flip``.
+    """
+    for param in _click_command(path).params:
+        help_text = getattr(param, "help", None) or ""
+        match = re.search(r"\b[Ee]\.g\. (.*)$", help_text)
+        if not match:
+            continue
+        example = match.group(1).rstrip(".").split(", or ")
+        for part in example:
+            words = [w for w in _words(part) if w not in (";", "|")]
+            assert not [w for w in words if re.search(r"\s", w)], f"{param.name}: {part!r}"

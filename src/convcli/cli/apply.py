@@ -105,7 +105,7 @@ def apply(
     flip: Annotated[bool, flip_option(panel=_PANELS[2])] = False,
     normalize: Annotated[bool, _option(
         "--normalize", panel=2,
-        help="Divide every kernel by its sum. E.g. -k '1 2 1; 2 4 2; 1 2 1' --normalize")] = False,
+        help="Divide every kernel by its sum. E.g. -k '1,2,1;2,4,2;1,2,1' --normalize")] = False,
     border: Annotated[str, border_option(panel=_PANELS[2])] = "reflect",
     border_value: Annotated[float | None, border_value_option(panel=_PANELS[2])] = None,
     pad: Annotated[str, pad_option(panel=_PANELS[2])] = "same",

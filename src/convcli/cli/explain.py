@@ -341,7 +341,7 @@ def explain_command(
     grad: Annotated[
         str | None,
         typer.Option("--grad", metavar="MATRIX", show_default=False,
-                     help="The error term on the result for --backward, e.g. \"1 0 0; 0 2 0; 0 0 1\"."),
+                     help="The error term on the result for --backward, e.g. \"1,0,0;0,2,0;0,0,1\"."),
     ] = None,
     as_json: Annotated[
         bool,

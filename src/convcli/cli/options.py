@@ -214,7 +214,7 @@ def flip_option(*, panel: str | None = None) -> Any:
     """``--flip``: true convolution."""
     return typer.Option("--flip", rich_help_panel=panel,
                         help="True convolution: rotate the kernel 180° first (default: correlation). "
-                        "E.g. -k '1 2 3' --flip")
+                        "E.g. -k '1,2,3' --flip")
 
 
 def method_option(*, panel: str | None = None) -> Any:
