@@ -132,3 +132,15 @@ def test_a_tiff_input_read_by_tifffile_keeps_its_xmp(tmp_path):
     assert result.exit_code == 0, result.output
     kept = _xmp_of(out).decode("utf-8")
     assert "Hubble Deep Field (convcli test)" in kept and 'exif:PixelXDimension="20"' in kept
+
+
+def test_a_tiff_written_by_pillow_without_the_extra_keeps_the_xmp_packet(tmp_path, jpeg_with_xmp, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "tifffile", None)  # the formats extra not installed: Pillow writes the TIFF
+    out = tmp_path / "out.tif"
+    result = CliRunner().invoke(app, ["apply", str(jpeg_with_xmp), "-k", "identity", "--stride", "2",
+                                      "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    kept = _xmp_of(out).decode("utf-8")
+    assert "Hubble Deep Field (convcli test)" in kept and 'exif:PixelXDimension="50"' in kept
