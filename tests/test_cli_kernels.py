@@ -311,7 +311,7 @@ def test_help_texts_have_examples() -> None:
     assert "convcli kernels show sobel:axis=both" in group
     assert "operator" in group and "correlation" in group
     show = ok("show", "--help")
-    assert "convcli kernels show gaussian:sigma=1.5" in show
+    assert "convcli kernels show gaussian:sigma=1,radius=2" in show
     assert "--image-size" in show and "--normalize" in show and "--json" in show
 
 

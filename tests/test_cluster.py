@@ -406,7 +406,8 @@ def test_missing_dask_gives_the_install_command(photos, monkeypatch):
     result = invoke("in/*.png", "-k", KERNEL, "--outdir", "out", "--scheduler", "tcp://127.0.0.1:8786")
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: running on a Dask cluster needs dask.distributed, which is not installed")
-    assert result.stderr.endswith("; pip install 'convcli[dask]'\n") and result.stderr.count("\n") == 1
+    assert result.stderr.endswith("on each\n") and result.stderr.count("\n") == 1
+    assert "pip install '.[dask]'" in result.stderr and "pip wheel --no-deps . -w dist" in result.stderr
     assert not Path("out").exists()
 
 

@@ -100,7 +100,7 @@ def test_16bit_colour_png_without_the_extra_is_8bit_and_says_so(tmp_path, rng, m
     monkeypatch.setitem(sys.modules, "imagecodecs", None)
     back, info = read_image(tmp_path / "deep.png")
     assert back.dtype == np.uint8 and np.array_equal(back, (arr[..., ::-1] >> 8).astype(np.uint8))
-    assert any("16-bit colour was decoded to 8 bits" in note and "pip install 'convcli[formats]'" in note
+    assert any("16-bit colour was decoded to 8 bits" in note and "pip install '.[formats]'" in note
                for note in info.notes)
 
 
@@ -379,7 +379,7 @@ def test_fit_depth_strict_names_the_fix(fmt, depth, channels, message):
 
 @pytest.mark.parametrize(("fmt", "depth", "channels", "missing", "fallback", "message"), [
     ("TIFF", "16", 3, "tifffile", "8", "TIFF: 16-bit RGB data needs convcli's formats extra: pip install "
-     "'convcli\\[formats\\]' \\(or write .npy, or choose --depth 8\\)"),
+     "'\\.\\[formats\\]' in convcli's source folder \\(or write .npy, or choose --depth 8\\)"),
     ("TIFF", "float", 4, "tifffile", "8", "TIFF: float RGBA data needs convcli's formats extra"),
     ("PNG", "16", 4, "imagecodecs", "8", "PNG: 16-bit RGBA data needs convcli's formats extra"),
 ])

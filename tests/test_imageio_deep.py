@@ -184,7 +184,7 @@ def test_tiff_resolution_in_centimetres_reads_as_dpi(tmp_path):
 def test_without_the_extra_16bit_colour_png_is_refused_naming_it(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "imagecodecs", None)
     with pytest.raises(ImageWriteError, match=r"out.png: PNG: 16-bit RGB data needs convcli's formats extra: "
-                                              r"pip install 'convcli\[formats\]'"):
+                                              r"pip install '\.\[formats\]'"):
         write_image(tmp_path / "out.png", photo16("chelsea.png"))
     write_image(tmp_path / "gray.png", photo16("chelsea.png")[..., 0])  # 16-bit gray: Pillow writes it
     assert np.array_equal(cv2.imread(str(tmp_path / "gray.png"), cv2.IMREAD_UNCHANGED), photo16("chelsea.png")[..., 0])
@@ -196,7 +196,7 @@ def test_without_tifffile_tiff_goes_through_pillow_as_before(tmp_path, monkeypat
     tifffile.imwrite(tmp_path / "deep.tif", deep, photometric="rgb")
     monkeypatch.setitem(sys.modules, "tifffile", None)
     back, info = read_image(tmp_path / "deep.tif")
-    assert back.dtype == np.uint8 and any("pip install 'convcli[formats]'" in note for note in info.notes)
+    assert back.dtype == np.uint8 and any("pip install '.[formats]'" in note for note in info.notes)
     gray = deep[..., 1]
     write_image(tmp_path / "gray.tif", gray)
     with Image.open(tmp_path / "gray.tif") as image:

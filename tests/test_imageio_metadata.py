@@ -307,7 +307,7 @@ def test_a_float_colour_tiff_without_the_extra_is_not_supported_rather_than_corr
     result = invoke(str(tmp_path / "rgb.tif"), "-k", "box", "-o", str(tmp_path / "out.png"))
     assert result.exit_code == 1
     assert "rgb.tif: not supported (32-bit float colour TIFF;" in result.stderr
-    assert "pip install 'convcli[formats]'" in result.stderr
+    assert "pip install '.[formats]'" in result.stderr
     assert ".npy" in result.stderr and "corrupt" not in result.stderr
     assert not (tmp_path / "out.png").exists()
     assert invoke(str(tmp_path / "gray.tif"), "-k", "box", "-o", str(tmp_path / "g.tif")).exit_code == 0

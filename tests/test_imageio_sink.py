@@ -276,7 +276,7 @@ def test_without_tifffile_a_plain_tiff_goes_through_pillow(tmp_path, monkeypatch
     with Image.open(tmp_path / "x.tif") as image:
         assert np.array_equal(np.asarray(image), arr)
     with pytest.raises(ImageWriteError, match=r"t.tif: a tiled TIFF needs convcli's formats extra \(tifffile\): "
-                                              r"pip install 'convcli\[formats\]'"):
+                                              r"pip install '\.\[formats\]'"):
         write_bands(tmp_path / "t.tif", bands(arr), shape=arr.shape, dtype=arr.dtype, fmt="TIFF", tile=256)
     with pytest.raises(ImageWriteError, match=r"c.tif: a compressed TIFF needs convcli's formats extra"):
         write_bands(tmp_path / "c.tif", bands(arr), shape=arr.shape, dtype=arr.dtype, fmt="TIFF", compression="zstd")
@@ -287,7 +287,7 @@ def test_without_zarr_a_zarr_output_names_the_extra(tmp_path, monkeypatch):
     arr = photo()[:8, :8]
     monkeypatch.setitem(sys.modules, "zarr", None)
     with pytest.raises(ImageWriteError, match=r"x.zarr: a Zarr output needs convcli's formats extra \(zarr 3, "
-                                              r"Python 3.11\+\): pip install 'convcli\[formats\]'"):
+                                              r"Python 3.11\+\): pip install '\.\[formats\]'"):
         write_bands(tmp_path / "x.zarr", bands(arr), shape=arr.shape, dtype=arr.dtype, fmt="ZARR")
     assert os.listdir(tmp_path) == []
 

@@ -208,7 +208,8 @@ def test_the_advice_names_the_extra_when_it_is_missing(tmp_path, monkeypatch):
     Image.fromarray(photo()).save(tmp_path / "a.png")
     Image.fromarray(photo()).save(tmp_path / "a.tif")
     monkeypatch.setitem(sys.modules, "tifffile", None)
-    with pytest.raises(ImageReadError, match=r"streams \(with its formats extra: pip install 'convcli\[formats\]'\)"):
+    with pytest.raises(ImageReadError, match=r"streams \(with its formats extra: pip install '\.\[formats\]' "
+                       r"in convcli's source folder\)"):
         open_image(tmp_path / "a.png", max_pixels=1000)
     with pytest.raises(ImageReadError, match=r"install convcli's formats extra, with which TIFFs stream"):
         open_image(tmp_path / "a.tif", max_pixels=1000)
@@ -267,7 +268,7 @@ def test_a_zarr_input_without_the_extra_names_it(tmp_path, monkeypatch):
     zarr.create_array(store=str(tmp_path / "x.zarr"), shape=(4, 4), dtype="u1")
     monkeypatch.setitem(sys.modules, "zarr", None)
     with pytest.raises(ImageReadError, match=r"x.zarr: reading a Zarr store needs convcli's formats extra "
-                                             r"\(zarr 3, Python 3.11\+\): pip install 'convcli\[formats\]'"):
+                                             r"\(zarr 3, Python 3.11\+\): pip install '\.\[formats\]'"):
         open_image(tmp_path / "x.zarr")
 
 

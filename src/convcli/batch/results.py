@@ -174,7 +174,7 @@ def _target(recipe: Recipe, task: Task, shape: tuple[int, ...], dtype: Any,
     notes = []
     if depth != wanted:
         keep = " or ".join(", ".join(formats_holding(wanted, channels, besides=task.fmt)).rsplit(", ", 1))
-        extra = (f"; with pip install 'convcli[formats]' {task.fmt} holds it"
+        extra = (f"; with convcli's formats extra (pip install '.[formats]' in its source folder) {task.fmt} holds it"
                  if held_with_extra(task.fmt, wanted, channels) else "")
         notes.append(f"{task.output}: {task.fmt} cannot hold {depth_name(wanted)} data here; wrote "
                      f"{depth_name(depth)} (write {keep} to keep {depth_name(wanted)} data, or choose "

@@ -47,7 +47,10 @@ CANCEL_WAIT = 60.0
 WINDOW_PER_THREAD = 3
 #: how often the window follows workers joining or leaving, in seconds
 _WINDOW_REFRESH = 5.0
-INSTALL_HINT = "pip install 'convcli[dask]'"
+#: how messages name the dask extra: convcli is on no package index, so from a clone, and for the workers a
+#: wheel built once and installed with its extra on each
+INSTALL_HINT = ("pip install '.[dask]' in convcli's source folder; for the workers, build a wheel there once "
+                "(pip wheel --no-deps . -w dist) and run pip install --find-links dist 'convcli[dask]' on each")
 
 
 def window(threads: int) -> int:

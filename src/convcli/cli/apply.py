@@ -105,7 +105,7 @@ def apply(
     flip: Annotated[bool, flip_option(panel=_PANELS[2])] = False,
     normalize: Annotated[bool, _option(
         "--normalize", panel=2,
-        help="Divide every kernel by its sum. E.g. -k '1 2 1; 2 4 2; 1 2 1' --normalize")] = False,
+        help="Divide every kernel by its sum. E.g. -k '1,2,1;2,4,2;1,2,1' --normalize")] = False,
     border: Annotated[str, border_option(panel=_PANELS[2])] = "reflect",
     border_value: Annotated[float | None, border_value_option(panel=_PANELS[2])] = None,
     pad: Annotated[str, pad_option(panel=_PANELS[2])] = "same",
@@ -188,8 +188,9 @@ def apply(
         "--scheduler", panel=4, metavar="ADDRESS|local", show_default=False,
         help="Run the batch on a Dask cluster: its scheduler's address, or local (one worker per core on this "
              "machine); default $DASK_SCHEDULER_ADDRESS when set and --jobs is not given. Workers read and write "
-             "the same paths; one big tiled TIFF or Zarr input is cut into bands of rows for all workers. Needs pip "
-             "install 'convcli[dask]'. E.g. --scheduler tcp://10.0.0.5:8786")] = None,
+             "the same paths; one big tiled TIFF or Zarr input is cut into bands of rows for all workers. Needs "
+             "the dask extra: pip install '.\\[dask]' in a clone (workers: docs/clusters.md). E.g. --scheduler "
+             "tcp://10.0.0.5:8786")] = None,
     quiet: Annotated[bool, _option(
         "--quiet", "-q", panel=4,
         help="No progress bar, summary or warnings; errors are still printed. E.g. -q")] = False,
@@ -230,17 +231,23 @@ def apply(
 
       convcli apply 'photos/*.jpg' -k sharpen --outdir sharp/ --quality 90
 
-      convcli apply -r photos/ -k sobel:axis=both --channels gray --outdir edges/ --suffix _edges
+      convcli apply -r photos/ -k sobel:axis=both --channels gray \\
+        --outdir edges/ --suffix _edges
 
-      convcli apply -r scans/ -k sobel:axis=x --gain 0.5 --offset 50% --outdir signed_edges/
+      convcli apply -r scans/ -k sobel:axis=x --gain 0.5 --offset 50% \\
+        --outdir signed_edges/
 
-      convcli apply photo.png -k gaussian:sigma=1 --activation relu --pool max:size=2 -o small.png
+      convcli apply photo.png -k gaussian:sigma=1 --activation relu \\
+        --pool max:size=2 -o small.png
 
-      cat in.png | convcli apply - -k box:size=5 -o - | convcli apply - -k sharpen -o out.png
+      cat in.png | convcli apply - -k box:size=5 -o - \\
+        | convcli apply - -k sharpen -o out.png
 
-      find . -name '*.tif' | convcli apply --from-file - -k gaussian:sigma=2 --outdir out/ --json
+      find . -name '*.tif' | convcli apply --from-file - \\
+        -k gaussian:sigma=2 --outdir out/ --json
 
-      convcli apply 'photos/*.jpg' -k gaussian:sigma=2 --outdir out/ --scheduler tcp://10.0.0.5:8786
+      convcli apply 'photos/*.jpg' -k gaussian:sigma=2 --outdir out/ \\
+        --scheduler tcp://10.0.0.5:8786
 
       convcli apply photo.png -k gaussian:sigma=8 -o big.png --dry-run
     """

@@ -341,7 +341,7 @@ def explain_command(
     grad: Annotated[
         str | None,
         typer.Option("--grad", metavar="MATRIX", show_default=False,
-                     help="The error term on the result for --backward, e.g. \"1 0 0; 0 2 0; 0 0 1\"."),
+                     help="The error term on the result for --backward, e.g. \"1,0,0;0,2,0;0,0,1\"."),
     ] = None,
     as_json: Annotated[
         bool,
@@ -371,19 +371,24 @@ def explain_command(
 
     Examples (the first is the classic exercise: a 5x5 input and a 3x3 kernel):
 
-      convcli explain --image "1 2 3 0 1; 4 5 6 1 0; 7 8 9 0 1; 1 0 1 2 3; 0 1 0 3 2" -k "1 0 1; 0 1 0; 1 0 1"
+      convcli explain -i "1 2 3 0 1; 4 5 6 1 0; 7 8 9 0 1; 1 0 1 2 3; 0 1 0 3 2" \\
+        -k "1 0 1; 0 1 0; 1 0 1"
 
-      convcli explain -i "1 2 3 0; 4 5 6 1; 7 8 9 0; 1 0 1 2" -k "1 0 1; 0 1 0; 1 0 1" --pad 1 --stride 2 --step 1
+      convcli explain -i "1 2 3 0; 4 5 6 1; 7 8 9 0; 1 0 1 2" \\
+        -k "1 0 1; 0 1 0; 1 0 1" --pad 1 --stride 2 --step 1
 
-      convcli explain -i "1 2 3 0; 4 5 6 1; 7 8 9 0; 1 0 1 2" -k "1 0; 0 1" --pool max:size=2 --backward
+      convcli explain -i "1 2 3 0; 4 5 6 1; 7 8 9 0; 1 0 1 2" -k "1 0; 0 1" \\
+        --pool max:size=2 --backward
 
-      convcli explain --image "1 3 2 1; 4 2 0 1; 5 6 1 2; 7 8 3 4" --pool max:size=2
+      convcli explain -i "1 3 2 1; 4 2 0 1; 5 6 1 2; 7 8 3 4" --pool max:size=2
 
-      convcli explain --image "1 2 3; 4 5 6; 7 8 9" -k "1 2; 3 4" --flip --backward
+      convcli explain -i "1 2 3; 4 5 6; 7 8 9" -k "1 2; 3 4" --flip --backward
 
-      convcli explain --image photo.png --crop 100,40,6,6 --channel 0 -k sobel:axis=x --json
+      convcli explain --image photo.png --crop 100,40,6,6 --channel 0 \\
+        -k sobel:axis=x --json
 
-      convcli explain -i "1 2 3 0; 4 5 6 1; 7 8 9 0; 1 0 1 2" -k "1 0; 0 1" --pad 1 --picture steps.gif
+      convcli explain -i "1 2 3 0; 4 5 6 1; 7 8 9 0; 1 0 1 2" -k "1 0; 0 1" \\
+        --pad 1 --picture steps.gif
     """
     options: dict[str, Any] = {
         "pad": parse_pad(pad),

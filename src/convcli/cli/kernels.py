@@ -210,7 +210,7 @@ def kernels_show(
 
     Examples:
 
-      convcli kernels show gaussian:sigma=1.5
+      convcli kernels show gaussian:sigma=1,radius=2
 
       convcli kernels show "1 2 1; 2 4 2; 1 2 1" --normalize
 
@@ -220,7 +220,7 @@ def kernels_show(
 
       convcli kernels show log:sigma=1.4 --picture log.png
 
-      convcli kernels show -- "-1 0 1"    (a leading '-' needs '--' first)
+      convcli kernels show -- "-1 0 1"           # a leading - needs -- first
     """
     from ..kernels import kernel_info
 

@@ -62,13 +62,13 @@ def seq_command(
 
     Examples:
 
-      convcli seq "2,4" "7,3,1"                      (prints 14 34 14 4)
+      convcli seq "2,4" "7,3,1"                  # prints 14 34 14 4
 
       seq 1 100 | convcli seq - -k box:size=5 --pad valid
 
       convcli seq prices.txt -k "0.25 0.5 0.25" --pad same --lines
 
-      convcli seq -- "-1,2" "3,4"                    (a leading '-' needs '--' first)
+      convcli seq -- "-1,2" "3,4"                # a leading - needs -- first
     """
     from ..learn.sequences import convolve_sequences
 
@@ -115,13 +115,14 @@ def multiply_command(
 
     Examples:
 
-      convcli multiply 42 137                                 (prints 5754)
+      convcli multiply 42 137                    # prints 5754
 
       convcli multiply @a.txt @b.txt > product.txt
 
-      echo 42 | convcli multiply - 137                        (prints 5754)
+      echo 42 | convcli multiply - 137           # prints 5754
 
-      python -c "print('9' * 100000)" > nines.txt; convcli multiply nines.txt nines.txt | wc -c
+      python -c "print('9' * 100000)" > nines.txt
+      convcli multiply nines.txt nines.txt | wc -c
     """
     from ..errors import UsageError
     from ..learn.sequences import load_number, multiply

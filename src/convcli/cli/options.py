@@ -214,7 +214,7 @@ def flip_option(*, panel: str | None = None) -> Any:
     """``--flip``: true convolution."""
     return typer.Option("--flip", rich_help_panel=panel,
                         help="True convolution: rotate the kernel 180° first (default: correlation). "
-                        "E.g. -k '1 2 3' --flip")
+                        "E.g. -k '1,2,3' --flip")
 
 
 def method_option(*, panel: str | None = None) -> Any:
@@ -226,8 +226,8 @@ def method_option(*, panel: str | None = None) -> Any:
 def pool_option(*, panel: str | None = None) -> Any:
     """``--pool SPEC``: OP[:size=K,stride=S,pad=P,ceil=true]."""
     return typer.Option("--pool", metavar="SPEC", show_default=False, rich_help_panel=panel,
-                        help="Pool last: OP[:size=K,stride=S,pad=P,ceil=true], OP max, mean or min; size "
-                        "defaults to 2 and stride to size. E.g. --pool max:size=2")
+                        help="Pool last: OP or OP:key=value,… with OP max, mean or min and the keys size "
+                        "(default 2), stride (default: the size), pad and ceil=true. E.g. --pool max:size=2")
 
 
 def json_option(*, what: str = "the result") -> Any:

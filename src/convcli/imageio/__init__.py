@@ -27,7 +27,7 @@ module                 owns
 :mod:`._extra`         the optional ``formats`` extra (tifffile, imagecodecs, zarr)
 =====================  ==========================================================
 
-With convcli's ``formats`` extra (``pip install 'convcli[formats]'``) 16-bit
+With convcli's ``formats`` extra (``pip install '.[formats]'`` in a clone) 16-bit
 colour PNG is read and written exactly (imagecodecs), TIFF of every sample
 type, striped or tiled, classic or BigTIFF, is read and written by tifffile,
 a tile at a time, and ``.zarr`` stores by zarr.  Without it Pillow reads

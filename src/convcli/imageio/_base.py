@@ -44,8 +44,9 @@ class ImageInfo:
     alpha : bool
         Whether the last channel is alpha (never for ``.npy`` arrays, whose
         channels are all data).
-    icc_profile, exif : bytes or None
-        Metadata to write back where the output format keeps it.
+    icc_profile, exif, xmp : bytes or None
+        Metadata to write back where the output format keeps it (XMP: the
+        packet, :mod:`~convcli.imageio.metadata`).
     dpi : (float, float) or None
         Resolution in dots per inch (PNG ``pHYs``, JPEG JFIF, TIFF, BMP),
         written back to PNG, JPEG, TIFF and BMP outputs.
@@ -69,6 +70,7 @@ class ImageInfo:
     alpha: bool = False
     icc_profile: bytes | None = field(default=None, repr=False)
     exif: bytes | None = field(default=None, repr=False)
+    xmp: bytes | None = field(default=None, repr=False)
     notes: list[str] = field(default_factory=list)
     dpi: tuple[float, float] | None = None
     text: dict[str, str] = field(default_factory=dict, repr=False)

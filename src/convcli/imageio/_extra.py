@@ -1,6 +1,7 @@
 """The optional ``formats`` extra: tifffile, imagecodecs and zarr, found without importing them.
 
-``pip install 'convcli[formats]'`` brings the field's own libraries for what
+``pip install '.[formats]'`` (in convcli's source folder: it is on no package
+index) brings the field's own libraries for what
 Pillow cannot do: tifffile (TIFF of any sample type, tiled, BigTIFF, streamed
 tile by tile), imagecodecs (exact 16-bit colour PNG, TIFF compressions) and
 zarr 3 (chunked ``.zarr`` stores; Python 3.11 and newer).  Without them
@@ -24,8 +25,8 @@ from ..errors import ImageReadError, ImageWriteError
 
 __all__ = ["EXTRA_HINT", "available", "missing_extra", "need"]
 
-#: how every message names the extra
-EXTRA_HINT = "pip install 'convcli[formats]'"
+#: how every message names the extra: the command that works in a clone (convcli is on no package index)
+EXTRA_HINT = "pip install '.[formats]' in convcli's source folder"
 
 #: the package each optional module comes from, and what it needs
 _NEEDS = {"tifffile": "tifffile", "imagecodecs": "imagecodecs", "zarr": "zarr 3, Python 3.11+"}
@@ -80,7 +81,7 @@ def need(module: str, what: str, *, writing: bool = False) -> Any:
     Traceback (most recent call last):
     ...
     convcli.errors.ImageReadError: x.tif: a tiled TIFF needs convcli's formats extra (no_such_module_here): \
-pip install 'convcli[formats]'
+pip install '.[formats]' in convcli's source folder
     """
     error = ImageWriteError if writing else ImageReadError
     if available(module):
@@ -98,6 +99,6 @@ def missing_extra(module: str) -> str:
     Examples
     --------
     >>> missing_extra("zarr")
-    "needs convcli's formats extra (zarr 3, Python 3.11+): pip install 'convcli[formats]'"
+    "needs convcli's formats extra (zarr 3, Python 3.11+): pip install '.[formats]' in convcli's source folder"
     """
     return f"needs convcli's formats extra ({_NEEDS.get(module, module)}): {EXTRA_HINT}"

@@ -67,12 +67,13 @@ def encode_array(array: np.ndarray, fmt: str, *, info: ImageInfo | None = None, 
     if array.ndim == 3 and channels == 1:
         array = array[:, :, 0]
     icc = info.icc_profile if info is not None and info.icc_profile and icc_fits(info.icc_profile, channels) else None
-    exif = exif_without_orientation(info.exif) if info is not None and info.exif else None
+    size = (int(array.shape[1]), int(array.shape[0]))  # (width, height): the EXIF and XMP sizes follow it
+    exif = exif_without_orientation(info.exif, size=size) if info is not None and info.exif else None
     level = (DEFAULT_PNG_LEVEL if compression is None else int(compression)) if fmt == "PNG" else None
     sixteen = array.dtype == np.uint16
     if level is not None and sixteen and channels > 1:
         return encode_png16(array, name=name, icc_profile=icc, exif=exif, info=info, level=level)
-    options: dict[str, Any] = save_options(fmt, channels, info, quality)
+    options: dict[str, Any] = save_options(fmt, channels, info, quality, size=size)
     if level is not None:
         options["compress_level"] = level  # Pillow's adaptive row filters, then zlib at this level
     if sixteen:

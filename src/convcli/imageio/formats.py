@@ -24,7 +24,7 @@ NPY        any                                    any
 =========  =====================================  ==========================================
 
 That is the table with convcli's ``formats`` extra installed (``pip install
-'convcli[formats]'``: imagecodecs writes 16-bit colour PNG, tifffile TIFF of
+'.[formats]'`` in a clone: imagecodecs writes 16-bit colour PNG, tifffile TIFF of
 every depth, zarr ``.zarr`` stores).  Without it Pillow writes what it can:
 PNG 16-bit gray only, TIFF 16-bit and float gray only, and no ZARR; a deeper
 output falls back to a depth the format holds, and an explicit ``--depth``

@@ -15,7 +15,16 @@ resolution (dpi)       PNG ``pHYs``, JPEG JFIF density, TIFF and BMP resolution,
                        as ImageMagick keeps the density when resizing)
 PNG text               ``tEXt``, ``zTXt`` and ``iTXt`` chunks, written back to PNG
                        outputs (international text as ``iTXt``)
-ICC profile, EXIF      see :mod:`.write`
+XMP                    the packet (JPEG APP1, PNG ``iTXt XML:com.adobe.xmp``, TIFF
+                       tag 700, WebP ``XMP``), written back to JPEG, PNG, TIFF and
+                       WebP outputs, its ``exif:PixelX/YDimension`` and
+                       ``tiff:ImageWidth/Length`` set to the output's size
+                       (:func:`xmp_for_output`); a JPEG drops a packet over the
+                       64 KB one segment holds
+EXIF                   kept by JPEG, PNG, TIFF and WebP outputs, orientation reset
+                       and ``PixelX/YDimension`` set to the output's size
+                       (:func:`exif_without_orientation`)
+ICC profile            see :mod:`.write`
 =====================  ===========================================================
 
 Examples
@@ -35,8 +44,9 @@ import zlib
 from collections.abc import Sequence
 from typing import Any
 
-__all__ = ["IJG_LUMINANCE", "SUBSAMPLING", "estimate_jpeg_quality", "exif_without_orientation", "icc_fits",
-           "ijg_luminance_table", "png_chunk", "png_metadata_chunks", "read_metadata", "save_options"]
+__all__ = ["IJG_LUMINANCE", "SUBSAMPLING", "XMP_PNG_KEY", "estimate_jpeg_quality", "exif_without_orientation",
+           "icc_fits", "ijg_luminance_table", "png_chunk", "png_metadata_chunks", "read_metadata", "save_options",
+           "xmp_for_output"]
 
 #: the IJG (libjpeg) standard luminance quantisation table at quality 50, in natural (row-major) order
 IJG_LUMINANCE: tuple[int, ...] = (
@@ -55,6 +65,12 @@ SUBSAMPLING: dict[int, str] = {0: "4:4:4", 1: "4:2:2", 2: "4:2:0"}
 
 #: the default JPEG quality when the source gives none
 DEFAULT_JPEG_QUALITY = 95
+
+#: the PNG ``iTXt`` keyword of an XMP packet (XMP specification part 3)
+XMP_PNG_KEY = "XML:com.adobe.xmp"
+
+#: the most XMP bytes one JPEG APP1 segment holds (65533 minus the 29-byte namespace header)
+_JPEG_XMP_MAX = 65533 - 29
 
 
 @functools.lru_cache(maxsize=128)
@@ -115,11 +131,18 @@ def read_metadata(image: Any, *, turned: bool = False) -> dict[str, Any]:
     Returns
     -------
     dict
-        ``dpi`` (x, y) or None, ``text`` (PNG text chunks), ``jpeg_quality``
-        and ``jpeg_subsampling`` (JPEG sources) or None.  ``turned``: the
-        pixels were turned a quarter (EXIF orientation 5-8), so x and y swap.
+        ``dpi`` (x, y) or None, ``text`` (PNG text chunks but the XMP one),
+        ``xmp`` (the XMP packet, bytes) or None, ``jpeg_quality`` and
+        ``jpeg_subsampling`` (JPEG sources) or None.  ``turned``: the pixels
+        were turned a quarter (EXIF orientation 5-8), so x and y swap.
     """
-    found: dict[str, Any] = {"dpi": None, "text": {}, "jpeg_quality": None, "jpeg_subsampling": None}
+    found: dict[str, Any] = {"dpi": None, "text": {}, "xmp": None, "jpeg_quality": None,
+                             "jpeg_subsampling": None}
+    xmp = image.info.get("xmp")
+    if isinstance(xmp, str):
+        xmp = xmp.encode("utf-8")
+    if isinstance(xmp, bytes) and xmp.strip(b"\x00 \n"):
+        found["xmp"] = xmp
     try:
         x, y = (float(v) for v in image.info.get("dpi") or ())
         if math.isfinite(x) and math.isfinite(y) and x > 0 and y > 0:
@@ -129,7 +152,7 @@ def read_metadata(image: Any, *, turned: bool = False) -> dict[str, Any]:
     if image.format == "PNG":
         try:
             found["text"] = {str(k): v for k, v in dict(getattr(image, "text", None) or {}).items()
-                             if isinstance(v, str)}
+                             if isinstance(v, str) and str(k) != XMP_PNG_KEY}  # XMP: kept as ``xmp``
         except Exception:  # damaged text chunks are dropped rather than failing the image
             found["text"] = {}
     if image.format == "JPEG":
@@ -146,8 +169,12 @@ def read_metadata(image: Any, *, turned: bool = False) -> dict[str, Any]:
     return found
 
 
-def save_options(fmt: str, channels: int, info: Any, quality: int | None) -> dict[str, Any]:
-    """Pillow ``save`` keywords for quality, subsampling, dpi and PNG text (ICC, EXIF: below).
+def save_options(fmt: str, channels: int, info: Any, quality: int | None, *,
+                 size: tuple[int, int] | None = None) -> dict[str, Any]:
+    """Pillow ``save`` keywords for quality, subsampling, dpi, PNG text and XMP (ICC, EXIF: below).
+
+    ``size`` (width, height) is the output's, written into the XMP packet
+    (:func:`xmp_for_output`).
 
     Examples
     --------
@@ -171,17 +198,49 @@ def save_options(fmt: str, channels: int, info: Any, quality: int | None) -> dic
     if dpi and fmt in ("PNG", "JPEG", "TIFF", "BMP"):
         options["dpi"] = dpi
     text = getattr(info, "text", None)
-    if text and fmt == "PNG":
+    xmp = getattr(info, "xmp", None)
+    xmp = xmp_for_output(xmp, size) if xmp else None
+    if (text or xmp) and fmt == "PNG":
         from PIL import PngImagePlugin
 
         pnginfo = PngImagePlugin.PngInfo()
-        for key, value in text.items():
+        for key, value in (text or {}).items():
             try:
                 pnginfo.add_text(key, value)
             except Exception:  # a key PNG cannot hold (empty, too long): that chunk is dropped
                 continue
+        if xmp:
+            pnginfo.add_itxt(XMP_PNG_KEY, xmp.decode("utf-8", "replace"), zip=False)
         options["pnginfo"] = pnginfo
+    if xmp and (fmt == "WEBP" or (fmt == "JPEG" and len(xmp) <= _JPEG_XMP_MAX)):
+        options["xmp"] = xmp
+    if xmp and fmt == "TIFF":
+        options["tiffinfo"] = {700: xmp}
     return options
+
+
+def xmp_for_output(xmp: bytes, size: tuple[int, int] | None) -> bytes:
+    """An XMP packet whose image sizes (``exif:PixelX/YDimension``, ``tiff:ImageWidth/Length``) are ``size``.
+
+    Both XMP spellings are rewritten, attributes (``exif:PixelXDimension="1000"``)
+    and elements (``<tiff:ImageWidth>1000</tiff:ImageWidth>``); the rest of the
+    packet is kept byte for byte.  ``size`` is (width, height); None keeps the packet.
+
+    Examples
+    --------
+    >>> xmp_for_output(b'<d exif:PixelXDimension="1000"><tiff:ImageLength>872</tiff:ImageLength></d>', (500, 436))
+    b'<d exif:PixelXDimension="500"><tiff:ImageLength>436</tiff:ImageLength></d>'
+    """
+    if size is None:
+        return xmp
+    import re
+
+    width, height = (str(int(v)).encode() for v in size)
+    for name, value in ((b"exif:PixelXDimension", width), (b"exif:PixelYDimension", height),
+                        (b"tiff:ImageWidth", width), (b"tiff:ImageLength", height)):
+        xmp = re.sub(rb"(" + name + rb"\s*=\s*[\"'])\s*\d+\s*([\"'])", rb"\g<1>" + value + rb"\g<2>", xmp)
+        xmp = re.sub(rb"(<" + name + rb">)\s*\d+\s*(</" + name + rb">)", rb"\g<1>" + value + rb"\g<2>", xmp)
+    return xmp
 
 
 def png_chunk(kind: bytes, payload: bytes) -> bytes:
@@ -189,8 +248,10 @@ def png_chunk(kind: bytes, payload: bytes) -> bytes:
     return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
-def png_metadata_chunks(info: Any) -> list[bytes]:
-    """``pHYs`` and text chunks for PNG files convcli encodes itself (16-bit colour).
+def png_metadata_chunks(info: Any, *, size: tuple[int, int] | None = None) -> list[bytes]:
+    """``pHYs``, text and XMP chunks for PNG files convcli encodes itself (16-bit colour).
+
+    ``size`` (width, height) is the output's, written into the XMP packet.
 
     Examples
     --------
@@ -215,6 +276,10 @@ def png_metadata_chunks(info: Any) -> list[bytes]:
             chunks.append(png_chunk(b"tEXt", name + b"\x00" + value.encode("latin-1")))
         except UnicodeEncodeError:  # international text: iTXt, UTF-8, uncompressed
             chunks.append(png_chunk(b"iTXt", name + b"\x00\x00\x00\x00\x00" + value.encode("utf-8", "replace")))
+    xmp = getattr(info, "xmp", None)
+    if xmp:  # iTXt, uncompressed, as the XMP specification asks
+        packet = xmp_for_output(xmp, size)
+        chunks.append(png_chunk(b"iTXt", XMP_PNG_KEY.encode("latin-1") + b"\x00\x00\x00\x00\x00" + packet))
     return chunks
 
 
@@ -232,8 +297,13 @@ def icc_fits(profile: bytes, channels: int) -> bool:
     return (space == b"RGB " and colour) or (space == b"GRAY" and not colour)
 
 
-def exif_without_orientation(exif: bytes) -> bytes | None:
+def exif_without_orientation(exif: bytes, *, size: tuple[int, int] | None = None) -> bytes | None:
     """EXIF with the orientation tag reset, since the pixels were already turned upright; None if unparsable.
+
+    ``size`` (width, height) is the output's: ``PixelXDimension`` and
+    ``PixelYDimension`` of the EXIF directory (and ``ImageWidth``/``ImageLength``
+    of the first one) are set to it where present, so a ``--stride 2`` output
+    does not claim its input's size.
 
     Examples
     --------
@@ -242,6 +312,10 @@ def exif_without_orientation(exif: bytes) -> bytes | None:
     >>> block = exif_without_orientation(turned.tobytes())
     >>> kept = Image.Exif(); kept.load(block); kept[0x0112]
     1
+    >>> sized = Image.Exif(); sized.get_ifd(0x8769)[0xA002] = 1000
+    >>> kept = Image.Exif(); kept.load(exif_without_orientation(sized.tobytes(), size=(500, 436)))
+    >>> kept.get_ifd(0x8769)[0xA002]
+    500
     """
     from PIL import Image
 
@@ -250,6 +324,16 @@ def exif_without_orientation(exif: bytes) -> bytes | None:
         parsed.load(exif)
         if 0x0112 in parsed:
             parsed[0x0112] = 1
+        if size is not None:
+            width, height = (int(v) for v in size)
+            for tag, value in ((0x0100, width), (0x0101, height)):  # ImageWidth, ImageLength
+                if tag in parsed:
+                    parsed[tag] = value
+            if 0x8769 in parsed:
+                sub_ifd = parsed.get_ifd(0x8769)
+                for tag, value in ((0xA002, width), (0xA003, height)):  # PixelXDimension, PixelYDimension
+                    if tag in sub_ifd:
+                        sub_ifd[tag] = value
         return bytes(parsed.tobytes())
     except Exception:  # metadata we cannot parse is dropped rather than failing the image
         return None

@@ -52,7 +52,7 @@ def encode_png16(array: np.ndarray, *, name: str, icc_profile: bytes | None = No
         chunks.append(png_chunk(b"iCCP", b"ICC profile\x00\x00" + zlib.compress(icc_profile)))
     if exif:
         chunks.append(png_chunk(b"eXIf", exif[6:] if exif.startswith(b"Exif\x00\x00") else exif))
-    chunks.extend(png_metadata_chunks(info))
+    chunks.extend(png_metadata_chunks(info, size=(int(array.shape[1]), int(array.shape[0]))))
     end_of_header = 8 + 8 + 13 + 4  # signature, IHDR length and type, its 13 bytes, CRC
     if encoded[12:16] != b"IHDR":  # pragma: no cover - every PNG starts so
         raise ImageWriteError(f"{name}: the PNG encoder gave no IHDR chunk first")

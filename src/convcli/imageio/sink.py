@@ -89,7 +89,7 @@ def write_bands(
         An unknown format (listing the valid ones), one that cannot hold the
         data, a folder format to stdout, the target exists (``overwrite``
         False) or its folder is missing, the write failed, or what is asked
-        needs the ``formats`` extra (naming ``pip install 'convcli[formats]'``).
+        needs the ``formats`` extra (naming ``pip install '.[formats]'``).
     ParameterError
         A bad ``tile`` or ``compression`` (one the format does not take).
     ValueError

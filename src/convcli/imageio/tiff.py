@@ -250,7 +250,7 @@ class TiffSource(ImageSource):
             opened.orientation = value if value in range(1, 9) else 1
             opened._workers = 1 if opened.compression == 1 else min(4, os.cpu_count() or 1)
             opened.info = ImageInfo(path=name, format="TIFF", mode=_mode_name(channels, dtype), alpha=alpha,
-                                    icc_profile=_icc(page), dpi=_dpi(page), notes=notes)
+                                    icc_profile=_icc(page), dpi=_dpi(page), notes=notes, xmp=_icc(page, 700))
             return opened
         except (ImageReadError, MemoryError):
             raise
@@ -394,8 +394,9 @@ def _mode_name(channels: int, dtype: np.dtype) -> str:
     return f"{base};{short}" if base else f"{channels}x{dtype.name}"
 
 
-def _icc(page: Any) -> bytes | None:
-    tag = page.tags.get(34675)
+def _icc(page: Any, code: int = 34675) -> bytes | None:
+    """The ICC profile (tag 34675), or the bytes of another such tag (``code`` 700: the XMP packet)."""
+    tag = page.tags.get(code)
     if tag is None:
         return None
     value = tag.value

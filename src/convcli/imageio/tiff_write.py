@@ -37,7 +37,7 @@ from ._base import ImageInfo, check_tile, fitted_tile, row_blocks
 from ._extra import available, need
 from .compression import checked_compression, default_compression
 from .encode import write_encoded
-from .metadata import icc_fits
+from .metadata import icc_fits, xmp_for_output
 
 __all__ = ["DEFAULT_TILE", "TILED_ABOVE_PIXELS", "tiff_layout", "write_tiff", "write_tiff_sink"]
 
@@ -153,6 +153,9 @@ def write_tiff(handle: IO[bytes], bands: Iterable[tuple[int, np.ndarray]], *, sh
         options["resolutionunit"] = "inch"
     if info is not None and info.exif:
         options["extratags"] = _exif_tags(info.exif)
+    if info is not None and info.xmp:  # tag 700 XMLPacket, BYTE, sizes made the output's
+        packet = xmp_for_output(info.xmp, (int(shape[1]), int(shape[0])))
+        options["extratags"] = [*options.get("extratags", []), (700, "B", len(packet), packet, True)]
     data: Iterator[Any]
     if side is not None:
         across = math.ceil(shape[1] / side)
