@@ -117,6 +117,7 @@ class LocalExecutor:
         except BaseException:
             with signals_ignored():
                 remove_temp_files(work)
+                books.record_landed(work)  # the workers are stopped: what is on disk now stays
             raise
 
 
@@ -325,5 +326,9 @@ def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,
     except BaseException:
         with signals_ignored():
             _stop(executor)
+            for future in running:  # finished while the batch was stopped: their results count
+                with contextlib.suppress(BaseException):
+                    if future.done() and not future.cancelled() and future.exception() is None:
+                        record(future.result())
         raise
     executor.shutdown(wait=True)

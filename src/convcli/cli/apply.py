@@ -278,6 +278,10 @@ def apply(
                             dry_run=dry_run, console=err_console, offset=applied.recipe.offset)
         raise typer.Exit(1 if any(r.status == "failed" for r in applied.results) else 0)
     except (KeyboardInterrupt, Interrupted) as err:
+        if as_json:  # what was done: the files that landed, in the batch's order
+            report = apply_report.json_report(sorted(done, key=lambda r: r.index), dry_run=False,
+                                              seconds=time.perf_counter() - started, interrupted=True)
+            write_stdout((report + "\n").encode())
         typer.echo(apply_report.interrupted_line(done), err=True)
         raise typer.Exit(exit_code_for(err)) from None
 
