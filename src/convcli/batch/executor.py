@@ -210,7 +210,7 @@ def _check_unguarded(processes: Sequence[Any]) -> None:
     for process in processes:
         code = None
         with contextlib.suppress(Exception):
-            process.join(1.0)
+            process.join(0.2)  # the one that left is gone already; a live one is not waited for long
             code = process.exitcode
         if code == _UNGUARDED_EXIT:
             raise RuntimeError(UNGUARDED_MESSAGE) from None
