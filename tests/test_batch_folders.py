@@ -227,20 +227,66 @@ def test_from_file_with_base_keeps_paths_relative_to_it_absolute_ones_too(here):
     assert tree(here / "o") == ["x/a.png", "y/a.png"]  # the listed folder y gives y/a.png once
 
 
-def test_a_listed_path_outside_the_base_fails_alone_naming_base(here):
-    image(here / "in" / "a.png", 1)
-    image(here / "elsewhere" / "b.png", 2)
+def test_a_listed_path_outside_the_base_keeps_its_place_as_written(here):
+    a = image(here / "in" / "a.png", 1)
+    b = image(here / "elsewhere" / "b.png", 2)
     result = invoke("--from-file", "-", "--base", "in", "-k", "box", "--outdir", "o", "-q",
                     input=b"in/a.png\nelsewhere/b.png\n")
-    assert result.exit_code == 1
-    assert result.stderr.splitlines() == [
-        "Error: elsewhere/b.png: outside in, which --from-file paths are kept relative to below --outdir; pass "
-        "--base DIR holding it (or run from there)"]
-    assert tree(here / "o") == ["a.png"]
+    assert result.exit_code == 0, result.stderr  # issue 23: never an error
+    assert result.stderr == ""
+    assert tree(here / "o") == ["a.png", "elsewhere/b.png"]  # as cp --parents keeps it
+    assert_boxed(here / "o" / "a.png", a)
+    assert_boxed(here / "o" / "elsewhere" / "b.png", b)
     beside = invoke("--from-file", "-", "--base", "in", "-k", "box", "--suffix", "_b", "-q",
                     input=b"elsewhere/b.png\n")  # without --outdir the place does not matter
     assert beside.exit_code == 0, beside.stderr
     assert (here / "elsewhere" / "b_b.png").exists()
+
+
+def test_absolute_listed_paths_outside_the_current_folder_keep_their_structure_without_the_leading_slash(
+        tmp_path, monkeypatch):
+    """find /data -name '*.png' | convcli apply --from-file - --outdir out/ (issue 23), as cp --parents and tar."""
+    data, work = tmp_path / "data", tmp_path / "work"
+    x, y = image(data / "2024" / "a.png", 1), image(data / "a.png", 2)
+    up = image(tmp_path / "up.png", 3)
+    work.mkdir()
+    monkeypatch.chdir(work)
+    listing = f"{data / '2024' / 'a.png'}\n{data / 'a.png'}\n../up.png\n"
+    result = invoke("--from-file", "-", "-k", "box", "--outdir", "out", "-q", "-j", "1", input=listing.encode())
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == ""
+    root = Path(*Path(tmp_path).parts[1:])  # the absolute path without its leading /
+    expected = sorted((root / rel).as_posix() for rel in ("data/2024/a.png", "data/a.png", "up.png"))
+    assert tree(work / "out") == expected
+    assert_boxed(work / "out" / root / "data" / "2024" / "a.png", x)
+    assert_boxed(work / "out" / root / "data" / "a.png", y)
+    assert_boxed(work / "out" / root / "up.png", up)
+    based = invoke("--from-file", "-", "--base", str(data), "-k", "box", "--outdir", "out2", "-q",
+                   input=listing.encode())  # --base says otherwise for the paths below it
+    assert based.exit_code == 0, based.stderr
+    assert tree(work / "out2") == sorted(["2024/a.png", "a.png", (root / "up.png").as_posix()])
+
+
+def test_a_nul_separated_list_from_find_print0_keeps_spaces_and_newlines(here):
+    """find . -name '*.png' -print0 | convcli apply --from-file - -0 (issue 23), as xargs -0."""
+    names = ["./in/a b.png", "./in/c\nd.png", "./in/e.png"]
+    pixels = [image(here / name, seed) for seed, name in enumerate(names)]
+    listing = b"".join(os.fsencode(name) + b"\0" for name in names)
+    for args in (("--from-file", "-", "-0"), ("--from-file", "-", "--null")):
+        out = f"o{args[-1]}"
+        proc = run(*args, "-k", "box", "--outdir", out, "-q", "-j", "1", cwd=here, input=listing)
+        assert proc.returncode == 0, proc.stderr
+        assert tree(here / out) == sorted(["in/a b.png", "in/c\nd.png", "in/e.png"])
+        for name, source in zip(names, pixels, strict=True):
+            assert_boxed(here / out / name, source)
+    (here / "list0").write_bytes(listing)
+    listed = invoke("--from-file", "list0", "-0", "-k", "box", "--outdir", "of", "-q", "-j", "1")
+    assert listed.exit_code == 0, listed.stderr
+    assert tree(here / "of") == sorted(["in/a b.png", "in/c\nd.png", "in/e.png"])
+    alone = invoke("in/e.png", "-0", "-k", "box", "--outdir", "o")
+    assert alone.exit_code == 2
+    assert alone.stderr.splitlines() == [
+        "Error: -0/--null says the --from-file list is NUL-separated (find -print0); add --from-file LIST or drop -0"]
 
 
 @pytest.mark.parametrize(

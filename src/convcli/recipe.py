@@ -488,6 +488,9 @@ def build_recipe(
         tile = _bounded(tile, "--tile", low=16, high=65536)
         if tile is not None and tile % 16:
             raise UsageError(f"--tile must be a multiple of 16 (TIFF requires it), got {tile}; e.g. --tile 512")
+        if mask is not None and os.path.isdir(mask):
+            raise UsageError(f"--mask {mask} is a folder; give an image file whose non-zero pixels are the valid "
+                             "ones")
         if mask is not None and not os.path.isfile(mask):
             raise UsageError(f"--mask {mask}: no such file; give an image whose non-zero pixels are the valid ones")
         ignore = nan == "ignore" or mask is not None

@@ -116,6 +116,15 @@ def _folder_problem(folder: str, err: OSError) -> str:
     return f"cannot create the folder {folder!r} ({err.strerror or err}); check the permissions"
 
 
+def _signature(path: str) -> tuple[int, int, int] | None:
+    """What tells a new file at ``path`` from the one there before (None: nothing there)."""
+    try:
+        found = os.stat(path)
+    except OSError:
+        return None
+    return found.st_ino, found.st_mtime_ns, found.st_size
+
+
 def remove_temp_files(tasks: Sequence[Task]) -> None:
     """Remove what a killed write left for any of ``tasks``' outputs (each output folder is listed once).
 
@@ -161,6 +170,7 @@ class Bookkeeping:
         self.fail_fast = fail_fast
         self.on_result = on_result
         self.folders_made: set[str] = set()
+        self.before: dict[int, tuple[int, int, int] | None] = {}  # each started output as it was (see landed)
 
     def record(self, result: FileResult) -> None:
         """Keep ``result``, stop new work after a failure with ``fail_fast``, and pass it to ``on_result``."""
@@ -182,8 +192,14 @@ class Bookkeeping:
         return work
 
     def prepare(self, task: Task) -> FileResult | None:
-        """Create ``task``'s output folder (once per folder); a failed result when that is impossible."""
+        """Create ``task``'s output folder (once per folder); a failed result when that is impossible.
+
+        The output as it is now is kept, for :meth:`record_landed` after an interrupt.
+        """
         from ..errors import ImageWriteError
+
+        if task.output and task.output != "-":
+            self.before[task.index] = _signature(task.output)
 
         if task.make_folder and task.output:
             folder = os.path.dirname(task.output) or "."
@@ -195,6 +211,20 @@ class Bookkeeping:
                     return file_result(task, "failed", error=str(error))
                 self.folders_made.add(folder)
         return None
+
+    def record_landed(self, tasks: Sequence[Task]) -> None:
+        """After an interrupt, with every worker stopped: record as written the started outputs that landed.
+
+        A file whose write completed (an atomic rename) while its result was
+        still on its way, or just as the batch was stopped, is on disk whole:
+        it counts as written, so that the report matches the files there.
+        """
+        for task in tasks:
+            if task.index in self.results or task.index not in self.before or not task.output:
+                continue
+            now = _signature(task.output)
+            if now is not None and now != self.before[task.index]:
+                self.record(file_result(task, "written"))
 
     def finish(self, tasks: Sequence[Task]) -> list[FileResult]:
         """One result per task, in task order; tasks ``--fail-fast`` never started are ``skipped``."""

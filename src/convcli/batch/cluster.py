@@ -42,7 +42,7 @@ from dataclasses import replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
-from ..errors import ClusterError
+from ..errors import ClusterError, Interrupted
 from .bookkeeping import Bookkeeping, guarded, remove_temp_files, signals_ignored
 from .executor import run_batch
 from .naming import Task
@@ -143,10 +143,15 @@ class DaskExecutor:
             swapped[task.index] = swaps + shared
             return future
 
-        with contextlib.closing(in_window(client, work, submit, prefix=prefix, stop=lambda: books.stop,
-                                          wait_running=not self._own)) as done:
-            for task, future in done:
-                books.record(_collected(future, task, swapped.pop(task.index), client, books))
+        try:
+            with contextlib.closing(in_window(client, work, submit, prefix=prefix, stop=lambda: books.stop,
+                                              wait_running=not self._own)) as done:
+                for task, future in done:
+                    books.record(_collected(future, task, swapped.pop(task.index), client, books))
+        except (KeyboardInterrupt, Interrupted):
+            with signals_ignored():
+                books.record_landed(work)  # written while their results were on their way
+            raise
 
 
 def filter_on_cluster(

@@ -123,6 +123,7 @@ def apply_batch(
     options: Mapping[str, Any],
     streams: Streams,
     from_file: str | None = None,
+    null: bool = False,
     base: str | None = None,
     recursive: bool = False,
     ignore_case: bool = False,
@@ -145,8 +146,8 @@ def apply_batch(
         :func:`convcli.recipe.build_recipe`'s keywords (``require_operation`` is set here).
     streams : Streams
         stdin (read only for ``-`` or ``--from-file -``) and whether stdin and stdout are terminals.
-    from_file, base, recursive, ignore_case : optional
-        ``--from-file``, ``--base``, ``-r``, ``--ignore-case``.
+    from_file, null, base, recursive, ignore_case : optional
+        ``--from-file``, ``-0``/``--null`` (the list is NUL-separated), ``--base``, ``-r``, ``--ignore-case``.
     jobs, scheduler, environ : optional
         Where it runs (:func:`choose_executor`; ``environ`` defaults to none).
     dry : bool
@@ -178,7 +179,7 @@ def apply_batch(
     [('written', 'a_box.npy')]
     """
     named_output = any(options.get(k) is not None for k in ("output", "outdir", "name")) or bool(options.get("suffix"))
-    check_inputs(inputs, from_file=from_file, base=base, named_output=named_output)
+    check_inputs(inputs, from_file=from_file, base=base, named_output=named_output, null=null)
     executor, notes = choose_executor(jobs=jobs, scheduler=scheduler, environ=environ or {})
     from ..recipe import build_recipe
 
@@ -189,7 +190,12 @@ def apply_batch(
     stdin_data = streams.read_bytes() if "-" in inputs else None
     listed: list[str] = []
     if from_file is not None:
-        listed = read_path_list(streams.read_text()) if from_file == "-" else load_path_list(from_file)
+        if from_file != "-":
+            listed = load_path_list(from_file, null=null)
+        elif null:  # bytes: a NUL-separated name may hold any character, a carriage return too
+            listed = read_path_list(streams.read_bytes().decode("utf-8", errors="surrogateescape"), null=True)
+        else:
+            listed = read_path_list(streams.read_text())
         check_inputs(inputs, from_file=from_file, listed=listed)
     tasks = plan_tasks(recipe, inputs, listed=listed, recursive=recursive, stdin_data=stdin_data, base=base,
                        ignore_case=ignore_case)

@@ -117,6 +117,7 @@ class LocalExecutor:
         except BaseException:
             with signals_ignored():
                 remove_temp_files(work)
+                books.record_landed(work)  # the workers are stopped: what is on disk now stays
             raise
 
 
@@ -169,6 +170,10 @@ def run_batch(
     >>> [(r.status, r.error) for r in run_batch([gone], Recipe())]
     [('failed', 'gone.png: no such file')]
     """
+    if _importing_main():
+        # a worker process of a pool is re-running the main script, which calls run_batch at import (no
+        # ``if __name__ == "__main__":``): leave quietly, the parent names the cause (_check_unguarded)
+        os._exit(_UNGUARDED_EXIT)
     executor = LocalExecutor() if executor is None else executor
     overwrite = recipe.force if force is None else force
     books = Bookkeeping(fail_fast=fail_fast, on_result=on_result)
@@ -184,6 +189,31 @@ def run_batch(
 
 
 # worker processes --------------------------------------------------------------
+
+#: the exit code of a worker process whose main script called run_batch while being imported
+_UNGUARDED_EXIT = 87
+UNGUARDED_MESSAGE = (
+    "the worker processes of run_batch (jobs > 1) import your main script again, and it calls run_batch "
+    "as it is imported: put the batch under `if __name__ == \"__main__\":` (see 'Safe importing of main "
+    "module' in Python's multiprocessing docs); no file was filtered by a worker")
+
+
+def _importing_main() -> bool:
+    """Whether this is a new process of a pool still importing its parent's main module (as spawn does)."""
+    import multiprocessing
+
+    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+
+
+def _check_unguarded(processes: Sequence[Any]) -> None:
+    """After the pool broke: a RuntimeError naming the guard if a worker left for :func:`_importing_main`."""
+    for process in processes:
+        code = None
+        with contextlib.suppress(Exception):
+            process.join(0.2)  # the one that left is gone already; a live one is not waited for long
+            code = process.exitcode
+        if code == _UNGUARDED_EXIT:
+            raise RuntimeError(UNGUARDED_MESSAGE) from None
 
 _IN_TASK = False
 
@@ -248,6 +278,7 @@ def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,
     pending = list(reversed(work))
     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(), initializer=_worker_init)
     running: dict[Future[FileResult], Task] = {}
+    started: list[Any] = []  # every worker process, to tell why a pool broke (_check_unguarded)
     try:
         while pending or running:
             while pending and len(running) < 2 * jobs and not should_stop():
@@ -258,7 +289,9 @@ def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,
                     continue
                 try:
                     future = executor.submit(_worker_run, task, recipe, force)
+                    started.extend(p for p in getattr(executor, "_processes", {}).values() if p not in started)
                 except BrokenProcessPool:
+                    _check_unguarded(started)
                     pending.append(task)
                     executor.shutdown(wait=True, cancel_futures=True)
                     executor = ProcessPoolExecutor(max_workers=jobs, mp_context=_context(),
@@ -276,6 +309,7 @@ def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,
                 try:
                     record(future.result())
                 except BrokenProcessPool:
+                    _check_unguarded(started)
                     broken = True
                     record(file_result(task, "failed",
                                       error=f"{task.source.label}: the worker process died while filtering it "
@@ -292,5 +326,9 @@ def _run_pool(work: Sequence[Task], recipe: Recipe, *, jobs: int, force: bool,
     except BaseException:
         with signals_ignored():
             _stop(executor)
+            for future in running:  # finished while the batch was stopped: their results count
+                with contextlib.suppress(BaseException):
+                    if future.done() and not future.cancelled() and future.exception() is None:
+                        record(future.result())
         raise
     executor.shutdown(wait=True)

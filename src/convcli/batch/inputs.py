@@ -64,21 +64,28 @@ class Source:
         return self.path if self.frame is None else f"{self.path}[{self.frame}]"
 
 
-def read_path_list(text: str) -> list[str]:
+def read_path_list(text: str, *, null: bool = False) -> list[str]:
     """The paths of a list file (``--from-file``): one per line, blank lines skipped.
 
     Paths are taken literally (no glob expansion), so ``find … -print`` output
     works; only the line end is removed, so spaces inside names are kept.
+    With ``null`` (``-0``/``--null``, as ``xargs -0``) the paths are separated
+    by NUL characters instead (``find … -print0``): a name may then hold a
+    newline; only empty entries are skipped.
 
     Examples
     --------
     >>> read_path_list("a.png\\n\\n  b c.png\\r\\n")
     ['a.png', '  b c.png']
+    >>> read_path_list("a.png\\0new\\nline.png\\0", null=True)
+    ['a.png', 'new\\nline.png']
     """
+    if null:
+        return [entry for entry in text.split("\0") if entry]
     return [line for line in text.splitlines() if line.strip()]
 
 
-def load_path_list(path: str | os.PathLike[str]) -> list[str]:
+def load_path_list(path: str | os.PathLike[str], *, null: bool = False) -> list[str]:
     """The paths listed in the file ``path`` (``--from-file LIST``), read as :func:`read_path_list` reads text.
 
     Raises
@@ -95,8 +102,8 @@ def load_path_list(path: str | os.PathLike[str]) -> list[str]:
 check the path
     """
     try:
-        with open(path, encoding="utf-8", errors="surrogateescape") as handle:
-            return read_path_list(handle.read())
+        with open(path, "rb") as handle:
+            return read_path_list(handle.read().decode("utf-8", errors="surrogateescape"), null=null)
     except OSError as err:
         raise ImageReadError(f"--from-file {os.fspath(path)}: cannot read the list ({err.strerror or err}); "
                              "check the path") from None
@@ -104,7 +111,7 @@ check the path
 
 def check_inputs(patterns: Sequence[str], *, from_file: str | None = None,
                  listed: Sequence[str] | None = None, base: str | None = None,
-                 named_output: bool = True) -> None:
+                 named_output: bool = True, null: bool = False) -> None:
     """Refuse a batch with no inputs, stdin asked to carry both an image and a list, or a misplaced output.
 
     Parameters
@@ -125,6 +132,8 @@ def check_inputs(patterns: Sequence[str], *, from_file: str | None = None,
         which the second is missing and has an image extension are the
         ImageMagick/vips order ``in.jpg out.jpg``: refused with a hint to
         ``-o``.
+    null : bool, optional
+        ``-0``/``--null``: the list is NUL-separated; it needs ``from_file``.
 
     Raises
     ------
@@ -154,6 +163,9 @@ def check_inputs(patterns: Sequence[str], *, from_file: str | None = None,
                          "or --from-file LIST; see convcli apply --help")
     if "-" in patterns and from_file == "-":
         raise UsageError("stdin can carry an image (INPUT -) or a list of paths (--from-file -), not both")
+    if null and from_file is None:
+        raise UsageError("-0/--null says the --from-file list is NUL-separated (find -print0); "
+                         "add --from-file LIST or drop -0")
     if base is not None:
         if from_file is None:
             raise UsageError(f"--base {base} is the folder --from-file paths are relative to; "
@@ -286,7 +298,9 @@ def expand_inputs(
     listed : sequence of str
         Literal paths (from ``--from-file``): files or folders.  Their place
         below ``--outdir`` is their path relative to ``base``, as rsync's
-        ``--files-from``.
+        ``--files-from``; a path outside ``base`` keeps its place as
+        ``cp --parents`` and tar do: as written, an absolute path without its
+        leading ``/`` (``/data/a.png`` gives ``data/a.png``).
     recursive : bool, optional
         Walk folders to any depth.  Without it a folder gives the image files
         directly inside it; folders a glob matches are skipped.
@@ -299,8 +313,7 @@ def expand_inputs(
         walked (or below a glob's fixed leading folder), the files found in it
         are sources with ``skipped`` set (taken for earlier outputs, reported
         as skipped with the reason); when it is that folder (in-place work),
-        its files are inputs.  A listed path outside ``base`` is a failed
-        source when ``outdir`` is given (its place below it is unknown).
+        its files are inputs.
     base : path, optional
         The folder ``listed`` paths are relative to (``--base``); default the
         current folder.
@@ -395,17 +408,24 @@ def expand_inputs(
             return None
         return PurePath(Path(rel).as_posix())
 
+    def parents_place(path: str) -> PurePath:
+        """A listed path outside ``base``, as ``cp --parents`` and tar keep it: as written, the leading ``/`` dropped.
+
+        A relative path that climbs out (``../x.png``) is taken from its absolute path.
+        """
+        written = os.path.normpath(path)
+        if not os.path.isabs(written) and written != os.pardir and not written.startswith(os.pardir + os.sep):
+            return PurePath(Path(written).as_posix())
+        absolute = Path(os.path.abspath(path))
+        return PurePath(*absolute.parts[1:]) if len(absolute.parts) > 1 else PurePath()
+
     def add_literal(path: str, *, from_list: bool = False) -> None:
         place, prefix = PurePath(Path(path).name), PurePath()
         if from_list:
             found = listed_place(path)
-            if found is None and outdir is not None and os.path.lexists(path):
-                where = os.fspath(base) if base is not None else "the current folder"
-                sources.append(Source(path=path, rel=place, error=(
-                    f"{path}: outside {where}, which --from-file paths are kept relative to below --outdir; "
-                    "pass --base DIR holding it (or run from there)")))
-                return
-            if found is not None and found.as_posix() != ".":
+            if found is None:
+                found = parents_place(path)
+            if found.as_posix() != ".":
                 place = prefix = found
         if os.path.isdir(path) and not _is_store(path):
             add_folder(path, prefix)

@@ -131,6 +131,10 @@ def plan_outputs(
             "(--frames all); use -o FILE or --outdir DIR for them, or --frames first"
         )
     uses_frame = naming.template is not None and "{frame" in naming.template
+    if (naming.output not in (None, "-") and os.path.isdir(naming.output)
+            and "ZARR" not in (naming.fixed_format(), FORMATS.get(Path(naming.output).suffix.lower()))):
+        raise OutputConflict(f"-o {naming.output} is a folder, and -o names one output file; use --outdir "
+                             f"{naming.output} to write into it, or give -o a file name")
     tasks: list[Task] = []
     for index, source in enumerate(sources):
         if source.error is not None:
@@ -221,15 +225,18 @@ def _check_conflicts(tasks: Sequence[Task], *, force: bool) -> None:
     # an output that is another input cannot happen here: _outputs_found_again made that input skipped
     problems: list[str] = []
     by_output: dict[str, list[Task]] = {}
+    in_place: list[str] = []
     for task in tasks:
         if task.output is None or task.output == "-" or task.error is not None or task.skip:
             continue
         by_output.setdefault(_key(task.output), []).append(task)
         if not force and task.source.path != "-" and _same_file(task.output, task.source.path):
-            problems.append(
-                f"{task.output} would replace its own input; pass --force to filter in place, "
-                "or choose --outdir/--suffix"
-            )
+            in_place.append(task.output)
+    if in_place:  # one advice however many files: the count and the first few names
+        shown = ", ".join(in_place[:3]) + (f" and {len(in_place) - 3} more" if len(in_place) > 3 else "")
+        what = (f"{in_place[0]} would replace its own input" if len(in_place) == 1
+                else f"{len(in_place)} outputs would replace their own inputs ({shown})")
+        problems.append(f"{what}; pass --force to filter in place, or choose --outdir/--suffix")
     for group in by_output.values():
         if len(group) > 1:
             names = " and ".join(t.source.label for t in group[:3]) + (" and more" if len(group) > 3 else "")

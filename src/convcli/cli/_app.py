@@ -99,7 +99,7 @@ def main() -> None:
     try:
         code = app(prog_name="convcli", standalone_mode=False)
     except Exception as err:
-        message = _usage_error_line(err)
+        message = _usage_error_line(err, sys.argv[1:])
         if message is None:
             raise  # a bug: Typer shows the traceback
         if message:  # (empty when the help was shown instead, as for a bare `convcli`)
@@ -111,17 +111,55 @@ def main() -> None:
     sys.exit(code if isinstance(code, int) else 0)
 
 
-def _usage_error_line(err: BaseException) -> str | None:
+def _kernel_key_hint(option: str, argv: list[str]) -> str | None:
+    """``-k gaussian --sigma 2``: the kernel spec the user meant (``-k gaussian:sigma=2``), or None.
+
+    An unknown ``--KEY`` after a ``-k``/``--kernel`` SPEC is taken for one of
+    that kernel's parameters, which go inside the spec.
+
+    Examples
+    --------
+    >>> _kernel_key_hint("--sigma", ["apply", "a.png", "-k", "gaussian", "--sigma", "2"])
+    '-k gaussian:sigma=2'
+    >>> _kernel_key_hint("--sigma", ["apply", "-k", "gaussian:size=7", "--sigma=2"])
+    '-k gaussian:size=7,sigma=2'
+    >>> _kernel_key_hint("--sigma", ["apply", "a.png", "--sigma", "2"]) is None
+    True
+    """
+    spec, value = None, None
+    for i, arg in enumerate(argv):
+        if arg in ("-k", "--kernel") and i + 1 < len(argv):
+            spec = argv[i + 1]
+        elif arg.startswith("--kernel="):
+            spec = arg.partition("=")[2]
+        elif arg == option or arg.startswith(option + "="):
+            if arg != option:
+                value = arg.partition("=")[2]
+            elif i + 1 < len(argv) and not argv[i + 1].startswith("-"):
+                value = argv[i + 1]
+            break
+    if spec is None or value is None or not spec[:1].isalpha():  # a named kernel, not a matrix or a file
+        return None
+    key = option.lstrip("-").replace("-", "_")
+    return f"-k {spec}{',' if ':' in spec else ':'}{key}={value}"
+
+
+def _usage_error_line(err: BaseException, argv: list[str] | None = None) -> str | None:
     """Click's own usage errors (a bad INTEGER, an unknown option) as one line, like every other error.
 
     Click would draw a box over several lines; scripts read one ``Error: …``
-    line.  None for anything that is not a Click error.
+    line.  None for anything that is not a Click error.  An unknown
+    ``--KEY VALUE`` after ``-k SPEC`` (in ``argv``) suggests ``-k SPEC:KEY=VALUE``.
     """
     if type(err).__name__ == "Abort":
         return "aborted"
     if not (hasattr(err, "format_message") and hasattr(err, "exit_code")):
         return None
     text = " ".join(str(err.format_message()).split())
+    option = getattr(err, "option_name", None)
+    hint = _kernel_key_hint(option, argv or []) if type(err).__name__ == "NoSuchOption" and option else None
+    if hint is not None:  # Click's "Possible options" are other options; the user meant a kernel parameter
+        text = f"No such option: {option}; a kernel's parameters go inside its spec: {hint}"
     context = getattr(err, "ctx", None)
     if text and context is not None:
         text += f" (see '{context.command_path} --help')"

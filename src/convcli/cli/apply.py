@@ -79,6 +79,10 @@ def apply(
         "--from-file", panel=0, metavar="LIST", show_default=False,
         help="Also read input paths from LIST, one per line (- for stdin); under --outdir each keeps its path "
              "relative to --base. E.g. find . -name '*.png' | convcli apply --from-file - --outdir out")] = None,
+    null: Annotated[bool, _option(
+        "--null", "-0", panel=0,
+        help="The --from-file list is NUL-separated, as xargs -0 reads it (names may hold newlines). E.g. "
+             "find . -name '*.png' -print0 | convcli apply --from-file - -0 --outdir out")] = False,
     base: Annotated[str | None, _option(
         "--base", panel=0, metavar="DIR", show_default=False,
         help="The folder --from-file paths are relative to below --outdir (default: the current folder), as "
@@ -270,7 +274,7 @@ def apply(
         if verbose and quiet:
             raise UsageError("--verbose and --quiet exclude each other; give one")
         applied = batch.apply_batch(
-            list(inputs or []), options=options, streams=_streams(), from_file=from_file, base=base,
+            list(inputs or []), options=options, streams=_streams(), from_file=from_file, null=null, base=base,
             recursive=recursive, ignore_case=ignore_case, jobs=jobs, scheduler=scheduler, environ=os.environ,
             dry=dry_run, fail_fast=fail_fast, compare=compare, on_notes=lambda notes: _warn(err_console, notes),
             watch=lambda tasks, on_cluster: _watch(tasks, err_console, done, verbose=verbose, cluster=on_cluster))
@@ -281,6 +285,10 @@ def apply(
                             dry_run=dry_run, console=err_console, offset=applied.recipe.offset)
         raise typer.Exit(1 if any(r.status == "failed" for r in applied.results) else 0)
     except (KeyboardInterrupt, Interrupted) as err:
+        if as_json:  # what was done: the files that landed, in the batch's order
+            report = apply_report.json_report(sorted(done, key=lambda r: r.index), dry_run=False,
+                                              seconds=time.perf_counter() - started, interrupted=True)
+            write_stdout((report + "\n").encode())
         typer.echo(apply_report.interrupted_line(done), err=True)
         raise typer.Exit(exit_code_for(err)) from None
 

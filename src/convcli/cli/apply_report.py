@@ -71,8 +71,12 @@ def _file_dict(r: FileResult, offset: float | str) -> dict[str, Any]:
     return found
 
 
-def json_report(results: Sequence[FileResult], *, dry_run: bool, seconds: float, offset: float | str = 0.0) -> str:
+def json_report(results: Sequence[FileResult], *, dry_run: bool, seconds: float, offset: float | str = 0.0,
+                interrupted: bool = False) -> str:
     """The ``--json`` report: every file and a summary, as one line of JSON.
+
+    After Ctrl-C or SIGTERM (``interrupted``) it lists the files done so far
+    (every file written is complete) and says ``"interrupted": true``.
 
     With a relative ``offset`` (``"50%"``) each planned or written file also
     gives ``"offset"``: its value in that output's units (127.5 for 8-bit).
@@ -95,8 +99,11 @@ def json_report(results: Sequence[FileResult], *, dry_run: bool, seconds: float,
     """
     import json  # here: a run without --json never imports it
 
-    return json.dumps({"dry_run": dry_run, "files": [_file_dict(r, offset) for r in results],
-                       "summary": {"total": len(results), **counts(results), "seconds": round(seconds, 3)}})
+    found: dict[str, Any] = {"dry_run": dry_run, "files": [_file_dict(r, offset) for r in results],
+                             "summary": {"total": len(results), **counts(results), "seconds": round(seconds, 3)}}
+    if interrupted:
+        found["interrupted"] = True
+    return json.dumps(found)
 
 
 def dry_run_lines(results: Sequence[FileResult], *, offset: float | str = 0.0) -> list[str]:

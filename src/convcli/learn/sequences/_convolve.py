@@ -162,7 +162,8 @@ def convolve1d(
     ------
     ParameterError
         For an unknown ``pad`` or ``method``, or a sequence that is empty,
-        not 1-D or holds NaN/inf.
+        not 1-D or holds NaN/inf; or a result beyond float64's range
+        (``[1e308, 1e308]`` and ``[10]``), never returned as ``inf``.
     ShapeError
         For ``pad="valid"`` with a kernel longer than the sequence.
 
@@ -190,13 +191,21 @@ def convolve1d(
             f"sequence ({n}); use pad='full' or 'same', or swap them"
         )
     chosen = choose_method1d(n, m) if method == "auto" else method
-    full = _METHODS[chosen](x, k)
+    with np.errstate(over="ignore", invalid="ignore"):
+        full = _METHODS[chosen](x, k)
     if pad == "full":
-        return full
-    if pad == "same":
-        start = m // 2
-        return full[start : start + n].copy()
-    return full[m - 1 : n].copy()
+        out = full
+    elif pad == "same":
+        out = full[m // 2 : m // 2 + n].copy()
+    else:
+        out = full[m - 1 : n].copy()
+    bad = np.flatnonzero(~np.isfinite(out))
+    if bad.size:  # finite inputs: a sum beyond float64's range
+        raise ParameterError(
+            f"the convolution overflows float64 (beyond ±{np.finfo(np.float64).max:.3g}) at item {int(bad[0]) + 1}; "
+            "scale the sequences down (e.g. divide by 1e300) and the result back up"
+        )
+    return out
 
 
 def parse_sequence(text: str, *, source: str = "sequence") -> np.ndarray:
