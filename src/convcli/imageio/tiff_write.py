@@ -203,8 +203,14 @@ def _exif_tags(exif: bytes) -> list[tuple[int, str, int, str, bool]]:
 
 def _tiles(bands: Iterable[tuple[int, np.ndarray]], shape: tuple[int, ...], dtype: np.dtype,
            side: int) -> Iterator[np.ndarray]:
-    """Tiles left to right, top to bottom (edge tiles smaller; tifffile pads them), a row of tiles at a time."""
+    """Tiles left to right, top to bottom (edge tiles smaller; tifffile pads them), a row of tiles at a time.
+
+    Each tile is handed over as ``(rows, columns, samples)``, even for one
+    channel: a 2-D tile one column wide would otherwise be taken by tifffile
+    as rows of samples, and its predictor would run down the wrong axis.
+    """
     for _, block in row_blocks(bands, shape, dtype, side):
+        block = block.reshape(block.shape[0], shape[1], -1)
         for x in range(0, shape[1], side):
             yield block[:, x : x + side]
 

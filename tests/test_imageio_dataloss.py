@@ -1,0 +1,61 @@
+"""Issue 23, data loss and leftovers: narrow tiled TIFFs, Zarr replacement, declared-huge inputs, damaged TIFFs."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+
+tifffile = pytest.importorskip("tifffile")
+
+from convcli.imageio.tiff_write import write_tiff  # noqa: E402
+
+_DTYPES = ["uint8", "int8", "uint16", "int16", "uint32", "int32", "float32", "float64"]
+
+
+def _compressions() -> list[str]:
+    names = ["none", "deflate", "lzw"]
+    try:
+        import imagecodecs  # noqa: F401
+
+        names.append("zstd")
+    except ImportError:
+        pass
+    return names
+
+
+@pytest.mark.parametrize("compression", _compressions())
+@pytest.mark.parametrize("dtype", _DTYPES)
+@pytest.mark.parametrize("channels", [None, 3])
+def test_a_tiled_tiff_one_to_three_pixels_wide_or_high_reads_back_exactly(dtype, compression, channels):
+    rng = np.random.default_rng(23)
+    for height in (1, 2, 3, 17):
+        for width in (1, 2, 3, 17):
+            if height == 17 and width == 17:
+                continue
+            shape = (height, width) if channels is None else (height, width, channels)
+            if np.dtype(dtype).kind == "f":
+                image = rng.normal(0, 1000, shape).astype(dtype)
+            else:
+                info = np.iinfo(dtype)
+                image = rng.integers(info.min, info.max, shape, dtype=dtype, endpoint=True)
+            buffer = io.BytesIO()
+            write_tiff(buffer, [(0, image)], shape=shape, dtype=np.dtype(dtype), name="x.tif", tile=16,
+                       compression=compression)
+            back = tifffile.imread(io.BytesIO(buffer.getvalue()))
+            assert back.shape == shape, (shape, back.shape)
+            np.testing.assert_array_equal(back, image, err_msg=f"{shape} {dtype} {compression}")
+
+
+def test_the_issue_reproducer_one_column_through_the_cli(tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from convcli.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    image = (np.arange(9, dtype=np.uint16) * 1000).reshape(9, 1)
+    np.save("w1.npy", image)
+    result = CliRunner().invoke(app, ["apply", "w1.npy", "-k", "identity", "-o", "w1.tif", "--tile", "16"])
+    assert result.exit_code == 0, result.output
+    np.testing.assert_array_equal(tifffile.imread("w1.tif"), image)
