@@ -59,3 +59,26 @@ def test_the_issue_reproducer_one_column_through_the_cli(tmp_path, monkeypatch):
     result = CliRunner().invoke(app, ["apply", "w1.npy", "-k", "identity", "-o", "w1.tif", "--tile", "16"])
     assert result.exit_code == 0, result.output
     np.testing.assert_array_equal(tifffile.imread("w1.tif"), image)
+
+
+# --- item: a Zarr tile that is not a multiple of 16: one rule for the library and the CLI ------------------------
+
+
+@pytest.mark.parametrize("tile", [100, 17, 40])
+def test_a_zarr_tile_not_a_multiple_of_16_is_refused_by_the_library_as_by_the_cli(tmp_path, monkeypatch, tile):
+    pytest.importorskip("zarr")
+    from typer.testing import CliRunner
+
+    from convcli.cli import app
+    from convcli.errors import ParameterError
+    from convcli.imageio import write_bands
+
+    image = np.arange(40 * 30, dtype=np.uint8).reshape(40, 30)
+    with pytest.raises(ParameterError, match=rf"multiple of 16 .*got {tile}"):
+        write_bands(tmp_path / "lib.zarr", [(0, image)], shape=image.shape, dtype=image.dtype, fmt="ZARR", tile=tile)
+    assert not (tmp_path / "lib.zarr").exists()
+    monkeypatch.chdir(tmp_path)
+    np.save("in.npy", image)
+    result = CliRunner().invoke(app, ["apply", "in.npy", "-k", "identity", "-o", "cli.zarr", "--tile", str(tile)])
+    assert result.exit_code == 2 and "multiple of 16" in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]

@@ -226,7 +226,7 @@ def write_zarr(folder: str | os.PathLike[str], bands: Iterable[tuple[int, np.nda
     >>> zarr.open_array(folder, mode="r").chunks
     (512, 512)
     """
-    side = fitted_tile(check_tile(tile, tiff=False), shape, multiple=1) or DEFAULT_ZARR_CHUNK
+    side = fitted_tile(check_tile(tile), shape, multiple=1) or DEFAULT_ZARR_CHUNK
     codec = None if compression is None else str(compression)
     array = create_zarr(folder, shape=shape, dtype=dtype, name=name, info=info, tile=side, compression=codec)
     for start, block in row_blocks(bands, shape, dtype, side):
