@@ -18,9 +18,13 @@ import pytest
 
 zarr = pytest.importorskip("zarr")
 
-from convcli.imageio import leftover_temp_files, leftover_temp_files_of, remove_temp_files_of  # noqa: E402
+from convcli.imageio import (  # noqa: E402
+    leftover_temp_files,
+    leftover_temp_files_of,
+    remove_temp_files_of,
+    write_bands,
+)
 from convcli.imageio import write as write_module  # noqa: E402
-from convcli.imageio import write_bands  # noqa: E402
 
 OLD = np.arange(48 * 40, dtype=np.uint16).reshape(48, 40)
 NEW = (OLD[::-1] * 3).astype(np.uint16)
