@@ -82,3 +82,63 @@ def test_a_zarr_tile_not_a_multiple_of_16_is_refused_by_the_library_as_by_the_cl
     result = CliRunner().invoke(app, ["apply", "in.npy", "-k", "identity", "-o", "cli.zarr", "--tile", str(tile)])
     assert result.exit_code == 2 and "multiple of 16" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]
+
+
+# --- item: declared-huge Zarr inputs are refused from their metadata -----------------------------------------------
+
+
+def _limited(memory: int = 3 * 2**30):
+    def preexec() -> None:
+        import resource
+        import signal
+
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    return preexec
+
+
+def _convcli(args: list[str], cwd, *, timeout: float = 60, memory: int = 3 * 2**30):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = [str(Path(sys.executable).parent / "convcli"), *args]
+    return subprocess.run(command, cwd=cwd, capture_output=True, text=True, timeout=timeout,
+                          preexec_fn=_limited(memory))
+
+
+@pytest.mark.parametrize(("shape", "chunks", "named"), [
+    ((2**31, 2**31), (512, 512), "whole-image limit of 1,099,511,627,776"),
+    ((34, 2**62), (34, 512), "2**62 bytes"),
+    ((2**40, 281, 3), (512, 281, 3), "whole-image limit of 1,099,511,627,776"),
+])
+@pytest.mark.parametrize("output", ["out.tif", "out.zarr", "out.png"])
+def test_a_declared_huge_zarr_input_fails_fast_from_its_metadata(tmp_path, shape, chunks, named, output):
+    import time
+
+    zarr = pytest.importorskip("zarr")
+    zarr.create_array(store=str(tmp_path / "huge.zarr"), shape=shape, chunks=chunks, dtype="uint8")
+    started = time.monotonic()
+    result = _convcli(["apply", "huge.zarr", "-k", "box", "-o", output], tmp_path)
+    assert time.monotonic() - started < 30
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: huge.zarr: declares "), result.stderr
+    assert named in lines[0] and "Traceback" not in result.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["huge.zarr"]
+
+
+def test_the_whole_image_limit_follows_max_pixels_when_larger(tmp_path):
+    zarr = pytest.importorskip("zarr")
+    from convcli.errors import ImageReadError
+    from convcli.imageio import open_image
+
+    zarr.create_array(store=str(tmp_path / "big.zarr"), shape=(2**21, 2**20), chunks=(512, 512), dtype="uint8")
+    with pytest.raises(ImageReadError, match=r"whole-image limit of 1,099,511,627,776 \(2\*\*40"):
+        open_image(tmp_path / "big.zarr")
+    with open_image(tmp_path / "big.zarr", max_pixels=2**42) as source:  # a larger --max-pixels raises it
+        assert source.shape == (2**21, 2**20)
+    with pytest.raises(ImageReadError, match=r"whole-image limit of 4,398,046,511,104 \(--max-pixels"):
+        zarr.create_array(store=str(tmp_path / "bigger.zarr"), shape=(2**22, 2**21), chunks=(512, 512),
+                          dtype="uint8")
+        open_image(tmp_path / "bigger.zarr", max_pixels=2**42)

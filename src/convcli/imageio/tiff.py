@@ -194,7 +194,7 @@ class TiffSource(ImageSource):
     @classmethod
     def _open(cls, tif: Any, name: str, *, frame: int | None, max_pixels: int | None,
               whole: bool) -> TiffSource | None:
-        from ._open import check_pixels, frame_name
+        from ._open import check_pixels, check_streamed_pixels, frame_name
 
         try:
             frames = max(1, len(tif.pages))
@@ -222,7 +222,10 @@ class TiffSource(ImageSource):
                 chunks = (max(1, min(int(page.rowsperstrip or height), height)), width)
             if whole:
                 check_pixels(shown, width, height, max_pixels)
-            elif max_pixels is not None and chunks[0] * chunks[1] > max_pixels:
+            else:
+                check_streamed_pixels(shown, (height, width, channels), np.dtype(dtype).itemsize, max_pixels,
+                                      what="tiled or striped TIFF")
+            if not whole and max_pixels is not None and chunks[0] * chunks[1] > max_pixels:
                 what = "tile" if page.is_tiled else "strip"
                 raise ImageReadError(
                     f"{shown}: one {what} of {chunks[1]}x{chunks[0]} is {chunks[0] * chunks[1]:,} pixels, over the "

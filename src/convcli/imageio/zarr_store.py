@@ -34,6 +34,7 @@ import numpy as np
 from ..errors import ImageReadError
 from ._base import ImageInfo, ImageSource, check_tile, fitted_tile, row_blocks
 from ._extra import need
+from ._open import check_streamed_pixels
 from .compression import checked_compression, default_compression
 
 __all__ = ["DEFAULT_ZARR_CHUNK", "ZarrSource", "create_zarr", "is_zarr_store", "write_zarr"]
@@ -64,12 +65,16 @@ class ZarrSource(ImageSource):
     path : str or path-like
         The store (a folder).
     max_pixels : int or None, optional
-        The largest chunk (rows x columns) decoded at once; None for no limit.
+        The largest chunk (rows x columns) decoded at once; the whole image is
+        limited to :data:`~convcli.imageio._open.MAX_STREAMED_PIXELS` (2**40)
+        or ``max_pixels`` when larger, refused from its declared shape.  None
+        for no limit.
 
     Raises
     ------
     ImageReadError
         Not a Zarr store, no image array in it, a chunk over ``max_pixels``,
+        a declared shape over the whole-image limit,
         or zarr missing (naming the ``formats`` extra).
 
     Examples
@@ -103,6 +108,7 @@ class ZarrSource(ImageSource):
             raise ImageReadError(f"{name}: {where}holds an array of shape {shape} and dtype {dtype}; an image is a "
                                  "non-empty (height, width) or (height, width, channels) array of real numbers")
         _check_axes(node, name, shape)
+        check_streamed_pixels(name, shape, dtype.itemsize, max_pixels, what="Zarr store")
         chunks = tuple(int(v) for v in array.chunks[:2])
         if max_pixels is not None and chunks[0] * chunks[1] > max_pixels:
             raise ImageReadError(
