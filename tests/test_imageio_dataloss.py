@@ -142,3 +142,100 @@ def test_the_whole_image_limit_follows_max_pixels_when_larger(tmp_path):
         zarr.create_array(store=str(tmp_path / "bigger.zarr"), shape=(2**22, 2**21), chunks=(512, 512),
                           dtype="uint8")
         open_image(tmp_path / "bigger.zarr", max_pixels=2**42)
+
+
+# --- item: damaged TIFFs: tifffile's log, PlanarConfiguration 0, byte counts -----------------------------------
+
+
+def _patched_tiff(path, image, patches, **options):
+    """``image`` written by tifffile, then tag values overwritten in place: {tag: (index, value)}."""
+    import struct
+
+    tifffile.imwrite(path, image, **options)
+    data = bytearray(path.read_bytes())
+    with tifffile.TiffFile(path) as tif:
+        tags = tif.pages[0].tags
+        for code, (index, value) in patches.items():
+            tag = tags[code]
+            size = {3: 2, 4: 4, 16: 8}[int(tag.dtype)]
+            where = tag.valueoffset + index * size
+            data[where : where + size] = struct.pack({2: "<H", 4: "<I", 8: "<Q"}[size], value)
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _rgb(shape=(64, 64, 3)):
+    return np.random.default_rng(5).integers(0, 256, shape, dtype=np.uint8)
+
+
+@pytest.mark.parametrize("tiled", [True, False])
+def test_an_invalid_planar_configuration_fails_with_one_error_line_and_nothing_from_tifffile(tmp_path, tiled):
+    layout = {"tile": (16, 16)} if tiled else {"rowsperstrip": 8}
+    _patched_tiff(tmp_path / "pc0.tif", _rgb(), {284: (0, 0)}, photometric="rgb", planarconfig="contig", **layout)
+    result = _convcli(["apply", "pc0.tif", "-k", "identity", "-o", "out.tif"], tmp_path)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith("Error: pc0.tif: "), result.stderr
+    assert "PlanarConfiguration is 0" in result.stderr and "tifffile.Tiff" not in result.stderr
+    assert not (tmp_path / "out.tif").exists()
+
+
+def test_a_tifffile_problem_with_a_pixel_tag_fails_and_with_another_tag_is_a_warning(capfd):
+    import logging
+
+    from convcli.imageio.tiff_checks import judged, tifffile_log
+
+    with tifffile_log() as said:
+        logging.getLogger("tifffile").warning("<tifffile.TiffTag 258 @10> raised ValueError('bad')")
+        logging.getLogger("tifffile").warning("<tifffile.TiffTag 305 @30> coercing invalid ASCII to bytes")
+    assert capfd.readouterr().err == ""  # never on stderr
+    fatal, harmless = judged(said, samples=3)
+    assert fatal == "<tifffile.TiffTag 258 @10> raised ValueError('bad')"
+    assert harmless == ["<tifffile.TiffTag 305 @30> coercing invalid ASCII to bytes"]
+
+
+def test_a_tifffile_warning_about_a_text_tag_is_a_warning_and_the_pixels_are_right(tmp_path, monkeypatch):
+    """A damaged Software tag (bytes that are not ASCII): tifffile logs; convcli warns and reads the pixels."""
+    import logging
+
+    image = _rgb()
+    tifffile.imwrite(tmp_path / "t.tif", image, photometric="rgb", tile=(16, 16), software="abc")
+    from convcli.imageio import open_image
+
+    real = tifffile.TiffFile.__init__
+
+    def noisy(self, *args, **kwargs):
+        real(self, *args, **kwargs)
+        logging.getLogger("tifffile").warning("<tifffile.TiffTag 305 @30> coercing invalid ASCII to bytes")
+
+    monkeypatch.setattr(tifffile.TiffFile, "__init__", noisy)
+    with open_image(tmp_path / "t.tif") as source:
+        np.testing.assert_array_equal(source.read(), tifffile.imread(tmp_path / "t.tif"))
+        assert any("coercing invalid ASCII" in note for note in source.info.notes)
+
+
+def test_a_tile_with_byte_count_0_at_a_real_offset_is_said(tmp_path):
+    image = _rgb((32, 32, 3))
+    _patched_tiff(tmp_path / "bc0.tif", image, {325: (1, 0)}, photometric="rgb", tile=(16, 16))
+    result = _convcli(["apply", "bc0.tif", "-k", "identity", "-o", "out.tif"], tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr.startswith("Warning: bc0.tif: 1 tile(s) of 4 (2) have a byte count of 0 at a real offset")
+    np.testing.assert_array_equal(tifffile.imread(tmp_path / "out.tif"), tifffile.imread(tmp_path / "bc0.tif"))
+
+
+# --- item: under a memory limit a damaged TIFF still says "damaged" ----------------------------------------------
+
+
+@pytest.mark.parametrize("limit", [None, 1500 * 2**20])
+@pytest.mark.parametrize("damage", ["byte count 2**32-1", "SamplesPerPixel 65535"])
+@pytest.mark.parametrize("output", ["out.npy", "out.tif"])
+def test_a_damaged_tiff_says_damaged_with_or_without_a_memory_limit(tmp_path, limit, damage, output):
+    pytest.importorskip("imagecodecs")
+    patch = {325: (1, 2**32 - 1)} if damage.startswith("byte") else {277: (0, 65535)}
+    _patched_tiff(tmp_path / "d.tif", _rgb((512, 512, 3)), patch, photometric="rgb", tile=(256, 256),
+                  compression="zlib")
+    result = _convcli(["apply", "d.tif", "-k", "identity", "-o", output], tmp_path,
+                      memory=limit or 2**62)
+    assert result.returncode == 1
+    lines = result.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("Error: d.tif: the image is damaged"), result.stderr
+    assert "memory" not in lines[0].replace("MemoryError", "")
