@@ -239,3 +239,36 @@ def test_a_damaged_tiff_says_damaged_with_or_without_a_memory_limit(tmp_path, li
     lines = result.stderr.splitlines()
     assert len(lines) == 1 and lines[0].startswith("Error: d.tif: the image is damaged"), result.stderr
     assert "memory" not in lines[0].replace("MemoryError", "")
+
+
+# --- item: a missing Zarr chunk reads as the fill value; the code and the docs say so -----------------------------
+
+
+def test_a_missing_zarr_chunk_reads_as_the_fill_value_and_a_damaged_one_fails(tmp_path):
+    import inspect
+    from pathlib import Path
+
+    zarr = pytest.importorskip("zarr")
+    from convcli.errors import ImageReadError
+    from convcli.imageio import open_image
+    from convcli.imageio.zarr_store import ZarrSource
+
+    image = np.arange(1, 32 * 32 + 1, dtype=np.uint16).reshape(32, 32)
+    array = zarr.create_array(store=str(tmp_path / "a.zarr"), shape=image.shape, chunks=(16, 16), dtype="uint16",
+                              fill_value=7)
+    array[:] = image
+    chunk = tmp_path / "a.zarr" / "c" / "1" / "0"
+    assert chunk.is_file()
+    chunk.unlink()
+    expected = zarr.open_array(str(tmp_path / "a.zarr"), mode="r")[:]  # zarr's own reading: the fill value
+    assert (expected[16:, :16] == 7).all()
+    with open_image(tmp_path / "a.zarr") as source:
+        np.testing.assert_array_equal(source.read(), expected)
+    (tmp_path / "a.zarr" / "c" / "0" / "0").write_bytes(b"not a chunk")
+    with open_image(tmp_path / "a.zarr") as source, pytest.raises(ImageReadError, match="cannot decode rows"):
+        source.read()
+    # the code's comment and the docs say what happens
+    said = inspect.getsource(ZarrSource._read)
+    assert "missing one reads as the fill value" in said and "missing or" not in said.replace("\n", " ")
+    docs = (Path(__file__).parent.parent / "docs" / "deep-and-huge.md").read_text()
+    assert "A Zarr chunk that is missing reads as the\narray's fill value" in docs

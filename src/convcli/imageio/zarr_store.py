@@ -123,13 +123,15 @@ class ZarrSource(ImageSource):
         self.info = _info(name, array, self.shape)
 
     def _read(self, r0: int, r1: int) -> np.ndarray:
+        """Rows ``r0..r1-1``: a chunk missing from the store reads as the fill value, as zarr reads it (chunks
+        never written are not stored); a chunk that cannot be decoded raises :class:`ImageReadError`."""
         if self._array is None:
             raise ValueError(f"{self.path}: the source is closed")
         try:
             block = np.asarray(self._array[r0:r1])
         except MemoryError:
             raise
-        except Exception as err:  # a damaged or missing chunk file
+        except Exception as err:  # a damaged chunk file (a missing one reads as the fill value, Zarr's convention)
             raise ImageReadError(f"{self.path}: cannot decode rows {r0}-{r1 - 1} ({type(err).__name__}: "
                                  f"{str(err)[:200]}); the store may be damaged") from None
         return np.ascontiguousarray(block[:, :, 0] if self._squeeze else block, dtype=self.dtype)
