@@ -25,7 +25,8 @@ from typing import IO
 from ..errors import ImageWriteError
 
 __all__ = ["TEMP_SUFFIX", "atomic_file", "atomic_folder", "check_target", "leftover_temp_files",
-           "leftover_temp_files_of", "remove_temp_files", "remove_temp_files_of", "write_bytes_atomic"]
+           "leftover_temp_files_of", "remove_temp_files", "remove_temp_files_of", "signals_deferred",
+           "write_bytes_atomic"]
 
 #: the end of every temporary file name the writers use
 TEMP_SUFFIX = ".convcli-tmp"
@@ -326,7 +327,7 @@ def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = True) -> It
         elif not overwrite:
             raise ImageWriteError(_exists_message(target))
         else:
-            with _signals_deferred() as caught:
+            with signals_deferred() as caught:
                 replaced = _replace(target, Path(tmp), caught)
             if not replaced:  # undone for a signal whose handler did not raise: the old store stays
                 raise KeyboardInterrupt
@@ -353,7 +354,7 @@ def _replace(target: Path, new: Path, caught: list[int] | None = None) -> bool:
     one of the calls) is cleaned up from what is on disk: before step 2 took
     effect the old store is renamed back; after it, the old store is removed.
     Either way the exception is raised again, and the target holds a complete
-    store.  A signal held off (``caught``, :func:`_signals_deferred`) during
+    store.  A signal held off (``caught``, :func:`signals_deferred`) during
     the two renames undoes them, so that an interrupted run keeps the old
     store and counts the file as not written; one that comes during the
     removal is raised once the new store is in place and the old one gone.
@@ -391,7 +392,7 @@ def _undo(target: Path, new: Path, old: Path) -> None:
 
 
 @contextlib.contextmanager
-def _signals_deferred() -> Iterator[list[int]]:
+def signals_deferred() -> Iterator[list[int]]:
     """Hold Ctrl-C and SIGTERM while the block runs, then raise the first one that came (main thread only).
 
     A store's replacement is a few renames and a removal that must not be

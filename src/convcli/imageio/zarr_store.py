@@ -37,7 +37,7 @@ from ._extra import need
 from ._open import check_streamed_pixels
 from .compression import checked_compression, default_compression
 
-__all__ = ["DEFAULT_ZARR_CHUNK", "ZarrSource", "create_zarr", "is_zarr_store", "write_zarr"]
+__all__ = ["DEFAULT_ZARR_CHUNK", "ZarrSource", "create_zarr", "is_zarr_store", "settle_zarr_writes", "write_zarr"]
 
 #: the chunk side written when no tile is given
 DEFAULT_ZARR_CHUNK = 512
@@ -236,9 +236,50 @@ def write_zarr(folder: str | os.PathLike[str], bands: Iterable[tuple[int, np.nda
     """
     side = fitted_tile(check_tile(tile), shape, multiple=1) or DEFAULT_ZARR_CHUNK
     codec = None if compression is None else str(compression)
-    array = create_zarr(folder, shape=shape, dtype=dtype, name=name, info=info, tile=side, compression=codec)
-    for start, block in row_blocks(bands, shape, dtype, side):
-        array[start : start + block.shape[0]] = block
+    try:
+        array = create_zarr(folder, shape=shape, dtype=dtype, name=name, info=info, tile=side, compression=codec)
+        for start, block in row_blocks(bands, shape, dtype, side):
+            array[start : start + block.shape[0]] = block
+    except BaseException:
+        settle_zarr_writes()  # before the caller removes the folder
+        raise
+
+
+def settle_zarr_writes(timeout: float = 120.0) -> None:
+    """Wait until the writes zarr still runs in its background loop have ended (Ctrl-C, an error).
+
+    zarr writes chunks from an event loop in a thread of its own; a
+    ``KeyboardInterrupt`` in the thread that asked stops the waiting, not the
+    writes.  Removing the store's folder then races with them (chunks land in
+    a folder just removed), and at exit asyncio reports "Task was destroyed
+    but it is pending!".  Ctrl-C and SIGTERM are held off meanwhile.
+
+    Examples
+    --------
+    >>> settle_zarr_writes()  # nothing running: returns at once
+    """
+    import asyncio
+    import concurrent.futures
+
+    from .write import signals_deferred
+
+    try:
+        from zarr.core import sync as zarr_sync
+
+        loop = zarr_sync.loop[0]
+    except (ImportError, AttributeError, IndexError):  # another zarr: nothing known to wait for
+        return
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def rest() -> None:
+        me = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not me and not task.done()]
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    with signals_deferred():
+        future = asyncio.run_coroutine_threadsafe(rest(), loop)
+        concurrent.futures.wait([future], timeout=timeout)
 
 
 def create_zarr(folder: str | os.PathLike[str], *, shape: tuple[int, ...], dtype: np.dtype, name: str,
