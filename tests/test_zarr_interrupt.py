@@ -22,7 +22,7 @@ import pytest
 
 pytest.importorskip("zarr")
 
-from convcli.imageio import leftover_temp_files  # noqa: E402
+from convcli.imageio import leftover_temp_files
 
 CHILD = textwrap.dedent("""
     import os, signal, sys
