@@ -163,13 +163,24 @@ class Bookkeeping:
         self.folders_made: set[str] = set()
 
     def record(self, result: FileResult) -> None:
-        """Keep ``result``, stop new work after a failure with ``fail_fast``, and pass it to ``on_result``."""
+        """Keep ``result``, stop new work after a failure with ``fail_fast``, and pass it to ``on_result``.
+
+        Then a Ctrl-C or SIGTERM that came while this file's completed Zarr
+        store replaced an old one (:meth:`prepare` handed it over) is raised:
+        the file is counted as written, as it is.
+        """
+        from ..imageio import hand_over_interrupts, raise_pending_interrupt
+
         self.results[result.index] = result
         if result.status == "failed" and self.fail_fast:
             self.stop = True
             self.first_failure = self.first_failure or result.label
-        if self.on_result is not None:
-            self.on_result(result)
+        try:
+            if self.on_result is not None:
+                self.on_result(result)
+        finally:
+            hand_over_interrupts(False)
+            raise_pending_interrupt()
 
     def settle(self, tasks: Sequence[Task], recipe: Recipe) -> list[Task]:
         """Record the tasks that need no work (failed while planning, skipped); return the others."""
@@ -182,8 +193,16 @@ class Bookkeeping:
         return work
 
     def prepare(self, task: Task) -> FileResult | None:
-        """Create ``task``'s output folder (once per folder); a failed result when that is impossible."""
+        """Create ``task``'s output folder (once per folder); a failed result when that is impossible.
+
+        Also hands over to :meth:`record` a signal that comes while a
+        completed Zarr store replaces an old one (see
+        :func:`~convcli.imageio.hand_over_interrupts`).
+        """
         from ..errors import ImageWriteError
+        from ..imageio import hand_over_interrupts
+
+        hand_over_interrupts(threading.current_thread() is threading.main_thread())
 
         if task.make_folder and task.output:
             folder = os.path.dirname(task.output) or "."

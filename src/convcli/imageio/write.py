@@ -24,9 +24,20 @@ from typing import IO
 
 from ..errors import ImageWriteError
 
-__all__ = ["TEMP_SUFFIX", "atomic_file", "atomic_folder", "check_target", "leftover_temp_files",
-           "leftover_temp_files_of", "remove_temp_files", "remove_temp_files_of", "signals_deferred",
-           "write_bytes_atomic"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "atomic_file",
+    "atomic_folder",
+    "check_target",
+    "hand_over_interrupts",
+    "leftover_temp_files",
+    "leftover_temp_files_of",
+    "raise_pending_interrupt",
+    "remove_temp_files",
+    "remove_temp_files_of",
+    "signals_deferred",
+    "write_bytes_atomic",
+]
 
 #: the end of every temporary file name the writers use
 TEMP_SUFFIX = ".convcli-tmp"
@@ -314,6 +325,7 @@ def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = True) -> It
     >>> sorted(os.listdir(target)), leftover_temp_files(target)
     (['zarr.json'], [])
     """
+    raise_pending_interrupt()  # one kept from an earlier replacement, when nobody delivered it
     target = Path(path)
     folder = check_target(target, overwrite=overwrite, folder_ok=True)
     tmp: str | None = None
@@ -329,6 +341,9 @@ def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = True) -> It
         else:
             with signals_deferred() as caught:
                 replaced = _replace(target, Path(tmp), caught)
+                if replaced and caught and _handed_over[0]:  # the store landed: the caller records it first
+                    _pending.extend(caught)
+                    caught.clear()
             if not replaced:  # undone for a signal whose handler did not raise: the old store stays
                 raise KeyboardInterrupt
         tmp = None
@@ -337,6 +352,36 @@ def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = True) -> It
     finally:
         if tmp is not None:
             _remove(Path(tmp))
+
+
+_handed_over = [False]  # the caller records the result, then raises what a completed replacement held off
+_pending: list[int] = []  # signals held off while a completed replacement removed the old store
+
+
+def hand_over_interrupts(on: bool = True) -> None:
+    """Whether a signal that comes while a completed replacement removes the old store is handed over.
+
+    A batch in this process turns it on before a write: then such a signal
+    is not raised from the write, whose output is complete, but kept for
+    :func:`raise_pending_interrupt`, which the batch calls once it has
+    recorded the file as written (so "N file(s) written" counts it), and
+    turns it off.  Off (the default), the signal is raised as soon as the
+    old store is gone; the next atomic write delivers one still kept.
+    """
+    _handed_over[0] = on
+
+
+def raise_pending_interrupt() -> None:
+    """Deliver a signal :func:`hand_over_interrupts` kept (to its handler: Ctrl-C raises KeyboardInterrupt).
+
+    Examples
+    --------
+    >>> raise_pending_interrupt()  # nothing kept: nothing happens
+    """
+    import signal
+
+    while _pending:
+        signal.raise_signal(_pending.pop(0))
 
 
 #: the marker of an old store set aside while its replacement is renamed in: ``.NAME.<hex>.old.convcli-tmp``
