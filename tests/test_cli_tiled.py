@@ -138,7 +138,25 @@ def test_tiled_outputs_are_written_tile_by_tile_with_the_asked_layout(suffix, tm
     assert np.abs(got.astype(np.int64) - want).max() <= 1
 
 
-def test_an_interrupted_run_on_a_big_tiff_leaves_nothing_behind(tmp_path):
+def _default_sigint() -> None:
+    """In the child, before exec: SIGINT's default disposition, whatever the test runner's was (``pytest &``)."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("runner_sigint", ["as it is", "ignored"])
+def test_an_interrupted_run_on_a_big_tiff_leaves_nothing_behind(tmp_path, runner_sigint):
+    """Also when the test runner itself ignores SIGINT, as a background job of a non-interactive shell does."""
+    if runner_sigint == "ignored":
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        try:
+            _interrupt_a_big_tiff(tmp_path)
+        finally:
+            signal.signal(signal.SIGINT, previous)
+    else:
+        _interrupt_a_big_tiff(tmp_path)
+
+
+def _interrupt_a_big_tiff(tmp_path: Path) -> None:
     big = tmp_path / "big.tif"
     rows = np.random.default_rng(3).integers(0, 256, size=(256, 6000), dtype=np.uint8)
     tifffile.imwrite(big, np.tile(rows, (24, 1)), tile=(256, 256))
@@ -146,7 +164,8 @@ def test_an_interrupted_run_on_a_big_tiff_leaves_nothing_behind(tmp_path):
     out.parent.mkdir()
     proc = subprocess.Popen([CONVCLI, "apply", str(big), "-k", "gaussian:sigma=6",
                              "-k", "laplacian", "-o", str(out), "--tile", "256"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+                            preexec_fn=_default_sigint)
     deadline = time.monotonic() + 60
     while not leftover_temp_files(out) and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)

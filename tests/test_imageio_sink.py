@@ -142,10 +142,10 @@ def test_tifffile_pulls_a_row_of_tiles_at_a_time(tmp_path):
 def test_zarr_output_chunk_by_chunk(tmp_path, compression, codec):
     arr = photo()
     info = ImageInfo("in.png", dpi=(300.0, 300.0), icc_profile=SRGB, alpha=False)
-    write_bands(tmp_path / "out.zarr", bands(arr), shape=arr.shape, dtype=arr.dtype, fmt="ZARR", tile=100,
+    write_bands(tmp_path / "out.zarr", bands(arr), shape=arr.shape, dtype=arr.dtype, fmt="ZARR", tile=96,
                 compression=compression, info=info)
     store = zarr.open_array(str(tmp_path / "out.zarr"), mode="r")
-    assert store.shape == arr.shape and store.chunks == (100, 100, 3) and np.array_equal(store[:], arr)
+    assert store.shape == arr.shape and store.chunks == (96, 96, 3) and np.array_equal(store[:], arr)
     names = [type(c).__name__.lower() for c in store.compressors]
     assert names == ([] if codec is None else [f"{codec}codec"])
     kept = store.attrs["convcli"]
@@ -165,8 +165,8 @@ def test_zarr_refuses_lzw_and_tiff_refuses_odd_tiles(tmp_path):
     with pytest.raises(ParameterError, match=r"compression 'lzw' is a TIFF compression; a Zarr output takes "
                                              r"deflate, zstd or none"):
         write_bands(tmp_path / "x.zarr", bands(arr), shape=arr.shape, dtype=arr.dtype, fmt="ZARR", compression="lzw")
-    with pytest.raises(ParameterError, match=r"tile must be a positive multiple of 16 for TIFF \(its tiles are\), "
-                                             r"got 100"):
+    with pytest.raises(ParameterError, match=r"tile must be a positive multiple of 16 \(TIFF tiles must be, and "
+                                             r"Zarr chunks follow the same rule\), got 100"):
         write_bands(tmp_path / "x.tif", bands(arr), shape=arr.shape, dtype=arr.dtype, fmt="TIFF", tile=100)
     with pytest.raises(ParameterError, match=r"compression must be one of deflate, zstd, lzw, none, got 'jpeg'"):
         write_bands(tmp_path / "x.tif", bands(arr), shape=arr.shape, dtype=arr.dtype, fmt="TIFF", compression="jpeg")

@@ -173,13 +173,24 @@ class Bookkeeping:
         self.before: dict[int, tuple[int, int, int] | None] = {}  # each started output as it was (see landed)
 
     def record(self, result: FileResult) -> None:
-        """Keep ``result``, stop new work after a failure with ``fail_fast``, and pass it to ``on_result``."""
+        """Keep ``result``, stop new work after a failure with ``fail_fast``, and pass it to ``on_result``.
+
+        Then a Ctrl-C or SIGTERM that came while this file's completed Zarr
+        store replaced an old one (:meth:`prepare` handed it over) is raised:
+        the file is counted as written, as it is.
+        """
+        from ..imageio import hand_over_interrupts, raise_pending_interrupt
+
         self.results[result.index] = result
         if result.status == "failed" and self.fail_fast:
             self.stop = True
             self.first_failure = self.first_failure or result.label
-        if self.on_result is not None:
-            self.on_result(result)
+        try:
+            if self.on_result is not None:
+                self.on_result(result)
+        finally:
+            hand_over_interrupts(False)
+            raise_pending_interrupt()
 
     def settle(self, tasks: Sequence[Task], recipe: Recipe) -> list[Task]:
         """Record the tasks that need no work (failed while planning, skipped); return the others."""
@@ -194,9 +205,15 @@ class Bookkeeping:
     def prepare(self, task: Task) -> FileResult | None:
         """Create ``task``'s output folder (once per folder); a failed result when that is impossible.
 
-        The output as it is now is kept, for :meth:`record_landed` after an interrupt.
+        The output as it is now is kept, for :meth:`record_landed` after an
+        interrupt.  Also hands over to :meth:`record` a signal that comes while a
+        completed Zarr store replaces an old one (see
+        :func:`~convcli.imageio.hand_over_interrupts`).
         """
         from ..errors import ImageWriteError
+        from ..imageio import hand_over_interrupts
+
+        hand_over_interrupts(threading.current_thread() is threading.main_thread())
 
         if task.output and task.output != "-":
             self.before[task.index] = _signature(task.output)

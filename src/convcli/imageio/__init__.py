@@ -87,8 +87,10 @@ from .source import open_image
 from .tiff import TiffSource
 from .write import (
     TEMP_SUFFIX,
+    hand_over_interrupts,
     leftover_temp_files,
     leftover_temp_files_of,
+    raise_pending_interrupt,
     remove_temp_files,
     remove_temp_files_of,
     write_bytes_atomic,
@@ -116,6 +118,7 @@ __all__ = [
     "fit_depth",
     "format_for",
     "formats_holding",
+    "hand_over_interrupts",
     "held_with_extra",
     "image_extensions",
     "leftover_temp_files",
@@ -124,6 +127,7 @@ __all__ = [
     "palette_reduced",
     "probe_image",
     "probe_size",
+    "raise_pending_interrupt",
     "read_image",
     "remove_temp_files",
     "remove_temp_files_of",

@@ -311,24 +311,29 @@ def gathered(bands: Iterable[tuple[int, np.ndarray]], shape: tuple[int, ...], dt
     return blocks[0]
 
 
-def check_tile(tile: int | None, *, tiff: bool) -> int | None:
-    """``tile`` checked: a positive integer, and a multiple of 16 for TIFF (the format requires it).
+def check_tile(tile: int | None) -> int | None:
+    """``tile`` checked: a positive multiple of 16, for TIFF tiles and Zarr chunks alike (one rule).
+
+    TIFF requires it of its tiles; Zarr chunks follow the same rule, so that
+    ``--tile`` and the library accept the same values for every format.
 
     Examples
     --------
-    >>> check_tile(256, tiff=True), check_tile(100, tiff=False), check_tile(None, tiff=True)
-    (256, 100, None)
-    >>> check_tile(100, tiff=True)
+    >>> check_tile(256), check_tile(None)
+    (256, None)
+    >>> check_tile(100)
     Traceback (most recent call last):
     ...
-    convcli.errors.ParameterError: tile must be a positive multiple of 16 for TIFF (its tiles are), got 100
+    convcli.errors.ParameterError: tile must be a positive multiple of 16 (TIFF tiles must be, and Zarr chunks \
+follow the same rule), got 100; e.g. tile=512
     """
     if tile is None:
         return None
     if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 1:
         raise ParameterError(f"tile must be a positive integer (the side of a square tile), got {tile!r}")
-    if tiff and tile % 16:
-        raise ParameterError(f"tile must be a positive multiple of 16 for TIFF (its tiles are), got {tile}")
+    if tile % 16:
+        raise ParameterError(f"tile must be a positive multiple of 16 (TIFF tiles must be, and Zarr chunks follow "
+                             f"the same rule), got {tile}; e.g. tile=512")
     return int(tile)
 
 

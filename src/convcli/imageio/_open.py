@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import stat
 import struct
@@ -202,6 +203,47 @@ def check_pixels(name: str, width: int, height: int, max_pixels: int | None, *,
             f"{max_pixels:,} (a decompression bomb guard); raise it with --max-pixels if the image is real"
             f"{_streaming_advice(name, fmt)}"
         )
+
+
+#: the largest image (height x width) read tile by tile or chunk by chunk when ``max_pixels`` is below it: 2**40,
+#: about a million by a million pixels; a larger declared size is refused from the header (raise it with a larger
+#: ``max_pixels``; ``None``, ``--max-pixels 0``, lifts it)
+MAX_STREAMED_PIXELS = 2**40
+#: no image of more bytes than this is real (numpy's sizes end at 2**63): refused even without a limit
+_IMPOSSIBLE_BYTES = 2**62
+
+
+def check_streamed_pixels(name: str, shape: tuple[int, ...], itemsize: int, max_pixels: int | None, *,
+                          what: str) -> None:
+    """Refuse, from its declared ``shape``, an image read lazily that is over the whole-image limit.
+
+    ``max_pixels`` limits one tile or chunk of such an image; the whole image
+    is limited to :data:`MAX_STREAMED_PIXELS`, or ``max_pixels`` when larger
+    (None: no limit).  A size no memory or disk can hold is refused always.
+
+    Examples
+    --------
+    >>> check_streamed_pixels("a.zarr", (40000, 40000), 1, 256_000_000, what="Zarr store")
+    >>> check_streamed_pixels("a.zarr", (2**31, 2**31), 1, 256_000_000, what="Zarr store")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ImageReadError: a.zarr: declares 2147483648x2147483648 pixels (4,611,686,018,427,387,904), over \
+the whole-image limit of 1,099,511,627,776 (2**40, for a Zarr store read a chunk at a time); its metadata may be \
+damaged; if the image is real, raise the limit with --max-pixels N (N pixels; 0: no limit)
+    """
+    height, width = int(shape[0]), int(shape[1])
+    pixels = height * width
+    size = f"{width}x{height}"
+    if pixels * max(1, math.prod(int(v) for v in shape[2:])) * max(1, itemsize) > _IMPOSSIBLE_BYTES:
+        raise ImageReadError(f"{name}: declares {size} pixels of {shape[2] if len(shape) > 2 else 1} channel(s), "
+                             f"more than 2**62 bytes, which no memory or disk holds; its metadata is damaged")
+    limit = None if max_pixels is None else max(max_pixels, MAX_STREAMED_PIXELS)
+    if limit is not None and pixels > limit:
+        stated = "2**40" if limit == MAX_STREAMED_PIXELS else "--max-pixels"
+        raise ImageReadError(
+            f"{name}: declares {size} pixels ({pixels:,}), over the whole-image limit of {limit:,} ({stated}, for "
+            f"a {what} read a {'chunk' if 'Zarr' in what else 'tile or strip'} at a time); its metadata may be "
+            "damaged; if the image is real, raise the limit with --max-pixels N (N pixels; 0: no limit)")
 
 
 def _streaming_advice(name: str, fmt: str | None) -> str:

@@ -107,8 +107,10 @@ def _tiff_size(name: str) -> tuple[int, int]:
     """The first page's size, from tifffile's reading of the headers (any TIFF, BigTIFF included)."""
     import tifffile
 
+    from .tiff_checks import tifffile_log
+
     try:
-        with tifffile.TiffFile(name) as tif:
+        with tifffile_log(), tifffile.TiffFile(name) as tif:  # its log is judged when the file is read
             page = tif.pages[0]
             return int(page.imagelength), int(page.imagewidth)
     except MemoryError:

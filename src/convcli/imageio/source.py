@@ -3,10 +3,11 @@
 =============================================  ==================  =========================================
 input                                          source              ``max_pixels`` limits
 =============================================  ==================  =========================================
-TIFF (tifffile installed): striped, tiled,     :class:`TiffSource`  one strip or tile (the image's size is
-BigTIFF, any sample type, contiguous or        (lazy)              limited by the disk only)
-separate planes
-Zarr store (a ``*.zarr`` folder)               :class:`ZarrSource`  one chunk
+TIFF (tifffile installed): striped, tiled,     :class:`TiffSource`  one strip or tile; the whole image to
+BigTIFF, any sample type, contiguous or        (lazy)              2**40 pixels (``MAX_STREAMED_PIXELS``),
+separate planes                                                    or ``max_pixels`` when larger
+Zarr store (a ``*.zarr`` folder)               :class:`ZarrSource`  one chunk; the whole image as for TIFF,
+                                               (lazy)              refused from the declared shape
 PNG, JPEG, WebP, GIF, BMP, …, ``.npy``; TIFF   :class:`ArraySource` the whole image, refused from its header
 that Pillow converts (palette, CMYK, …) or     (in memory)         with advice: convert it to a tiled TIFF
 turned by an orientation tag; a 32-bit

@@ -43,6 +43,7 @@ from ..errors import ImageReadError
 from ._base import ImageInfo, ImageSource
 from ._extra import need
 from ._open import damaged
+from .tiff_checks import judged, page_problems, sample_count_problem, tifffile_log
 
 __all__ = ["TiffSource", "is_tiff", "open_tiff", "tiff_frames", "turn_upright"]
 
@@ -96,13 +97,18 @@ def tiff_frames(source: str | os.PathLike[str] | bytes, name: str) -> int:
         When the file is not a readable TIFF.
     """
     tifffile = need("tifffile", f"{name}: reading TIFF with tifffile")
+    opened = io.BytesIO(source) if isinstance(source, bytes) else source
     try:
-        with tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source) as tif:
-            return max(1, len(tif.pages))
+        with tifffile_log() as said, tifffile.TiffFile(opened) as tif:
+            frames = max(1, len(tif.pages))
     except MemoryError:
         raise
     except Exception as err:  # tifffile's parsers fail in many ways on damaged files
         raise damaged(name, err) from None
+    fatal, _ = judged(said)
+    if fatal is not None:
+        raise damaged(name, ValueError(fatal))
+    return frames
 
 
 def open_tiff(source: str | os.PathLike[str] | bytes, name: str, *, frame: int | None = None,
@@ -133,19 +139,31 @@ def open_tiff(source: str | os.PathLike[str] | bytes, name: str, *, frame: int |
         Damaged, no such page, a volumetric image, over ``max_pixels``.
     """
     tifffile = need("tifffile", f"{name}: reading TIFF with tifffile")
+    with tifffile_log() as said:
+        try:
+            tif = tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source)
+        except MemoryError:
+            raise
+        except Exception as err:
+            raise damaged(name, err) from None
+        try:
+            source_obj = TiffSource._open(tif, name, frame=frame, max_pixels=max_pixels, whole=whole)
+        except BaseException:
+            tif.close()
+            raise
     try:
-        tif = tifffile.TiffFile(io.BytesIO(source) if isinstance(source, bytes) else source)
-    except MemoryError:
-        raise
-    except Exception as err:
-        raise damaged(name, err) from None
-    try:
-        source_obj = TiffSource._open(tif, name, frame=frame, max_pixels=max_pixels, whole=whole)
+        samples = source_obj._stored[2] if source_obj is not None else None
+        fatal, harmless = judged(said, samples=samples)
+        if fatal is not None:  # tifffile tolerated a problem the pixels depend on
+            raise damaged(name, ValueError(f"tifffile: {fatal}"))
     except BaseException:
         tif.close()
         raise
     if source_obj is None:
         tif.close()
+    else:
+        source_obj.info.notes.extend(f"{name}: tifffile: {message}; the pixels do not depend on it"
+                                     for message in harmless)
     return source_obj
 
 
@@ -194,7 +212,7 @@ class TiffSource(ImageSource):
     @classmethod
     def _open(cls, tif: Any, name: str, *, frame: int | None, max_pixels: int | None,
               whole: bool) -> TiffSource | None:
-        from ._open import check_pixels, frame_name
+        from ._open import check_pixels, check_streamed_pixels, frame_name
 
         try:
             frames = max(1, len(tif.pages))
@@ -222,13 +240,23 @@ class TiffSource(ImageSource):
                 chunks = (max(1, min(int(page.rowsperstrip or height), height)), width)
             if whole:
                 check_pixels(shown, width, height, max_pixels)
-            elif max_pixels is not None and chunks[0] * chunks[1] > max_pixels:
+            else:
+                check_streamed_pixels(shown, (height, width, channels), np.dtype(dtype).itemsize, max_pixels,
+                                      what="tiled or striped TIFF")
+            if not whole and max_pixels is not None and chunks[0] * chunks[1] > max_pixels:
                 what = "tile" if page.is_tiled else "strip"
                 raise ImageReadError(
                     f"{shown}: one {what} of {chunks[1]}x{chunks[0]} is {chunks[0] * chunks[1]:,} pixels, over the "
                     f"limit of {max_pixels:,} (a decompression bomb guard; tiled and striped TIFFs are read a "
                     f"{what} at a time); raise it with --max-pixels if the image is real, or re-save it with "
                     f"smaller tiles: vips tiffsave IN OUT.tif --tile --bigtiff")
+            wrong, warned = page_problems(page, _file_size(tif))
+            if wrong is not None:
+                raise ImageReadError(f"{shown}: the image is damaged or truncated: {wrong}; re-export it")
+            notes.extend(f"{shown}: {note}" for note in warned)
+            problem = sample_count_problem(page)
+            if problem is not None:  # tolerated when the data agrees: decode one strip or tile to see
+                _decode_one(page, shown, problem)
             expected = math.prod(int(v) for v in page.chunked)
             if len(page.dataoffsets) < expected or len(page.databytecounts) < expected:
                 raise ImageReadError(f"{shown}: the image is damaged or truncated (it lists "
@@ -264,12 +292,16 @@ class TiffSource(ImageSource):
         out = np.zeros((r1 - r0, width, channels), self.dtype)  # sparse (empty) tiles read as 0
         if r1 > r0:
             try:
-                self._decode_into(out, r0, r1)
+                with tifffile_log() as said:
+                    self._decode_into(out, r0, r1)
             except (ImageReadError, MemoryError):
                 raise
             except Exception as err:  # a damaged strip or tile, or a codec failing on it
                 raise ImageReadError(f"{self._shown}: cannot decode rows {r0}-{r1 - 1} "
                                      f"({type(err).__name__}: {str(err)[:200]}); the file may be damaged") from None
+            if said:  # tifffile tolerated something while decoding: the pixels cannot be trusted
+                raise ImageReadError(f"{self._shown}: cannot decode rows {r0}-{r1 - 1} (tifffile: {said[0][:200]}); "
+                                     "the file may be damaged")
         return out[:, :, 0] if len(self.shape) == 2 else out
 
     def _grid(self) -> tuple[int, int, int]:
@@ -345,6 +377,43 @@ class TiffSource(ImageSource):
             self._tif.close()
             self._tif = None
         self._kept = {}
+
+
+def _decode_one(page: Any, shown: str, problem: str) -> None:
+    """Decode the first stored strip or tile of a page whose samples per pixel are suspect; damaged if it fails.
+
+    Done when the page is opened, before anything is allocated for the whole
+    image, so that such a file is called damaged with or without a memory
+    limit (its decoded tile alone may not fit).
+    """
+    counts, offsets = page.databytecounts, page.dataoffsets
+    index = next((i for i, count in enumerate(counts) if count > 0), None)
+    if index is None:
+        return
+    options: dict[str, Any] = {}
+    if int(page.compression) in _JPEG:
+        options = {"jpegtables": page.jpegtables, "jpegheader": page.keyframe.jpegheader}
+    handle = page.parent.filehandle
+    try:
+        with handle.lock:
+            handle.seek(int(offsets[index]))
+            data = handle.read(int(counts[index]))
+        segment = page.keyframe.decode(data, index, **options)[0]
+        if segment is None:
+            raise ValueError("nothing decoded")
+    except (MemoryError, Exception) as err:  # the data does not hold what the tags declare
+        detail = f"{type(err).__name__}: {str(err)[:160]}" if str(err) else type(err).__name__
+        raise ImageReadError(f"{shown}: the image is damaged or truncated: {problem}, and its first "
+                             f"{'tile' if page.is_tiled else 'strip'} does not decode so ({detail}); "
+                             "re-export it") from None
+
+
+def _file_size(tif: Any) -> int | None:
+    """The size in bytes of the file tifffile reads (None when unknown)."""
+    try:
+        return int(tif.filehandle.size)
+    except (AttributeError, TypeError, ValueError):
+        return None
 
 
 def _layout(page: Any, name: str) -> tuple[int, np.dtype, bool, list[str]] | None:

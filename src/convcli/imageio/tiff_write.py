@@ -87,7 +87,7 @@ def write_tiff_sink(handle: IO[bytes], bands: Iterable[tuple[int, np.ndarray]], 
     >>> tifffile.imread(io.BytesIO(buffer.getvalue())).shape
     (40, 30)
     """
-    side = fitted_tile(check_tile(tile, tiff=True), shape, multiple=16)
+    side = fitted_tile(check_tile(tile), shape, multiple=16)
     if not available("tifffile") and tile is None and compression is None:
         write_encoded(handle, bands, fmt=fmt, shape=shape, dtype=dtype, name=name, info=info, quality=quality)
         return
@@ -134,7 +134,7 @@ def write_tiff(handle: IO[bytes], bands: Iterable[tuple[int, np.ndarray]], *, sh
     tifffile = need("tifffile", f"{name}: writing TIFF", writing=True)
     dtype = np.dtype(dtype).newbyteorder("<")
     code = _CODES[str(checked_compression("TIFF", compression, name=name) or default_compression("TIFF"))]
-    side, bigtiff = tiff_layout(shape, dtype, tile=check_tile(tile, tiff=True))
+    side, bigtiff = tiff_layout(shape, dtype, tile=check_tile(tile))
     channels = 1 if len(shape) == 2 else int(shape[2])
     predictor = 1 if code == 1 else (3 if dtype.kind == "f" else 2)
     alpha = channels in (2, 4) and (info is None or info.alpha)
@@ -206,8 +206,14 @@ def _exif_tags(exif: bytes) -> list[tuple[int, str, int, str, bool]]:
 
 def _tiles(bands: Iterable[tuple[int, np.ndarray]], shape: tuple[int, ...], dtype: np.dtype,
            side: int) -> Iterator[np.ndarray]:
-    """Tiles left to right, top to bottom (edge tiles smaller; tifffile pads them), a row of tiles at a time."""
+    """Tiles left to right, top to bottom (edge tiles smaller; tifffile pads them), a row of tiles at a time.
+
+    Each tile is handed over as ``(rows, columns, samples)``, even for one
+    channel: a 2-D tile one column wide would otherwise be taken by tifffile
+    as rows of samples, and its predictor would run down the wrong axis.
+    """
     for _, block in row_blocks(bands, shape, dtype, side):
+        block = block.reshape(block.shape[0], shape[1], -1)
         for x in range(0, shape[1], side):
             yield block[:, x : x + side]
 

@@ -24,8 +24,20 @@ from typing import IO
 
 from ..errors import ImageWriteError
 
-__all__ = ["TEMP_SUFFIX", "atomic_file", "atomic_folder", "check_target", "leftover_temp_files",
-           "leftover_temp_files_of", "remove_temp_files", "remove_temp_files_of", "write_bytes_atomic"]
+__all__ = [
+    "TEMP_SUFFIX",
+    "atomic_file",
+    "atomic_folder",
+    "check_target",
+    "hand_over_interrupts",
+    "leftover_temp_files",
+    "leftover_temp_files_of",
+    "raise_pending_interrupt",
+    "remove_temp_files",
+    "remove_temp_files_of",
+    "signals_deferred",
+    "write_bytes_atomic",
+]
 
 #: the end of every temporary file name the writers use
 TEMP_SUFFIX = ".convcli-tmp"
@@ -60,6 +72,9 @@ def leftover_temp_files(path: str | os.PathLike[str]) -> list[Path]:
 def remove_temp_files(path: str | os.PathLike[str]) -> list[Path]:
     """Remove what :func:`leftover_temp_files` finds for ``path`` (files and folders); returns what it removed.
 
+    An old store that a replacement set aside (``.NAME.<hex>.old.convcli-tmp``)
+    is renamed back to ``path`` instead when ``path`` is missing.
+
     Examples
     --------
     >>> import tempfile, os
@@ -70,7 +85,7 @@ def remove_temp_files(path: str | os.PathLike[str]) -> list[Path]:
     """
     found = leftover_temp_files(path)
     for leftover in found:
-        _remove(leftover)
+        _clean_up(leftover)
     return found
 
 
@@ -99,10 +114,12 @@ def leftover_temp_files_of(paths: Iterable[str | os.PathLike[str]]) -> list[Path
             entries = list(os.scandir(folder))
         except OSError:
             continue
-        for entry in entries:  # .NAME.<random, no dot>.convcli-tmp (tempfile's names)
+        for entry in entries:  # .NAME.<random, no dot>.convcli-tmp (tempfile's), .NAME.<hex>.old.convcli-tmp
             name = entry.name
             if name.startswith(".") and name.endswith(TEMP_SUFFIX):
-                if name[1:-len(TEMP_SUFFIX)].rpartition(".")[0] in names:
+                stem = name[1:-len(TEMP_SUFFIX)]
+                stem = stem[: -len(_OLD_MARK)] if stem.endswith(_OLD_MARK) else stem
+                if stem.rpartition(".")[0] in names:
                     found.append(folder / name)
     return sorted(found)
 
@@ -121,8 +138,27 @@ def remove_temp_files_of(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
     found = leftover_temp_files_of(paths)
     for leftover in found:
         with contextlib.suppress(OSError):
-            _remove(leftover)
+            _clean_up(leftover)
     return found
+
+
+def _clean_up(leftover: Path) -> None:
+    """Remove a leftover; an old store set aside whose target is gone (a kill between two renames) is put back.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> (folder / ".a.zarr.1f2e3d4c.old.convcli-tmp").mkdir()
+    >>> _clean_up(folder / ".a.zarr.1f2e3d4c.old.convcli-tmp"); os.listdir(folder)
+    ['a.zarr']
+    """
+    if leftover.name.endswith(_OLD_MARK + TEMP_SUFFIX):
+        target = leftover.parent / leftover.name[1 : -len(_OLD_MARK + TEMP_SUFFIX)].rpartition(".")[0]
+        if not os.path.lexists(target):
+            os.rename(leftover, target)
+            return
+    _remove(leftover)
 
 
 def write_bytes_atomic(path: str | os.PathLike[str], payload: bytes, *, overwrite: bool = True) -> None:
@@ -274,8 +310,11 @@ def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = True) -> It
     As :func:`atomic_file`: an error or Ctrl-C removes the temporary folder;
     ``overwrite=False`` refuses an existing target.  With ``overwrite=True``
     an existing target (folder or file) is replaced only once the new folder
-    is complete: it is renamed aside, the new one renamed in, then the old
-    one removed.
+    is complete (:func:`_replace`): it is renamed aside, the new one renamed
+    in, then the old one removed.  At every instant the target holds the old
+    store or the complete new one: an interruption before the new one is in
+    place puts the old one back; Ctrl-C and SIGTERM are held off while the
+    two renames and the old store's removal run, and raised after.
 
     Examples
     --------
@@ -286,6 +325,7 @@ def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = True) -> It
     >>> sorted(os.listdir(target)), leftover_temp_files(target)
     (['zarr.json'], [])
     """
+    raise_pending_interrupt()  # one kept from an earlier replacement, when nobody delivered it
     target = Path(path)
     folder = check_target(target, overwrite=overwrite, folder_ok=True)
     tmp: str | None = None
@@ -299,22 +339,132 @@ def atomic_folder(path: str | os.PathLike[str], *, overwrite: bool = True) -> It
         elif not overwrite:
             raise ImageWriteError(_exists_message(target))
         else:
-            import secrets  # here: it loads OpenSSL, 5 ms of every start-up
-
-            old = folder / f"{_temp_prefix(target)}{secrets.token_hex(4)}.old{TEMP_SUFFIX}"
-            os.rename(target, old)
-            try:
-                os.rename(tmp, target)
-            except BaseException:
-                os.rename(old, target)
-                raise
-            _remove(old)
+            with signals_deferred() as caught:
+                replaced = _replace(target, Path(tmp), caught)
+                if replaced and caught and _handed_over[0]:  # the store landed: the caller records it first
+                    _pending.extend(caught)
+                    caught.clear()
+            if not replaced:  # undone for a signal whose handler did not raise: the old store stays
+                raise KeyboardInterrupt
         tmp = None
     except OSError as err:
         raise ImageWriteError(f"{target}: cannot write ({err.strerror or err}); {_write_fix(err, folder)}") from None
     finally:
         if tmp is not None:
             _remove(Path(tmp))
+
+
+_handed_over = [False]  # the caller records the result, then raises what a completed replacement held off
+_pending: list[int] = []  # signals held off while a completed replacement removed the old store
+
+
+def hand_over_interrupts(on: bool = True) -> None:
+    """Whether a signal that comes while a completed replacement removes the old store is handed over.
+
+    A batch in this process turns it on before a write: then such a signal
+    is not raised from the write, whose output is complete, but kept for
+    :func:`raise_pending_interrupt`, which the batch calls once it has
+    recorded the file as written (so "N file(s) written" counts it), and
+    turns it off.  Off (the default), the signal is raised as soon as the
+    old store is gone; the next atomic write delivers one still kept.
+    """
+    _handed_over[0] = on
+
+
+def raise_pending_interrupt() -> None:
+    """Deliver a signal :func:`hand_over_interrupts` kept (to its handler: Ctrl-C raises KeyboardInterrupt).
+
+    Examples
+    --------
+    >>> raise_pending_interrupt()  # nothing kept: nothing happens
+    """
+    import signal
+
+    while _pending:
+        signal.raise_signal(_pending.pop(0))
+
+
+#: the marker of an old store set aside while its replacement is renamed in: ``.NAME.<hex>.old.convcli-tmp``
+_OLD_MARK = ".old"
+
+
+def _replace(target: Path, new: Path, caught: list[int] | None = None) -> bool:
+    """Put the complete folder ``new`` at ``target`` in place of what is there, safe at every step.
+
+    1. the old target is renamed aside (``.NAME.<hex>.old.convcli-tmp``);
+    2. ``new`` is renamed to ``target``: from here the new store is the output;
+    3. the old one is removed.
+
+    An exception at any step (an error, or a ``KeyboardInterrupt`` raised from
+    one of the calls) is cleaned up from what is on disk: before step 2 took
+    effect the old store is renamed back; after it, the old store is removed.
+    Either way the exception is raised again, and the target holds a complete
+    store.  A signal held off (``caught``, :func:`signals_deferred`) during
+    the two renames undoes them, so that an interrupted run keeps the old
+    store and counts the file as not written; one that comes during the
+    removal is raised once the new store is in place and the old one gone.
+    Returns whether the new store is in place.
+    """
+    import secrets  # here: it loads OpenSSL, 5 ms of every start-up
+
+    old = target.parent / f"{_temp_prefix(target)}{secrets.token_hex(4)}{_OLD_MARK}{TEMP_SUFFIX}"
+    try:
+        os.rename(target, old)
+        os.rename(new, target)
+        if caught:  # Ctrl-C or SIGTERM during the renames: undo them, the old store stays the output
+            os.rename(target, new)
+    except BaseException:
+        _undo(target, new, old)
+        raise
+    if os.path.lexists(new):  # undone above: put the old store back
+        _undo(target, new, old)
+        return False
+    try:
+        _remove(old)
+    except BaseException:
+        _remove(old)  # the new store is complete; finish removing the old one, then report the interruption
+        raise
+    return True
+
+
+def _undo(target: Path, new: Path, old: Path) -> None:
+    """After an interrupted :func:`_replace`: the old store back at ``target`` unless the new one is in place."""
+    if os.path.lexists(new):  # the new store is not at the target: the old one goes back
+        if os.path.lexists(old) and not os.path.lexists(target):
+            os.rename(old, target)
+    else:  # the new store is in place: the old one is no longer needed
+        _remove(old)
+
+
+@contextlib.contextmanager
+def signals_deferred() -> Iterator[list[int]]:
+    """Hold Ctrl-C and SIGTERM while the block runs, then raise the first one that came (main thread only).
+
+    A store's replacement is a few renames and a removal that must not be
+    cut in the middle; the signal takes effect as soon as they are done.
+    """
+    import signal
+    import threading
+
+    caught: list[int] = []
+    if threading.current_thread() is not threading.main_thread():
+        yield caught
+        return
+
+    def hold(signum: int, frame: object) -> None:
+        caught.append(signum)
+
+    previous = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM)}
+    held = [s for s, handler in previous.items() if handler not in (signal.SIG_IGN, None)]  # ignored stays ignored
+    for s in held:
+        signal.signal(s, hold)
+    try:
+        yield caught
+    finally:
+        for s in held:
+            signal.signal(s, previous[s])
+    if caught:
+        signal.raise_signal(caught[0])  # to the handler that was in place (KeyboardInterrupt, SIGTERM's)
 
 
 def _remove(path: Path) -> None:

@@ -34,9 +34,10 @@ import numpy as np
 from ..errors import ImageReadError
 from ._base import ImageInfo, ImageSource, check_tile, fitted_tile, row_blocks
 from ._extra import need
+from ._open import check_streamed_pixels
 from .compression import checked_compression, default_compression
 
-__all__ = ["DEFAULT_ZARR_CHUNK", "ZarrSource", "create_zarr", "is_zarr_store", "write_zarr"]
+__all__ = ["DEFAULT_ZARR_CHUNK", "ZarrSource", "create_zarr", "is_zarr_store", "settle_zarr_writes", "write_zarr"]
 
 #: the chunk side written when no tile is given
 DEFAULT_ZARR_CHUNK = 512
@@ -64,12 +65,16 @@ class ZarrSource(ImageSource):
     path : str or path-like
         The store (a folder).
     max_pixels : int or None, optional
-        The largest chunk (rows x columns) decoded at once; None for no limit.
+        The largest chunk (rows x columns) decoded at once; the whole image is
+        limited to :data:`~convcli.imageio._open.MAX_STREAMED_PIXELS` (2**40)
+        or ``max_pixels`` when larger, refused from its declared shape.  None
+        for no limit.
 
     Raises
     ------
     ImageReadError
         Not a Zarr store, no image array in it, a chunk over ``max_pixels``,
+        a declared shape over the whole-image limit,
         or zarr missing (naming the ``formats`` extra).
 
     Examples
@@ -103,6 +108,7 @@ class ZarrSource(ImageSource):
             raise ImageReadError(f"{name}: {where}holds an array of shape {shape} and dtype {dtype}; an image is a "
                                  "non-empty (height, width) or (height, width, channels) array of real numbers")
         _check_axes(node, name, shape)
+        check_streamed_pixels(name, shape, dtype.itemsize, max_pixels, what="Zarr store")
         chunks = tuple(int(v) for v in array.chunks[:2])
         if max_pixels is not None and chunks[0] * chunks[1] > max_pixels:
             raise ImageReadError(
@@ -117,13 +123,15 @@ class ZarrSource(ImageSource):
         self.info = _info(name, array, self.shape)
 
     def _read(self, r0: int, r1: int) -> np.ndarray:
+        """Rows ``r0..r1-1``: a chunk missing from the store reads as the fill value, as zarr reads it (chunks
+        never written are not stored); a chunk that cannot be decoded raises :class:`ImageReadError`."""
         if self._array is None:
             raise ValueError(f"{self.path}: the source is closed")
         try:
             block = np.asarray(self._array[r0:r1])
         except MemoryError:
             raise
-        except Exception as err:  # a damaged or missing chunk file
+        except Exception as err:  # a damaged chunk file (a missing one reads as the fill value, Zarr's convention)
             raise ImageReadError(f"{self.path}: cannot decode rows {r0}-{r1 - 1} ({type(err).__name__}: "
                                  f"{str(err)[:200]}); the store may be damaged") from None
         return np.ascontiguousarray(block[:, :, 0] if self._squeeze else block, dtype=self.dtype)
@@ -226,11 +234,52 @@ def write_zarr(folder: str | os.PathLike[str], bands: Iterable[tuple[int, np.nda
     >>> zarr.open_array(folder, mode="r").chunks
     (512, 512)
     """
-    side = fitted_tile(check_tile(tile, tiff=False), shape, multiple=1) or DEFAULT_ZARR_CHUNK
+    side = fitted_tile(check_tile(tile), shape, multiple=1) or DEFAULT_ZARR_CHUNK
     codec = None if compression is None else str(compression)
-    array = create_zarr(folder, shape=shape, dtype=dtype, name=name, info=info, tile=side, compression=codec)
-    for start, block in row_blocks(bands, shape, dtype, side):
-        array[start : start + block.shape[0]] = block
+    try:
+        array = create_zarr(folder, shape=shape, dtype=dtype, name=name, info=info, tile=side, compression=codec)
+        for start, block in row_blocks(bands, shape, dtype, side):
+            array[start : start + block.shape[0]] = block
+    except BaseException:
+        settle_zarr_writes()  # before the caller removes the folder
+        raise
+
+
+def settle_zarr_writes(timeout: float = 120.0) -> None:
+    """Wait until the writes zarr still runs in its background loop have ended (Ctrl-C, an error).
+
+    zarr writes chunks from an event loop in a thread of its own; a
+    ``KeyboardInterrupt`` in the thread that asked stops the waiting, not the
+    writes.  Removing the store's folder then races with them (chunks land in
+    a folder just removed), and at exit asyncio reports "Task was destroyed
+    but it is pending!".  Ctrl-C and SIGTERM are held off meanwhile.
+
+    Examples
+    --------
+    >>> settle_zarr_writes()  # nothing running: returns at once
+    """
+    import asyncio
+    import concurrent.futures
+
+    from .write import signals_deferred
+
+    try:
+        from zarr.core import sync as zarr_sync
+
+        loop = zarr_sync.loop[0]
+    except (ImportError, AttributeError, IndexError):  # another zarr: nothing known to wait for
+        return
+    if loop is None or loop.is_closed() or not loop.is_running():
+        return
+
+    async def rest() -> None:
+        me = asyncio.current_task()
+        pending = [task for task in asyncio.all_tasks() if task is not me and not task.done()]
+        await asyncio.gather(*pending, return_exceptions=True)
+
+    with signals_deferred():
+        future = asyncio.run_coroutine_threadsafe(rest(), loop)
+        concurrent.futures.wait([future], timeout=timeout)
 
 
 def create_zarr(folder: str | os.PathLike[str], *, shape: tuple[int, ...], dtype: np.dtype, name: str,
