@@ -116,3 +116,25 @@ def test_seq_that_overflows_float64_is_an_error_not_inf():
         full = np.convolve(a, k)
     assert np.isinf(full[0]) and np.isfinite(full[1:4]).all()
     assert convolve1d(a, k, pad="same", method="direct").tolist() == full[1:4].tolist()
+
+
+@pytest.mark.parametrize("damage", ["first page offset past the end", "garbage after the header"])
+def test_a_garbage_tiff_gives_one_error_line_and_nothing_from_its_decoder(tmp_path, damage):
+    """Only convcli's own line: no tifffile log line, no '(IndexError: index 0 out of range(0))'."""
+    import struct
+
+    import tifffile
+
+    tifffile.imwrite(tmp_path / "ok.tif", np.zeros((8, 8), np.uint8))
+    data = bytearray((tmp_path / "ok.tif").read_bytes())
+    if damage.startswith("first"):
+        data[4:8] = struct.pack("<I", 10**6)
+    else:
+        data = bytearray(b"II*\x00" + bytes(range(256)) * 4)
+    (tmp_path / "bad.tif").write_bytes(bytes(data))
+    done = subprocess.run([CONVCLI, "apply", str(tmp_path / "bad.tif"), "-k", "box",
+                           "-o", str(tmp_path / "out.png"), "-q"], capture_output=True, text=True, check=False)
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [f"Error: {tmp_path / 'bad.tif'}: the image is damaged or truncated; "
+                                        "re-export it"]
+    assert not (tmp_path / "out.png").exists()

@@ -87,9 +87,23 @@ def frame_count(image: Any) -> int:
 
 
 def damaged(name: str, err: BaseException) -> ImageReadError:
-    detail = str(err).strip() or type(err).__name__
+    """The one message for a file a decoder could not make sense of.
+
+    A decoder's own words are kept when they describe the file (``ValueError``,
+    ``OSError``: "invalid offset", "truncated"); a parser tripping over the
+    damage (``IndexError: index 0 out of range`` and the like) says nothing a
+    user can act on, so only the verdict is given.
+
+    Examples
+    --------
+    >>> str(damaged("a.tif", IndexError("index 0 out of range(0)")))
+    'a.tif: the image is damaged or truncated; re-export it'
+    >>> str(damaged("a.png", OSError("image file is truncated")))
+    'a.png: the image is damaged or truncated (image file is truncated); re-export it'
+    """
     if isinstance(err, (TypeError, IndexError, KeyError, AttributeError, ZeroDivisionError, RuntimeError)):
-        detail = f"{type(err).__name__}: {detail}"  # Pillow's own parsers tripping over the damage
+        return ImageReadError(f"{name}: the image is damaged or truncated; re-export it")
+    detail = str(err).strip() or type(err).__name__
     return ImageReadError(f"{name}: the image is damaged or truncated ({detail[:200]}); re-export it")
 
 
