@@ -212,7 +212,8 @@ def test_a_big_png_is_refused_from_its_header_with_the_tiled_tiff_advice(tmp_pat
 def test_tile_must_be_a_multiple_of_16(tmp_path):
     result = invoke(str(SAMPLES / "camera.png"), "-k", "box", "-o", str(tmp_path / "o.tif"), "--tile", "100")
     assert result.exit_code == 2
-    assert result.stderr == "Error: --tile must be a multiple of 16 (TIFF requires it), got 100; e.g. --tile 512\n"
+    assert result.stderr == ("Error: --tile must be a positive multiple of 16 (TIFF tiles must be, and Zarr "
+                             "chunks follow the same rule), got 100; e.g. --tile 512\n")
     assert not Path(tmp_path / "o.tif").exists()
 
 

@@ -454,7 +454,7 @@ def build_recipe(
     """
     from .depth import DEPTHS, RANGES, depth_name, parse_offset
     from .engine import METHODS, NAN_MODES, normalize_border
-    from .imageio import DEFAULT_MAX_PIXELS, compression_option, depth_possible
+    from .imageio import DEFAULT_MAX_PIXELS, check_tile, compression_option, depth_possible
     from .kernels import kernel
     from .operations import ACTIVATIONS, Activate, Convolve, Pooling
     from .streaming import CHANNELS
@@ -485,9 +485,7 @@ def build_recipe(
         border = normalize_border(border)
         nan = parse_choice(nan, NAN_MODES, what="--nan")
         nan_fill = None if nan_fill is None else _finite(nan_fill, "--nan-fill")
-        tile = _bounded(tile, "--tile", low=16, high=65536)
-        if tile is not None and tile % 16:
-            raise UsageError(f"--tile must be a multiple of 16 (TIFF requires it), got {tile}; e.g. --tile 512")
+        tile = check_tile(_bounded(tile, "--tile", low=16, high=65536), what="--tile")
         if mask is not None and os.path.isdir(mask):
             raise UsageError(f"--mask {mask} is a folder; give an image file whose non-zero pixels are the valid "
                              "ones")

@@ -65,7 +65,7 @@ Examples
 
 from __future__ import annotations
 
-from ._base import ArraySource, ImageInfo, ImageSource
+from ._base import ArraySource, ImageInfo, ImageSource, check_tile
 from .compression import COMPRESSIONS, compression_for, compression_option
 from .formats import (
     FORMATS,
@@ -109,6 +109,7 @@ __all__ = [
     "Sink",
     "TiffSource",
     "ZarrSource",
+    "check_tile",
     "compression_for",
     "compression_option",
     "count_frames",

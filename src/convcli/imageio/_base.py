@@ -311,8 +311,10 @@ def gathered(bands: Iterable[tuple[int, np.ndarray]], shape: tuple[int, ...], dt
     return blocks[0]
 
 
-def check_tile(tile: int | None) -> int | None:
+def check_tile(tile: int | None, *, what: str = "tile") -> int | None:
     """``tile`` checked: a positive multiple of 16, for TIFF tiles and Zarr chunks alike (one rule).
+
+    ``what`` names the value in messages (``"--tile"`` for the command line).
 
     TIFF requires it of its tiles; Zarr chunks follow the same rule, so that
     ``--tile`` and the library accept the same values for every format.
@@ -330,10 +332,11 @@ follow the same rule), got 100; e.g. tile=512
     if tile is None:
         return None
     if isinstance(tile, bool) or not isinstance(tile, (int, np.integer)) or tile < 1:
-        raise ParameterError(f"tile must be a positive integer (the side of a square tile), got {tile!r}")
+        raise ParameterError(f"{what} must be a positive integer (the side of a square tile), got {tile!r}")
     if tile % 16:
-        raise ParameterError(f"tile must be a positive multiple of 16 (TIFF tiles must be, and Zarr chunks follow "
-                             f"the same rule), got {tile}; e.g. tile=512")
+        example = f"{what} 512" if what.startswith("--") else f"{what}=512"
+        raise ParameterError(f"{what} must be a positive multiple of 16 (TIFF tiles must be, and Zarr chunks "
+                             f"follow the same rule), got {tile}; e.g. {example}")
     return int(tile)
 
 
