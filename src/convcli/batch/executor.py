@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
@@ -199,10 +200,12 @@ UNGUARDED_MESSAGE = (
 
 
 def _importing_main() -> bool:
-    """Whether this is a new process of a pool still importing its parent's main module (as spawn does)."""
-    import multiprocessing
+    """Whether this is a new process of a pool still importing its parent's main module (as spawn does).
 
-    return bool(getattr(multiprocessing.current_process(), "_inheriting", False))
+    Such a process has multiprocessing loaded already (it started it); a plain run does not load it for this.
+    """
+    multiprocessing = sys.modules.get("multiprocessing")
+    return multiprocessing is not None and bool(getattr(multiprocessing.current_process(), "_inheriting", False))
 
 
 def _check_unguarded(processes: Sequence[Any]) -> None:
