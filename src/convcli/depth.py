@@ -291,7 +291,7 @@ def to_depth(
     if depth == "float":
         x = arr.astype(dtype, copy=True)
         _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch)
-        return x if arr.dtype == np.float64 else x.astype(np.float32, copy=False)
+        return x if dtype is np.float64 else x.astype(np.float32, copy=False)
     # integer outputs: row bands, so the float working copy stays small and in cache
     out = np.empty(arr.shape, dtype=sample_dtype(depth))
     rows = max(1, (1 << 16) // max(1, arr[0].size)) if arr.ndim >= 2 else arr.shape[0]

@@ -169,10 +169,13 @@ class Source(Stage):
         shape3 = (*shape[:2], shape[2] if len(shape) == 3 else 1)
         dtype = np.dtype(image.dtype)
         self.image = image
-        super().__init__(shape3, dtype, finite=dtype.kind in "biu" or (self.array is not None and _finite(self.array)))
+        self.native = dtype.newbyteorder("=")  # byte order never changes a result: rows are read native
+        super().__init__(shape3, self.native,
+                         finite=dtype.kind in "biu" or (self.array is not None and _finite(self.array)))
 
     def compute(self, r0: int, r1: int) -> np.ndarray:
         rows = self.array[r0:r1] if self.array is not None else self.image.read(r0, r1)  # type: ignore[union-attr]
+        rows = rows.astype(self.native, copy=False)
         return rows[:, :, None] if rows.ndim == 2 else rows
 
     def read(self, r0: int, r1: int) -> np.ndarray:
