@@ -61,6 +61,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 
 from ..errors import ParameterError
+from ._direct import EXACT_FLOAT32
 from ._method import Method
 from ._plan import Plan
 from ._registry import resolve
@@ -285,12 +286,19 @@ class _Normalized(_Run):
     def __init__(self, plan: Plan, method: str, valid: object, fill: float) -> None:
         self.fill, self.work = fill, plan.dtype
         finite_border = bool(np.isfinite(plan.border_value))
+        border_value = plan.border_value if finite_border else 0.0
+        # box-like (every non-zero weight equal): the weight cancels, so sum the pixels and count them (counts)
+        self.counts = _box_like(plan.kernel)
+        self.integral = self.counts and _integral(plan, border_value)
+        if self.counts:
+            plan = dataclasses.replace(plan, kernel=(plan.kernel != 0).astype(np.float64))
         data = derive(_valid_data, plan.image, valid)
-        data_plan = dataclasses.replace(plan, image=data, border_value=plan.border_value if finite_border else 0.0)
+        data_plan = dataclasses.replace(plan, image=data, border_value=border_value)
         entry = resolve(data_plan, method)
         # a method whose rounding is absolute (of the order of sum|k|), not relative to the weights it adds
         self.absolute = not (entry.name == "direct" or (entry.name == "separable" and entry.keeps_nan(plan)))
-        if self.absolute and plan.dtype != np.float64:  # float64 arithmetic: exact beside the holes
+        if plan.dtype != np.float64 and (self.absolute or (self.integral and _integer_bound(
+                plan, border_value) >= EXACT_FLOAT32)):  # float64 arithmetic: exact beside holes, exact sums
             data_plan = dataclasses.replace(data_plan, dtype=np.dtype(np.float64))
         super().__init__(data_plan, entry)
         weights = dataclasses.replace(data_plan, image=derive(_weights, valid),
@@ -315,6 +323,10 @@ class _Normalized(_Run):
         shape = num.shape
         num = num.reshape(*num.shape[:2], -1)
         den = den.reshape(*den.shape[:2], -1)
+        if self.counts and self.absolute:  # integer sums, computed with absolute rounding: round them back
+            den = np.rint(den)
+            if self.integral:
+                num = np.rint(num)
         if self.absolute:
             suspect = np.abs(den) < self.recompute_below
             if suspect.any():
@@ -329,6 +341,28 @@ class _Normalized(_Run):
         np.copyto(out, np.broadcast_to(np.asarray(self.fill, dtype=self.work), out.shape),
                   where=np.broadcast_to(empty, out.shape))
         return out.reshape(shape) if rows is None else out
+
+
+def _box_like(kernel: np.ndarray) -> bool:
+    """Whether every non-zero weight of ``kernel`` is the same (a box, a disk): normalising cancels it."""
+    weights = kernel[kernel != 0]
+    return bool(weights.size) and bool(np.all(weights == weights[0]))
+
+
+def _integral(plan: Plan, border_value: float) -> bool:
+    """Whether every sample the plan reads is an integer (integer data; a constant border of an integer value)."""
+    if np.dtype(plan.image.dtype).kind not in "biu":
+        return False
+    constant = bool(np.any(plan.cmap < 0) or np.any(plan.rmap < 0))
+    return not constant or float(border_value).is_integer()
+
+
+def _integer_bound(plan: Plan, border_value: float) -> float:
+    """The largest |sum| of integer samples under the kernel's non-zero taps."""
+    dtype = np.dtype(plan.image.dtype)
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.iinfo(np.uint8)
+    peak = max(float(-int(info.min)), float(info.max), abs(border_value))
+    return peak * float(np.count_nonzero(plan.kernel))
 
 
 def _exact_row(plan: Plan, i: int, cols: np.ndarray) -> np.ndarray:
