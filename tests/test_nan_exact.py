@@ -132,3 +132,12 @@ def test_streamed_strips_equal_the_whole_call_beside_a_large_hole(method, step):
     want = reference_ignore(image, kernel)
     seen = ~np.isnan(want)
     np.testing.assert_allclose(whole[seen], want[seen], rtol=0, atol=1e-9)
+
+
+def test_the_recomputed_outputs_do_not_depend_on_how_many_are_recomputed_at_once(monkeypatch):
+    from convcli.engine import _nan
+
+    image, kernel = big_hole(3), rotated_gaussian()
+    whole = convcli.correlate(image, kernel, nan="ignore", border="constant", method="fft")
+    monkeypatch.setattr(_nan, "EXACT_CHUNK", 3000)  # one or two outputs per chunk
+    assert convcli.correlate(image, kernel, nan="ignore", border="constant", method="fft").tobytes() == whole.tobytes()

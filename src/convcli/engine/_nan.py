@@ -78,6 +78,8 @@ DENOMINATOR_ZERO = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}
 #: FFT and multi-term separable (absolute rounding): a weight sum below this fraction of sum|k| is summed
 #: again tap by tap, so the ratio stays exact (~1e-9) beside large holes (astropy's ``normalization_zero_tol``)
 RECOMPUTE_BELOW = 1e-5
+#: products held at once while recomputing (float64 elements)
+EXACT_CHUNK = 1 << 20
 
 
 def check_nan(nan: object, nan_fill: object = None) -> tuple[str, float]:
@@ -376,10 +378,16 @@ def _exact_row(plan: Plan, i: int, cols: np.ndarray) -> np.ndarray:
     buf = np.empty((plan.band_extent(1), plan.needed[1], plan.channels), dtype=np.float64)
     plan.gather(r0, r0 + buf.shape[0], 0, buf.shape[1], buf)
     span = (kw - 1) * dw + 1
-    windows = np.lib.stride_tricks.sliding_window_view(buf, span, axis=1)[::dh, cols * sw, :, ::dw]
-    products = np.ascontiguousarray(windows.transpose(1, 2, 0, 3)).reshape(len(cols), plan.channels, kh * kw)
-    products *= plan.kernel.reshape(-1)
-    return products.sum(axis=-1)
+    view = np.lib.stride_tricks.sliding_window_view(buf, span, axis=1)
+    out = np.empty((len(cols), plan.channels), dtype=np.float64)
+    step = max(1, EXACT_CHUNK // (kh * kw * plan.channels))
+    for c0 in range(0, len(cols), step):  # a bounded number of products at once
+        part = cols[c0 : c0 + step]
+        windows = view[::dh, part * sw, :, ::dw]
+        products = np.ascontiguousarray(windows.transpose(1, 2, 0, 3)).reshape(len(part), plan.channels, kh * kw)
+        products *= plan.kernel.reshape(-1)
+        out[c0 : c0 + step] = products.sum(axis=-1)
+    return out
 
 
 def _recomputed(data: Plan, weights: Plan, rows: tuple[int, int] | None, num: np.ndarray, den: np.ndarray,
