@@ -39,6 +39,11 @@ finite numbers (or, where they can, carry NaN through by themselves).
     the ratio is then exact (~1e-9) on every method, ``auto``'s choice
     included, and no "no valid pixel" count is needed.  Each recomputed pixel
     is summed in one fixed order, so strips equal the whole image bit for bit.
+    A box-like kernel (every non-zero weight equal: a box, a disk) cancels
+    its weight: the valid pixels are summed and counted with the kernel's
+    non-zero pattern, so on integer data both are exact integers (rounded
+    back after an FFT; in float64 past 2**24) and an exact tie of the mean
+    stays exact for round-half-to-even.
 
 Streamed images
     The derived images (the cleaned data, the indicator of non-finite
