@@ -92,3 +92,9 @@ def test_cli_on_a_big_endian_npy_gives_the_native_result(tmp_path, monkeypatch, 
     if depth == "float" and dtype == "<f8":
         assert got.dtype.kind == "f" and got.dtype.itemsize == 8  # float64 stays float64
     assert np.array_equal(got, want)
+
+
+def test_depth_of_ignores_byte_order():
+    from convcli.depth import depth_of
+
+    assert [depth_of(d) for d in (">u2", ">f4", ">f8", "<u2")] == ["16", "float", None, "16"]

@@ -115,10 +115,10 @@ def depth_of(dtype: DTypeLike) -> Depth | None:
 
     Examples
     --------
-    >>> depth_of(np.uint8), depth_of(np.float32), depth_of(np.float64)
-    ('8', 'float', None)
+    >>> depth_of(np.uint8), depth_of(np.float32), depth_of(np.float64), depth_of(">u2")
+    ('8', 'float', None, '16')
     """
-    dt = np.dtype(dtype)
+    dt = np.dtype(dtype).newbyteorder("=")  # byte order never matters
     return next((depth for depth in DEPTHS if _DTYPES[depth] == dt), None)
 
 
