@@ -141,3 +141,18 @@ def test_the_recomputed_outputs_do_not_depend_on_how_many_are_recomputed_at_once
     whole = convcli.correlate(image, kernel, nan="ignore", border="constant", method="fft")
     monkeypatch.setattr(_nan, "EXACT_CHUNK", 3000)  # one or two outputs per chunk
     assert convcli.correlate(image, kernel, nan="ignore", border="constant", method="fft").tobytes() == whole.tobytes()
+
+
+@pytest.mark.parametrize(("stride", "dilation"), [((2, 3), (2, 1)), (1, (1, 2)), (3, 1)])
+@pytest.mark.parametrize("method", METHODS)
+def test_stride_and_dilation_beside_a_large_hole(method, stride, dilation):
+    image, kernel = big_hole(4), rotated_gaussian()[:, :39]
+    got = convcli.correlate(image, kernel, nan="ignore", method=method, pad="valid", stride=stride,
+                            dilation=dilation)
+    (dh, dw), (sh, sw) = (np.broadcast_to(dilation, 2), np.broadcast_to(stride, 2))
+    spread = np.zeros(((kernel.shape[0] - 1) * dh + 1, (kernel.shape[1] - 1) * dw + 1))
+    spread[::dh, ::dw] = kernel  # the dilated kernel, as a plain one
+    want = reference_ignore(image, spread, pad="valid")[::sh, ::sw]
+    assert got.shape == want.shape and np.array_equal(np.isnan(got), np.isnan(want))
+    seen = ~np.isnan(want)
+    np.testing.assert_allclose(got[seen], want[seen], rtol=0, atol=1e-9)
