@@ -106,9 +106,13 @@ def test_16bit_in_16bit_out_equals_float64_rounded(tmp_path, method, name, ext):
     with Image.open(tmp_path / f"out{ext}") as im:
         assert im.mode == "I;16"
         out = np.array(im).astype(np.int64)
-    want = np.clip(np.rint(_ref(source, matrix)), 0, 65535)
+    exact = _ref(source, matrix)
+    want = np.clip(np.rint(exact), 0, 65535)
     diff = np.abs(out - want)
-    assert diff.max() <= 1 and (diff == 0).mean() >= 0.995  # a 1-LSB tie at most, on a few pixels
+    # 16-bit to 16-bit is computed in float64 (issue 23): every output is exact, but for the side an exact tie of
+    # the true sum falls on (weights such as m/68 are not exact in binary; float64 itself cannot say)
+    tie = np.abs(exact - np.floor(exact) - 0.5) <= 1e-6
+    assert diff.max() <= 1 and not diff[~tie].any()
     assert len(np.unique(out)) > 1000 and (out % 257 != 0).mean() > 0.9  # no 8-bit round trip
 
 

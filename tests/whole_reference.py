@@ -58,8 +58,9 @@ def filter_image(
     keep_alpha: bool = False,
     linear: bool = False,
     mask: np.ndarray | None = None,
+    precise: bool = False,
 ) -> np.ndarray:
-    """The old whole-array filter_image (see the module docstring)."""
+    """The old whole-array filter_image (see the module docstring); ``precise``: the samples as float64."""
     check_operations(operations)
     if channels not in CHANNELS:
         raise ParameterError(f"unknown channels mode {channels!r}; use one of {', '.join(CHANNELS)}")
@@ -70,6 +71,8 @@ def filter_image(
             f"and dtype {arr.dtype}"
         )
     scale = nominal_max(arr.dtype)
+    if precise and not linear:  # the same integer values, in float64: every stage computes in float64
+        arr = arr.astype(np.float64)
     dtype = np.float64 if linear else _work_type(arr.dtype)  # linear light: float64 (see the module notes)
     has_alpha = alpha and arr.ndim == 3 and arr.shape[2] >= 2
     _check_mask(operations, mask, has_alpha and not np.all(arr[..., -1] == scale))
@@ -175,8 +178,10 @@ def _run_alpha(colour: np.ndarray, weight: np.ndarray, operations: Sequence[Oper
 def whole_to_depth(image, operations, *, depth, channels="each", alpha=False, keep_alpha=False, range_mode="clip",
                    gain=1.0, offset=0.0, out_alpha=False, linear=False, mask=None):
     """filter_image then to_depth on whole arrays (the unstreamed path of the old filter_to_depth)."""
+    source = np.dtype(np.asarray(image).dtype)
+    precise = depth in ("8", "16") and source.kind in "iu" and source.itemsize >= 2  # as stream_filter does
     result = filter_image(image, operations, channels=channels, alpha=alpha, keep_alpha=keep_alpha, linear=linear,
-                          mask=mask)
+                          mask=mask, precise=precise)
     samples = to_depth(result, depth, source_max=nominal_max(np.asarray(image).dtype), range_mode=range_mode,
                        gain=gain, offset=offset, alpha=out_alpha)
     if linear and depth == "float":

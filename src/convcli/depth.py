@@ -115,10 +115,10 @@ def depth_of(dtype: DTypeLike) -> Depth | None:
 
     Examples
     --------
-    >>> depth_of(np.uint8), depth_of(np.float32), depth_of(np.float64)
-    ('8', 'float', None)
+    >>> depth_of(np.uint8), depth_of(np.float32), depth_of(np.float64), depth_of(">u2")
+    ('8', 'float', None, '16')
     """
-    dt = np.dtype(dtype)
+    dt = np.dtype(dtype).newbyteorder("=")  # byte order never matters
     return next((depth for depth in DEPTHS if _DTYPES[depth] == dt), None)
 
 
@@ -291,7 +291,7 @@ def to_depth(
     if depth == "float":
         x = arr.astype(dtype, copy=True)
         _finish_band(x, has_alpha, scale, gain, offset, range_mode, stretch)
-        return x if arr.dtype == np.float64 else x.astype(np.float32, copy=False)
+        return x if dtype is np.float64 else x.astype(np.float32, copy=False)
     # integer outputs: row bands, so the float working copy stays small and in cache
     out = np.empty(arr.shape, dtype=sample_dtype(depth))
     rows = max(1, (1 << 16) // max(1, arr[0].size)) if arr.ndim >= 2 else arr.shape[0]

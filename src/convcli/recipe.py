@@ -269,6 +269,16 @@ def _finite(value: float, option: str) -> float:
     return number
 
 
+def _border_value(value: float) -> float:
+    """``--border-value``: a finite number, or ``nan`` (the border is missing data, as the library's ``np.nan``)."""
+    try:
+        if math.isnan(float(value)):
+            return math.nan
+    except (TypeError, ValueError):
+        pass
+    return _finite(value, "--border-value")
+
+
 def _bounded(value: int | None, option: str, *, low: int, high: int | None = None) -> int | None:
     """``value`` when it is None or an integer in ``[low, high]``; else a :class:`UsageError`."""
     if value is None:
@@ -475,7 +485,7 @@ def build_recipe(
         method = parse_choice(method, METHODS, what="--method")
         wanted = None if depth is None else cast("Depth", parse_choice(depth, DEPTHS, what="--depth"))
         gain, offset = _finite(gain, "--gain"), parse_offset(offset, what="--offset")
-        border_value = None if border_value is None else _finite(border_value, "--border-value")
+        border_value = None if border_value is None else _border_value(border_value)
         quality = _bounded(quality, "--quality", low=1, high=100)
         max_pixels = _bounded(max_pixels, "--max-pixels", low=0)
         stride_hw = parse_pair(stride, what="--stride")

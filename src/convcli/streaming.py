@@ -165,10 +165,13 @@ class Source(Stage):
         shape3 = (*shape[:2], shape[2] if len(shape) == 3 else 1)
         dtype = np.dtype(image.dtype)
         self.image = image
-        super().__init__(shape3, dtype, finite=dtype.kind in "biu" or (self.array is not None and _finite(self.array)))
+        self.native = dtype.newbyteorder("=")  # byte order never changes a result: rows are read native
+        super().__init__(shape3, self.native,
+                         finite=dtype.kind in "biu" or (self.array is not None and _finite(self.array)))
 
     def compute(self, r0: int, r1: int) -> np.ndarray:
         rows = self.array[r0:r1] if self.array is not None else self.image.read(r0, r1)  # type: ignore[union-attr]
+        rows = rows.astype(self.native, copy=False)
         return rows[:, :, None] if rows.ndim == 2 else rows
 
     def read(self, r0: int, r1: int) -> np.ndarray:
@@ -201,7 +204,7 @@ class Correlate(Stage):
     """
 
     def __init__(self, upstream: Stage, op: Convolve, matrix: np.ndarray, *, border_value: float,
-                 normalized: bool = False, mask: MaskLike | None = None) -> None:
+                 normalized: bool = False, mask: MaskLike | None = None, precise: bool = False) -> None:
         self.inputs = (upstream,)
         array = upstream.array if isinstance(upstream, Source) else None
         if array is None or normalized or mask is not None or not upstream.finite:
@@ -210,7 +213,8 @@ class Correlate(Stage):
         self.strips = StripCorrelation(
             source, matrix, flip=op.flip, border=op.border, border_value=border_value, pad=op.pad,
             stride=op.stride, dilation=op.dilation, method=op.method, anchor=op.effective_anchor(),
-            nan="ignore" if normalized else "propagate", nan_fill=op.nan_fill, mask=mask, finite=upstream.finite)
+            nan="ignore" if normalized else "propagate", nan_fill=op.nan_fill, mask=mask, finite=upstream.finite,
+            work=np.float64 if precise else None)
         c = upstream.shape[2]
         self.unit = self.strips.unit
         ho, wo = self.strips.out_hw
@@ -224,29 +228,32 @@ class Correlate(Stage):
 class Pooled(Stage):
     """Pooling of a stage (:func:`convcli.pooling.pool_rows`)."""
 
-    def __init__(self, upstream: Stage, op: Pooling) -> None:
+    def __init__(self, upstream: Stage, op: Pooling, precise: bool = False) -> None:
         self.upstream, self.op, self.inputs = upstream, op, (upstream,)
         self.geometry = resolve_pool(op.size, stride=op.stride, pad=op.pad)
         h, w, c = upstream.shape
         ho, wo = op.output_hw((h, w))
-        super().__init__((ho, wo, c), np.float64 if upstream.dtype == np.float64 else np.float32,
+        super().__init__((ho, wo, c), _work(upstream.dtype, precise),
                          finite=upstream.finite)
 
     def compute(self, r0: int, r1: int) -> np.ndarray:
         window, stride, pad = self.geometry
         a, b = pool_input_rows(window, stride, pad, (r0, r1), self.upstream.shape[0])
         band = self.upstream.read(a, b)
+        if self.dtype == np.float64 and band.dtype != np.float64:  # precise: pool in float64 too
+            band = band.astype(np.float64)
         return pool_rows(band, a, self.upstream.shape[:2], window, stride, pad, self.shape[:2], op=self.op.op,
                          rows=(r0, r1))
 
 
-def _work(dtype: Any) -> type[np.floating]:
-    return work_dtype(np.dtype(dtype)).type
+def _work(dtype: Any, precise: bool = False) -> type[np.floating]:
+    """The float type a stage of ``dtype`` computes in: the engine's rule, or float64 when ``precise``."""
+    return np.float64 if precise else work_dtype(np.dtype(dtype)).type
 
 
-def _luma(stage: Stage) -> Stage:
+def _luma(stage: Stage, precise: bool = False) -> Stage:
     """Luminance (ITU-R 601-2), for ``channels="gray"`` (:mod:`convcli.pipeline`)."""
-    dtype = _work(stage.dtype)
+    dtype = _work(stage.dtype, precise)
 
     def luma(rows: np.ndarray) -> np.ndarray:
         c = rows.astype(dtype)
@@ -262,15 +269,16 @@ def _sum(stage: Stage) -> Stage:
     return Map(lambda x: x.sum(axis=2, dtype=x.dtype, keepdims=True), stage, channels=1)
 
 
-def _as_work(stage: Stage) -> Stage:
-    dtype = _work(stage.dtype)
+def _as_work(stage: Stage, precise: bool = False) -> Stage:
+    dtype = _work(stage.dtype, precise)
     return stage if stage.dtype == dtype else Map(lambda x: x.astype(dtype), stage, dtype=dtype)
 
 
-def _convolve(stage: Stage, op: Convolve, *, add_offset: bool = True, mask: MaskLike | None = None) -> Stage:
+def _convolve(stage: Stage, op: Convolve, *, add_offset: bool = True, mask: MaskLike | None = None,
+              precise: bool = False) -> Stage:
     """:meth:`Convolve.run` as stages: each matrix, the operator's combination, the offset."""
     responses = [Correlate(stage, op, m, border_value=float(op.border_value), normalized=op.normalized or
-                           mask is not None, mask=mask) for m in op.matrices()]
+                           mask is not None, mask=mask, precise=precise) for m in op.matrices()]
     out: Stage = responses[0]
     if op.kernel.is_operator:
         out = Map(lambda *r: op.kernel.combine_responses(r), *responses)
@@ -280,27 +288,27 @@ def _convolve(stage: Stage, op: Convolve, *, add_offset: bool = True, mask: Mask
     return out
 
 
-def _activate(stage: Stage, op: Activate, scale: float) -> Stage:
-    return Map(lambda x: op.run(x, scale=scale), stage, dtype=_work(stage.dtype))
+def _activate(stage: Stage, op: Activate, scale: float, precise: bool = False) -> Stage:
+    return Map(lambda x: op.run(x, scale=scale), stage, dtype=_work(stage.dtype, precise))
 
 
 def _plain(work: Stage, operations: Sequence[Operation], *, channels: str, scale: float,
-           mask: MaskLike | None) -> Stage:
+           mask: MaskLike | None, precise: bool = False) -> Stage:
     """The operations without alpha (the plain path of :mod:`convcli.pipeline`'s rules)."""
     out = work
     sum_at = sum_point(operations) if channels == "sum" else None
     if sum_at == -1:
-        out = _sum(_as_work(out))
+        out = _sum(_as_work(out, precise))
     for index, op in enumerate(operations):
         if isinstance(op, Activate):
-            out = _activate(out, op, scale)
+            out = _activate(out, op, scale, precise)
         elif isinstance(op, Convolve):
-            out = _convolve(out, op, mask=mask if index == 0 else None)
+            out = _convolve(out, op, mask=mask if index == 0 else None, precise=precise)
         else:
-            out = Pooled(out, op)
+            out = Pooled(out, op, precise)
         if index == sum_at:
             out = _sum(out)
-    target = _work(work.dtype)
+    target = _work(work.dtype, precise)
     if out is work or out.dtype != target:
         out = Map(lambda x: x.astype(target), out, dtype=target)
     return out
@@ -324,19 +332,19 @@ def _divide(num: np.ndarray, den: np.ndarray) -> np.ndarray:
 
 
 def _alpha(colour: Stage, weight: Stage, operations: Sequence[Operation], *, channels: str,
-           scale: float) -> tuple[Stage, Stage]:
+           scale: float, precise: bool = False) -> tuple[Stage, Stage]:
     """Straight colour and alpha weight (0..1) through the operations (the pipeline's alpha notes)."""
     sum_at = sum_point(operations) if channels == "sum" else None
     if sum_at == -1:
         colour = _sum(colour)
     for index, op in enumerate(operations):
         if isinstance(op, Activate):
-            colour = _activate(colour, op, scale)
+            colour = _activate(colour, op, scale, precise)
         elif isinstance(op, Convolve) or (isinstance(op, Pooling) and op.op == "mean"):
             premultiplied = Map(lambda c, w: c * w, colour, weight)
             if isinstance(op, Convolve):
-                num = _convolve(premultiplied, op, add_offset=False)
-                weight = Correlate(weight, op, op.weight_matrix(), border_value=1.0)
+                num = _convolve(premultiplied, op, add_offset=False, precise=precise)
+                weight = Correlate(weight, op, op.weight_matrix(), border_value=1.0, precise=precise)
                 offset = op.kernel.offset
             else:
                 num, weight, offset = Pooled(premultiplied, op), Pooled(weight, op), 0.0
@@ -382,11 +390,15 @@ def stream_image(
     keep_alpha: bool = False,
     linear: bool = False,
     mask: MaskLike | None = None,
+    precise: bool = False,
 ) -> tuple[Stage, bool]:
     """The float result of the chain as a stage, and whether it is ``H x W``.
 
     Same arguments as :func:`stream_filter` with ``depth=None`` (which collects
     this stage's rows); ``image`` may also be an image source read band by band.
+    ``precise``: compute every stage in float64 (:func:`stream_filter` asks it
+    for 16-bit samples rounded to an integer depth: float32 sums above 2**24
+    would put some outputs one level off beside a tie).
     """
     check_operations(operations)
     if channels not in CHANNELS:
@@ -396,7 +408,7 @@ def stream_image(
         raise ParameterError(f"image must be a non-empty H x W or H x W x C array of real numbers, got shape "
                              f"{shape} and dtype {dtype}")
     scale = nominal_max(dtype)
-    work = np.float64 if linear else _work(dtype)
+    work = np.float64 if linear or precise else _work(dtype)
     source = Source(image)
     has_alpha = alpha and len(shape) == 3 and shape[2] >= 2
     opaque = has_alpha and _all_opaque(source, scale)
@@ -404,21 +416,21 @@ def stream_image(
     if not has_alpha:
         stage: Stage = Map(lambda x: decode_samples(x, work), source, dtype=work) if linear else source
         if channels == "gray":
-            stage = _luma(stage)
+            stage = _luma(stage, precise)
         flat = len(shape) == 2 or channels in ("gray", "sum")
-        out = _plain(stage, operations, channels=channels, scale=scale, mask=mask)
+        out = _plain(stage, operations, channels=channels, scale=scale, mask=mask, precise=precise)
         return (Map(lambda x: encode_samples(x.copy(), scale), out) if linear else out), flat
     c = shape[2]
     colour: Stage = Map(lambda x: (decode_samples(x[..., :-1], work) if linear else x[..., :-1].astype(work)),
                         source, channels=c - 1, dtype=work)
     if channels == "gray":
-        colour = _luma(colour)
+        colour = _luma(colour, precise)
     if opaque:
-        colour = _plain(colour, operations, channels=channels, scale=scale, mask=mask)
+        colour = _plain(colour, operations, channels=channels, scale=scale, mask=mask, precise=precise)
         weight: Stage = Map(lambda x: np.ones((*x.shape[:2], 1), x.dtype), colour, channels=1)
     else:
         weight = Map(lambda x: x[..., -1:].astype(work) / work(scale), source, channels=1, dtype=work)
-        colour, weight = _alpha(colour, weight, operations, channels=channels, scale=scale)
+        colour, weight = _alpha(colour, weight, operations, channels=channels, scale=scale, precise=precise)
     if linear:
         colour = Map(lambda x: encode_samples(x.copy(), scale), colour)
     if channels == "sum":
@@ -541,8 +553,11 @@ def stream_filter(
     >>> np.array_equal(streamed, to_depth(whole, "8", source_max=255))
     True
     """
+    source_dtype = np.dtype(image.dtype)
+    # 16-bit samples to an integer depth: float64 throughout, so no sum above 2**24 rounds an output a level off
+    precise = depth in ("8", "16") and source_dtype.kind in "iu" and source_dtype.itemsize >= 2
     stage, flat = stream_image(image, operations, channels=channels, alpha=alpha, keep_alpha=keep_alpha,
-                               linear=linear, mask=mask)
+                               linear=linear, mask=mask, precise=precise)
     h, _, c = stage.shape
     rows = strip_rows or stage.strip_rows(STRIP_ELEMENTS)
     if strip_rows is None and stage.unit > 1:

@@ -13,7 +13,8 @@ Conventions (docs/conventions.md has the tables):
 * **Stride** keeps every s-th sample of the stride-1 result; **dilation** is
   PyTorch's.  Shapes come from :func:`convcli.shapes.output_size`.
 * **dtypes**: float64 stays float64; float32, float16, integer and bool images
-  compute in and return float32 (:func:`work_dtype`).  Inputs are never modified.
+  compute in and return float32 (:func:`work_dtype`); byte order never matters
+  (``>f8`` is float64 too).  Inputs are never modified.
 * **Methods**: ``direct`` (shift-and-add in row bands on a thread pool),
   ``separable`` (rank-r 1-D passes), ``fft`` (real FFT, overlap-save tiles) and
   ``auto`` (a fitted cost model; see :func:`choose_method`).  Each method is one

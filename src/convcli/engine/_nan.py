@@ -30,9 +30,20 @@ finite numbers (or, where they can, carry NaN through by themselves).
     the denominator (the sum of the weights over the valid pixels) can be
     small near holes and the result large; where it is within rounding of 0
     (``|sum| <= DENOMINATOR_ZERO[dtype] * sum|k|``) the output is ``nan_fill``
-    too.  The FFT
-    computes both correlations with float64 transforms, so the ratio stays
-    accurate beside holes (float32 transforms lose about 0.4 % there).
+    too.  The FFT (and a multi-term separable pass) computes both
+    correlations in float64, and its rounding is absolute, about 1e-16 of
+    ``sum|k|``: beside a hole wider than the kernel the weight sum can be the
+    tails' 1e-17 and the ratio noise.  So wherever the weight sum is below
+    ``RECOMPUTE_BELOW * sum|k|`` (astropy's ``normalization_zero_tol`` idea)
+    both sums are recomputed tap by tap in float64 for those outputs only;
+    the ratio is then exact (~1e-9) on every method, ``auto``'s choice
+    included, and no "no valid pixel" count is needed.  Each recomputed pixel
+    is summed in one fixed order, so strips equal the whole image bit for bit.
+    A box-like kernel (every non-zero weight equal: a box, a disk) cancels
+    its weight: the valid pixels are summed and counted with the kernel's
+    non-zero pattern, so on integer data both are exact integers (rounded
+    back after an FFT; in float64 past 2**24) and an exact tie of the mean
+    stays exact for round-half-to-even.
 
 Streamed images
     The derived images (the cleaned data, the indicator of non-finite
@@ -55,6 +66,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 
 from ..errors import ParameterError
+from ._direct import EXACT_FLOAT32
 from ._method import Method
 from ._plan import Plan
 from ._registry import resolve
@@ -68,6 +80,11 @@ NAN_MODES: tuple[str, ...] = ("propagate", "ignore")
 ZERO_SUM = 1e-6
 #: kernels with negative weights: a denominator within this fraction of sum|k| of 0 is rounding noise
 DENOMINATOR_ZERO = {np.dtype(np.float32): 1e-6, np.dtype(np.float64): 1e-12}
+#: FFT and multi-term separable (absolute rounding): a weight sum below this fraction of sum|k| is summed
+#: again tap by tap, so the ratio stays exact (~1e-9) beside large holes (astropy's ``normalization_zero_tol``)
+RECOMPUTE_BELOW = 1e-5
+#: products held at once while recomputing (float64 elements)
+EXACT_CHUNK = 1 << 20
 
 
 def check_nan(nan: object, nan_fill: object = None) -> tuple[str, float]:
@@ -276,10 +293,19 @@ class _Normalized(_Run):
     def __init__(self, plan: Plan, method: str, valid: object, fill: float) -> None:
         self.fill, self.work = fill, plan.dtype
         finite_border = bool(np.isfinite(plan.border_value))
+        border_value = plan.border_value if finite_border else 0.0
+        # box-like (every non-zero weight equal): the weight cancels, so sum the pixels and count them (counts)
+        self.counts = _box_like(plan.kernel)
+        self.integral = self.counts and _integral(plan, border_value)
+        if self.counts:
+            plan = dataclasses.replace(plan, kernel=(plan.kernel != 0).astype(np.float64))
         data = derive(_valid_data, plan.image, valid)
-        data_plan = dataclasses.replace(plan, image=data, border_value=plan.border_value if finite_border else 0.0)
+        data_plan = dataclasses.replace(plan, image=data, border_value=border_value)
         entry = resolve(data_plan, method)
-        if entry.name == "fft" and plan.dtype != np.float64:  # float64 transforms: exact beside the holes
+        # a method whose rounding is absolute (of the order of sum|k|), not relative to the weights it adds
+        self.absolute = not (entry.name == "direct" or (entry.name == "separable" and entry.keeps_nan(plan)))
+        if plan.dtype != np.float64 and (self.absolute or (self.integral and _integer_bound(
+                plan, border_value) >= EXACT_FLOAT32)):  # float64 arithmetic: exact beside holes, exact sums
             data_plan = dataclasses.replace(data_plan, dtype=np.dtype(np.float64))
         super().__init__(data_plan, entry)
         weights = dataclasses.replace(data_plan, image=derive(_weights, valid),
@@ -287,12 +313,14 @@ class _Normalized(_Run):
                                       border_value=1.0 if finite_border else 0.0)
         self.weights = _Part(weights, entry)
         self.parts.append(self.weights)
-        exact_zero = entry.name == "direct" or (entry.name == "separable" and entry.keeps_nan(plan))
         signed = bool((plan.kernel < 0).any())
-        self.noise = DENOMINATOR_ZERO[plan.dtype] * float(np.abs(plan.kernel).sum()) if signed else 0.0
+        total = float(np.abs(plan.kernel).sum())
+        self.noise = DENOMINATOR_ZERO[plan.dtype] * total if signed else 0.0
+        # below this weight sum an absolute method's ratio is rounding noise: those outputs are recomputed
+        self.recompute_below = RECOMPUTE_BELOW * total
         self.count: _Part | None = None
-        if not exact_zero or signed:
-            # the weights' sum is not exactly 0 where no valid pixel is seen (FFT rounding, mixed signs): count
+        if signed and not self.absolute:
+            # mixed signs: a weight sum can be about 0 with valid pixels seen; count them
             self.count = _pattern_part(weights, weights.image, border_value=weights.border_value)
             self.parts.append(self.count)
 
@@ -302,6 +330,14 @@ class _Normalized(_Run):
         shape = num.shape
         num = num.reshape(*num.shape[:2], -1)
         den = den.reshape(*den.shape[:2], -1)
+        if self.counts and self.absolute:  # integer sums, computed with absolute rounding: round them back
+            den = np.rint(den)
+            if self.integral:
+                num = np.rint(num)
+        if self.absolute:
+            suspect = np.abs(den) < self.recompute_below
+            if suspect.any():
+                num, den = _recomputed(self.parts[0].plan, self.weights.plan, rows, num, den, suspect)
         empty = np.abs(den) <= self.noise
         if self.count is not None:
             count = self.count.run(rows)
@@ -312,6 +348,69 @@ class _Normalized(_Run):
         np.copyto(out, np.broadcast_to(np.asarray(self.fill, dtype=self.work), out.shape),
                   where=np.broadcast_to(empty, out.shape))
         return out.reshape(shape) if rows is None else out
+
+
+def _box_like(kernel: np.ndarray) -> bool:
+    """Whether every non-zero weight of ``kernel`` is the same (a box, a disk): normalising cancels it."""
+    weights = kernel[kernel != 0]
+    return bool(weights.size) and bool(np.all(weights == weights[0]))
+
+
+def _integral(plan: Plan, border_value: float) -> bool:
+    """Whether every sample the plan reads is an integer (integer data; a constant border of an integer value)."""
+    if np.dtype(plan.image.dtype).kind not in "biu":
+        return False
+    constant = bool(np.any(plan.cmap < 0) or np.any(plan.rmap < 0))
+    return not constant or float(border_value).is_integer()
+
+
+def _integer_bound(plan: Plan, border_value: float) -> float:
+    """The largest |sum| of integer samples under the kernel's non-zero taps."""
+    dtype = np.dtype(plan.image.dtype)
+    info = np.iinfo(dtype) if dtype.kind in "iu" else np.iinfo(np.uint8)
+    peak = max(float(-int(info.min)), float(info.max), abs(border_value))
+    return peak * float(np.count_nonzero(plan.kernel))
+
+
+def _exact_row(plan: Plan, i: int, cols: np.ndarray) -> np.ndarray:
+    """Output row ``i`` of ``plan`` at columns ``cols``, summed per pixel in float64: ``(len(cols), C)``.
+
+    Each pixel's products are added in one fixed order, whatever else is
+    recomputed with it, so strips and the whole image agree bit for bit.
+    """
+    (kh, kw), (sh, sw), (dh, dw) = plan.kernel.shape, plan.stride, plan.dilation
+    r0 = i * sh
+    buf = np.empty((plan.band_extent(1), plan.needed[1], plan.channels), dtype=np.float64)
+    plan.gather(r0, r0 + buf.shape[0], 0, buf.shape[1], buf)
+    span = (kw - 1) * dw + 1
+    view = np.lib.stride_tricks.sliding_window_view(buf, span, axis=1)
+    out = np.empty((len(cols), plan.channels), dtype=np.float64)
+    step = max(1, EXACT_CHUNK // (kh * kw * plan.channels))
+    for c0 in range(0, len(cols), step):  # a bounded number of products at once
+        part = cols[c0 : c0 + step]
+        windows = view[::dh, part * sw, :, ::dw]
+        products = np.ascontiguousarray(windows.transpose(1, 2, 0, 3)).reshape(len(part), plan.channels, kh * kw)
+        products *= plan.kernel.reshape(-1)
+        out[c0 : c0 + step] = products.sum(axis=-1)
+    return out
+
+
+def _recomputed(data: Plan, weights: Plan, rows: tuple[int, int] | None, num: np.ndarray, den: np.ndarray,
+                suspect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``num`` and ``den`` (``rows x W x C``) with the ``suspect`` pixels' values summed directly in float64.
+
+    Beside a large hole the weight sum of a kernel's tail can be 1e-17 of its
+    total, below the FFT's (or a multi-term separable pass's) rounding: the
+    ratio there would be noise.  Those few outputs are computed tap by tap.
+    """
+    first = 0 if rows is None else rows[0]
+    num = num.astype(np.float64)
+    den = den.astype(np.float64)
+    for r in np.flatnonzero(suspect.any(axis=(1, 2))):
+        cols = np.flatnonzero(suspect[r].any(axis=-1))
+        num[r, cols] = _exact_row(data, first + int(r), cols)
+        den[r, cols] = _exact_row(weights, first + int(r), cols)
+    return num, den
 
 
 def _ones(channels: int) -> Callable[[np.ndarray], np.ndarray]:

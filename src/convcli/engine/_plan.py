@@ -29,7 +29,8 @@ def work_dtype(dtype: DTypeLike) -> np.dtype:
     """The dtype the engine computes in and returns for images of ``dtype``.
 
     float64 stays float64; everything else (float32, float16, integers, bool)
-    computes in float32.  This is the one owner of that rule.
+    computes in float32.  This is the one owner of that rule.  Byte order
+    never matters (``>f8`` is float64 too); the result is native.
 
     Parameters
     ----------
@@ -44,10 +45,11 @@ def work_dtype(dtype: DTypeLike) -> np.dtype:
     --------
     >>> work_dtype(np.uint8)
     dtype('float32')
-    >>> work_dtype(np.dtype(np.float64))
-    dtype('float64')
+    >>> work_dtype(np.dtype(np.float64)), work_dtype(">f8")
+    (dtype('float64'), dtype('float64'))
     """
-    return np.dtype(np.float64) if np.dtype(dtype) == np.float64 else np.dtype(np.float32)
+    dt = np.dtype(dtype)
+    return np.dtype(np.float64) if dt.kind == "f" and dt.itemsize == 8 else np.dtype(np.float32)
 
 
 def check_image(image: object) -> np.ndarray:

@@ -21,6 +21,7 @@ asked; whether a strip holds NaN is seen in its rows.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -84,6 +85,10 @@ class StripCorrelation:
     finite : bool, optional
         Every value read is known to be finite (integer data always are):
         the strips need not look for NaN.
+    work : dtype, optional
+        Compute in (and return) this float dtype instead of the engine's
+        :func:`~convcli.engine.work_dtype` (float64 for 16-bit samples that are
+        rounded to integers afterwards).
 
     Attributes
     ----------
@@ -111,7 +116,7 @@ class StripCorrelation:
                  pad: object = "same", stride: object = 1, dilation: object = 1, method: str = "auto",
                  anchor: object = None, threads: int | None = None, nan: str = "propagate",
                  nan_fill: float | None = None, mask: np.ndarray | RowSource | None = None,
-                 finite: bool = False) -> None:
+                 finite: bool = False, work: Any = None) -> None:
         self.threads = thread_count(threads)
         arguments: dict[str, Any] = {"flip": flip, "border": border, "border_value": border_value, "pad": pad,
                                      "stride": stride, "dilation": dilation, "anchor": anchor}
@@ -132,6 +137,8 @@ class StripCorrelation:
             arr = check_image(source)
             self.plan = make_plan(arr[:, :, None] if arr.ndim == 2 else arr, kernel, **arguments)
             shown = mask
+        if work is not None and np.dtype(work) != self.plan.dtype:
+            self.plan = dataclasses.replace(self.plan, dtype=np.dtype(work))
         with engine_threads(self.threads):
             self.run = runner(self.plan, method, nan=nan, nan_fill=nan_fill, mask=shown)
             self.unit = self.run.granularity()
