@@ -252,6 +252,7 @@ def features(tmp_path_factory, inputs) -> Path:
     holes[rng.random(holes.shape) < 0.01] = np.nan
     holes[700:760, 300:420] = np.nan  # a hole wider than any kernel: --nan ignore leaves NaN there
     tifffile.imwrite(folder / "holes.tif", holes, tile=(256, 256))
+    tifffile.imwrite(folder / "holes64.tif", holes.astype(np.float64) / 3, tile=(256, 256))  # float64 stays
     mask = ((rng.random((3000, 2500)) > 0.2) * 255).astype(np.uint8)
     tifffile.imwrite(folder / "mask.tif", mask, tile=(256, 256))
     return folder
@@ -260,6 +261,8 @@ def features(tmp_path_factory, inputs) -> Path:
 @pytest.mark.parametrize(("name", "options", "suffix"), [
     ("holes.tif", ("-k", "box:size=5"), ".tif"),  # NaN data, the default --nan propagate
     ("holes.tif", ("-k", "gaussian:sigma=2", "--nan", "ignore"), ".zarr"),
+    ("holes64.tif", ("-k", "gaussian:sigma=2", "--nan", "ignore"), ".tif"),
+    ("holes64.tif", ("-k", "box:size=5"), ".zarr"),
     ("gray.tif", ("-k", "box:size=5", "--mask", "{mask}"), ".tif"),
     ("gray.tif", ("-k", "gaussian:sigma=2", "--linear"), ".zarr"),
     ("gray.tif", ("-k", "sobel:axis=both", "--range", "normalize"), ".tif"),
@@ -268,7 +271,7 @@ def features(tmp_path_factory, inputs) -> Path:
 def test_every_feature_is_cut_into_bands_as_the_local_run(dask_cluster, inputs, features, bands, tmp_path, name,
                                                            options, suffix):
     options = tuple(o.replace("{mask}", str(features / "mask.tif")) for o in options)
-    source = (features if name == "holes.tif" else inputs) / name
+    source = (features if name.startswith("holes") else inputs) / name
     reference = local(source, tmp_path / f"local{suffix}", *options)
     here = invoke(str(source), *options, "-o", str(tmp_path / f"again{suffix}"), "--json")
     assert here.exit_code == 0 and json.loads(here.stdout)["files"][0]["bands"] == 1  # one process, whole
@@ -278,6 +281,8 @@ def test_every_feature_is_cut_into_bands_as_the_local_run(dask_cluster, inputs, 
     report = json.loads(result.stdout)["files"][0]
     assert report["bands"] == len(bands) >= 2 and bands[0][0] == 0
     same(out, reference)
+    if name == "holes64.tif" and suffix == ".zarr":  # Zarr holds float64: float64 data stays float64
+        assert zarr.open_array(str(out), mode="r").dtype == np.float64
 
 
 def test_normalize_on_the_cluster_folds_the_range_of_every_band(dask_cluster, tmp_path, bands, monkeypatch):

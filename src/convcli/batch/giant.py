@@ -272,10 +272,10 @@ def _as_typed(message: str, task: Task, recipe: Recipe) -> str:
 
 def _plan(task: Task, recipe: Recipe, source: Any) -> tuple[FileResult, tuple[Any, ...]]:
     """The result to report and the band tasks' arguments (from the stream's shape and dtype only)."""
-    from .results import prepare_output
+    from .results import output_dtype, prepare_output
 
     found, stream, depth, out_alpha = prepare_output(task, recipe, source, value_range=_ANY_RANGE)
-    dtype = np.dtype(np.float32) if depth == "float" else stream.dtype
+    dtype = output_dtype(str(task.fmt), depth, stream.dtype)
     shape = tuple(stream.shape)
     if len(shape) == 3 and shape[2] == 1:
         shape = shape[:2]

@@ -29,8 +29,8 @@ if TYPE_CHECKING:
     from ..depth import Depth
     from ..recipe import Recipe
 
-__all__ = ["FileResult", "Status", "dry_run", "file_result", "named", "plan_task", "prepare_output",
-           "process_task", "read_mask", "recipe_stream"]
+__all__ = ["FileResult", "Status", "dry_run", "file_result", "named", "output_dtype", "plan_task",
+           "prepare_output", "process_task", "read_mask", "recipe_stream"]
 
 Status: TypeAlias = Literal["written", "skipped", "failed", "planned", "interrupted"]
 
@@ -345,6 +345,25 @@ def recipe_stream(source: Any, recipe: Recipe, *, depth: Depth, out_alpha: bool,
                          value_range=value_range)
 
 
+def output_dtype(fmt: str, depth: Depth, computed: Any) -> Any:
+    """The sample type written: ``computed`` (the stream's), except float samples in a format that holds only
+    float32 (TIFF); formats that hold any real dtype (Zarr, ``.npy``) keep float64.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> output_dtype("TIFF", "float", np.float64), output_dtype("ZARR", "float", np.float64)
+    (dtype('float32'), dtype('float64'))
+    """
+    import numpy as np
+
+    from ..imageio import find_sink
+
+    if depth == "float" and find_sink(fmt).holds is not None:
+        return np.dtype(np.float32)
+    return np.dtype(computed)
+
+
 def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None,
                    value_range: tuple[float, float] | None = None) -> tuple[FileResult, Any, Depth, bool]:
     """The ``written`` result to report, the stream, the output depth and whether it keeps alpha.
@@ -379,7 +398,6 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     :func:`convcli.imageio.write_bands`): the float result of the whole image
     never exists, and the same bytes come out as from the whole-image path.
     """
-    import numpy as np
 
     from ..imageio import compression_for, encode_image, open_image, write_bands, write_image
 
@@ -389,7 +407,7 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
         info = source.info
         mask = None if recipe.mask is None else read_mask(recipe.mask, tuple(source.shape), recipe)
         found, stream, depth, _ = prepare_output(task, recipe, source, mask=mask)
-        dtype = np.dtype(np.float32) if depth == "float" and task.fmt != "NPY" else stream.dtype
+        dtype = output_dtype(task.fmt, depth, stream.dtype)
         compression = compression_for(task.fmt, recipe.compression)  # a level for PNG, a codec for TIFF/Zarr
         if task.output != "-" and task.fmt in STREAMED_FORMATS:  # written tile by tile as the strips come
             bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)
