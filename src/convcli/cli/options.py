@@ -188,8 +188,8 @@ def border_option(*, panel: str | None = None, default_note: str = "") -> Any:
 def border_value_option(*, panel: str | None = None) -> Any:
     """``--border-value V``: the value of ``--border constant``."""
     return typer.Option("--border-value", metavar="V", show_default=False, rich_help_panel=panel,
-                        help="The value of --border constant, in the image's units (default 0). "
-                        "E.g. --border constant --border-value 255")
+                        help="The value of --border constant, in the image's units (default 0); nan makes the "
+                        "border missing data (see --nan). E.g. --border constant --border-value 255")
 
 
 def pad_option(*, panel: str | None = None) -> Any:
