@@ -472,3 +472,12 @@ def test_a_test_module_per_library_module():
             continue
         expected = _TEST_NAMES.get(name, f"test_{name}")
         assert expected in tests, f"convcli.{name} has no tests/{expected}.py"
+
+
+def test_the_repository_root_holds_no_stray_data_files() -> None:
+    """Images and arrays belong in sample_images/ or tests/, never beside pyproject.toml (big16.npy, s.jpg were)."""
+    root = SRC.parent.parent
+    data = (".npy", ".npz", ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".gif", ".bmp", ".webp", ".zarr")
+    ignored = {line.strip().lstrip("/") for line in (root / ".gitignore").read_text(encoding="utf-8").splitlines()}
+    strays = sorted(p.name for p in root.iterdir() if p.suffix.lower() in data and p.name not in ignored)
+    assert not strays, f"stray data files at the repository root: {strays}; move them or delete them"
