@@ -47,7 +47,7 @@ from .bookkeeping import Bookkeeping, guarded, remove_temp_files, signals_ignore
 from .executor import run_batch
 from .naming import Task
 from .results import FileResult, file_result
-from .scheduler import LOCAL, RETRIES, connect, in_window, scheduler_gone
+from .scheduler import LOCAL, RETRIES, WORKERS_GONE, connect, in_window, scheduler_gone, workers_gone
 
 if TYPE_CHECKING:
     from ..recipe import Recipe
@@ -67,6 +67,11 @@ class DaskExecutor:
         :func:`convcli.batch.scheduler.connect`.
     timeout : float, optional
         Seconds to reach the scheduler and to see a worker.
+    worker_timeout : float, optional
+        Seconds the batch waits when every worker is gone (killed, lost)
+        before it stops with a :class:`~convcli.errors.ClusterError` saying
+        how many files were written (default
+        :data:`~convcli.batch.scheduler.WORKERS_GONE`, 60 s).
 
     Examples
     --------
@@ -78,9 +83,13 @@ class DaskExecutor:
     TypeError: scheduler must be an address, 'local' or a distributed.Client, got <object object at ...>
     """
 
-    def __init__(self, scheduler: str | Any, *, timeout: float | None = None) -> None:
+    def __init__(self, scheduler: str | Any, *, timeout: float | None = None,
+                 worker_timeout: float = WORKERS_GONE) -> None:
+        if not worker_timeout > 0:
+            raise ValueError(f"worker_timeout must be a number of seconds > 0, got {worker_timeout!r}")
         self.scheduler = scheduler
         self.timeout = timeout
+        self.worker_timeout = float(worker_timeout)
         self.client: Any = None
         self._sent: list[Task] = []
 
@@ -143,9 +152,14 @@ class DaskExecutor:
             swapped[task.index] = swaps + shared
             return future
 
+        def gone(seconds: float) -> ClusterError:
+            books.record_landed(work)  # no worker is left to write anything
+            return workers_gone(client, seconds, f"after {_written(books)} file(s) written (those are complete)")
+
         try:
             with contextlib.closing(in_window(client, work, submit, prefix=prefix, stop=lambda: books.stop,
-                                              wait_running=not self._own)) as done:
+                                              wait_running=not self._own, worker_timeout=self.worker_timeout,
+                                              gone=gone)) as done:
                 for task, future in done:
                     books.record(_collected(future, task, swapped.pop(task.index), client, books))
         except (KeyboardInterrupt, Interrupted):
@@ -309,7 +323,11 @@ def _collected(future: Any, task: Task, swaps: Sequence[tuple[str, str]], client
 
 def _lost(client: Any, books: Bookkeeping) -> ClusterError:
     """The error for a scheduler lost mid-batch: its state (every queued file) is gone with it."""
-    done = sum(1 for r in books.results.values() if r.status == "written")
     return ClusterError(f"lost the Dask scheduler at {client.scheduler.address} in the middle of the batch, after "
-                        f"{done} file(s) written (those are complete); start it again and re-run with "
+                        f"{_written(books)} file(s) written (those are complete); start it again and re-run with "
                         "--skip-existing to finish the rest")
+
+
+def _written(books: Bookkeeping) -> int:
+    """How many files of the batch were written so far."""
+    return sum(1 for r in books.results.values() if r.status == "written")

@@ -36,19 +36,21 @@ __all__ = ["SCHEDULER_VARIABLE", "Applied", "Streams", "apply_batch", "choose_ex
 SCHEDULER_VARIABLE = "DASK_SCHEDULER_ADDRESS"
 
 
-def choose_executor(*, jobs: int | None, scheduler: str | None,
-                    environ: Mapping[str, str]) -> tuple[Executor, list[str]]:
+def choose_executor(*, jobs: int | None, scheduler: str | None, environ: Mapping[str, str],
+                    worker_timeout: float | None = None) -> tuple[Executor, list[str]]:
     """The executor ``--jobs``, ``--scheduler`` and ``DASK_SCHEDULER_ADDRESS`` ask for, with notes for the user.
 
     ``--scheduler`` runs on that Dask cluster; ``--jobs`` runs on this
     machine (even when the variable is set: a note says it is not used);
     neither runs on the variable's cluster when it is set, else on one local
     process per core (:func:`convcli.batch.default_jobs`).
+    ``worker_timeout`` (``--worker-timeout``) is how long a Dask batch waits
+    with every worker gone before it stops (a note says when it is unused).
 
     Raises
     ------
     UsageError
-        ``jobs`` below 1, or both ``jobs`` and ``scheduler``.
+        ``jobs`` below 1, ``worker_timeout`` not above 0, or both ``jobs`` and ``scheduler``.
 
     Examples
     --------
@@ -65,6 +67,10 @@ to run on that cluster)'])
     """
     if jobs is not None and jobs < 1:
         raise UsageError(f"--jobs must be an integer >= 1, got {jobs}")
+    if worker_timeout is not None and not worker_timeout > 0:
+        raise UsageError(f"--worker-timeout must be a number of seconds > 0, got {worker_timeout:g}")
+    unused = ([] if worker_timeout is None else
+              [f"--worker-timeout {worker_timeout:g} applies to a Dask cluster; this batch runs on this machine"])
     if jobs is not None and scheduler is not None:
         raise UsageError(f"--jobs {jobs} sets local worker processes and --scheduler {scheduler} runs on a Dask "
                          "cluster, whose workers set the parallelism; give one")
@@ -72,12 +78,14 @@ to run on that cluster)'])
     if jobs is not None:
         notes = [] if from_env is None else [f"--jobs {jobs} runs on this machine; {SCHEDULER_VARIABLE}={from_env} "
                                              "is not used (drop --jobs to run on that cluster)"]
-        return LocalExecutor(jobs=jobs), notes
+        return LocalExecutor(jobs=jobs), notes + unused
     if scheduler is None and from_env is None:
-        return LocalExecutor(jobs=default_jobs()), []
+        return LocalExecutor(jobs=default_jobs()), unused
     from .cluster import DaskExecutor
+    from .scheduler import WORKERS_GONE
 
-    return DaskExecutor(scheduler if scheduler is not None else from_env), []
+    return DaskExecutor(scheduler if scheduler is not None else from_env,
+                        worker_timeout=WORKERS_GONE if worker_timeout is None else worker_timeout), []
 
 
 @dataclass(frozen=True)
@@ -129,6 +137,7 @@ def apply_batch(
     ignore_case: bool = False,
     jobs: int | None = None,
     scheduler: str | None = None,
+    worker_timeout: float | None = None,
     environ: Mapping[str, str] | None = None,
     dry: bool = False,
     fail_fast: bool = False,
@@ -148,7 +157,7 @@ def apply_batch(
         stdin (read only for ``-`` or ``--from-file -``) and whether stdin and stdout are terminals.
     from_file, null, base, recursive, ignore_case : optional
         ``--from-file``, ``-0``/``--null`` (the list is NUL-separated), ``--base``, ``-r``, ``--ignore-case``.
-    jobs, scheduler, environ : optional
+    jobs, scheduler, worker_timeout, environ : optional
         Where it runs (:func:`choose_executor`; ``environ`` defaults to none).
     dry : bool
         ``--dry-run``: plan from the headers, write nothing.
@@ -180,7 +189,8 @@ def apply_batch(
     """
     named_output = any(options.get(k) is not None for k in ("output", "outdir", "name")) or bool(options.get("suffix"))
     check_inputs(inputs, from_file=from_file, base=base, named_output=named_output, null=null)
-    executor, notes = choose_executor(jobs=jobs, scheduler=scheduler, environ=environ or {})
+    executor, notes = choose_executor(jobs=jobs, scheduler=scheduler, environ=environ or {},
+                                      worker_timeout=worker_timeout)
     from ..recipe import build_recipe
 
     recipe = build_recipe(**{**options, "require_operation": True})

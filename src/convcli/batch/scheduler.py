@@ -30,7 +30,8 @@ from ..errors import ClusterError, UsageError
 from .bookkeeping import signals_ignored
 
 __all__ = ["CANCEL_WAIT", "CONNECT_TIMEOUT", "INSTALL_HINT", "LOCAL", "RETRIES", "WINDOW_PER_THREAD",
-           "WORKER_TIMEOUT", "connect", "in_window", "scheduler_gone", "wait_for_running", "window"]
+           "WORKERS_GONE", "WORKER_TIMEOUT", "connect", "in_window", "scheduler_gone", "wait_for_running", "window",
+           "workers_gone"]
 
 T = TypeVar("T")
 
@@ -39,6 +40,9 @@ LOCAL = "local"
 #: seconds to reach the scheduler, and to wait for its first worker
 CONNECT_TIMEOUT = 10.0
 WORKER_TIMEOUT = 10.0
+#: seconds a batch waits with no worker at all before it stops (``--worker-timeout``): tasks on a scheduler
+#: without workers wait forever
+WORKERS_GONE = 60.0
 #: times a file whose task raised is run again (a worker's death is retried by the scheduler itself)
 RETRIES = 2
 #: after Ctrl-C, seconds to wait for the files already being filtered on a cluster this batch did not start
@@ -106,7 +110,7 @@ def _probe(distributed: Any, address: str, where: str, seconds: float) -> None:
     import asyncio
 
     async def identity() -> Any:
-        comm = await distributed.comm.connect(address, timeout=seconds)
+        comm = await distributed.comm.connect(address, timeout=seconds)  # Dask's handshake included
         try:
             await comm.write({"op": "identity", "reply": True})
             return await comm.read()
@@ -117,6 +121,10 @@ def _probe(distributed: Any, address: str, where: str, seconds: float) -> None:
     try:
         answer = asyncio.run(asyncio.wait_for(identity(), seconds))
     except (OSError, TimeoutError, asyncio.TimeoutError):
+        if _accepts(address, seconds):  # a listener that never speaks (a firewall's proxy, a hung process, not a Dask port)
+            raise ClusterError(f"{where} did not answer in {seconds:g} s (the connection was accepted, nothing "
+                               "came back); check that the address and port are the scheduler's (usually 8786) "
+                               "and that it is not stuck; nothing was written") from None
         raise ClusterError(f"cannot reach {where} within {seconds:g} s; start it (dask scheduler) or check "
                            "the address, the port and the firewall; nothing was written") from None
     except Exception as err:  # something answered, but not as Dask does
@@ -126,6 +134,30 @@ def _probe(distributed: Any, address: str, where: str, seconds: float) -> None:
     if not (isinstance(answer, dict) and answer.get("type") == "Scheduler"):
         raise ClusterError(f"{where} is a Dask {answer.get('type') if isinstance(answer, dict) else 'peer'}, "
                            "not a scheduler; give the scheduler's address; nothing was written")
+
+
+def _accepts(address: str, seconds: float) -> bool:
+    """Whether a TCP connection to ``address`` (``tcp://``, ``tls://``, ``ws://``) is accepted within ``seconds``.
+
+    Tells a port nobody listens on from one that accepts and then stays silent.
+
+    Examples
+    --------
+    >>> _accepts("inproc://somewhere", 1.0)
+    False
+    """
+    import socket
+
+    from distributed.comm.addressing import parse_address, parse_host_port
+
+    try:
+        scheme, location = parse_address(address)
+        if scheme not in ("tcp", "tls", "ws", "wss"):
+            return False
+        with socket.create_connection(parse_host_port(location), timeout=seconds):
+            return True
+    except (OSError, ValueError):
+        return False
 
 
 def _check_workers(client: Any, where: str) -> None:
@@ -272,8 +304,53 @@ def wait_for_running(client: Any, prefix: str) -> None:
             time.sleep(0.05)
 
 
+def workers_gone(client: Any, seconds: float, what: str = "") -> ClusterError:
+    """The error for a batch whose every worker has been gone ``seconds``: ``what`` says what is done.
+
+    Examples
+    --------
+    >>> class Client:
+    ...     class scheduler:
+    ...         address = "tcp://h:8786"
+    >>> print(workers_gone(Client(), 60, "after 3 file(s) written (those are complete)"))
+    every Dask worker of the scheduler at tcp://h:8786 has been gone for 60 s, so the batch stopped after 3 file(s) written (those are complete); start workers (dask worker tcp://h:8786) and re-run with --skip-existing to finish the rest
+    """
+    address = client.scheduler.address
+    return ClusterError(f"every Dask worker of the scheduler at {address} has been gone for {seconds:g} s, so the "
+                        f"batch stopped{' ' + what if what else ''}; start workers (dask worker {address}) and "
+                        "re-run with --skip-existing to finish the rest")
+
+
+def _next_done(finished: Any, client: Any, seconds: float, gone: Callable[[float], BaseException]) -> Any:
+    """The next done future of ``finished``; ``gone(seconds)`` is raised once no worker has been seen ``seconds``.
+
+    A task on a scheduler without workers waits for one forever: the only
+    worker killed with its nanny would otherwise hang the batch.
+    """
+    absent: float | None = None  # since when no worker was seen
+    checked = -1e9
+    while not finished.has_ready():
+        now = time.monotonic()
+        if now - checked >= min(0.5, seconds / 4):
+            checked = now
+            try:
+                alive = bool(client.nthreads())
+            except Exception:  # the scheduler itself is gone: its futures come back lost, reported by the caller
+                alive = True
+            if alive:
+                absent = None
+            elif absent is None:
+                absent = now
+            elif now - absent >= seconds:
+                raise gone(seconds)
+        time.sleep(0.02)
+    return next(finished)
+
+
 def in_window(client: Any, items: Iterable[T], submit: Callable[[T], Any], *, prefix: str, ordered: bool = False,
-              stop: Callable[[], bool] = lambda: False, wait_running: bool = False) -> Generator[tuple[T, Any]]:
+              stop: Callable[[], bool] = lambda: False, wait_running: bool = False,
+              worker_timeout: float = WORKERS_GONE,
+              gone: Callable[[float], BaseException] | None = None) -> Generator[tuple[T, Any]]:
     """``(item, future)`` for each submitted item, done, with at most :func:`window` tasks in flight.
 
     The one submission loop of both Dask strategies.  ``submit(item)``
@@ -291,6 +368,10 @@ def in_window(client: Any, items: Iterable[T], submit: Callable[[T], Any], *, pr
     wait_running : bool, optional
         After cancelling, wait until no task under ``prefix`` still runs
         (a cluster the run did not start; see :func:`wait_for_running`).
+    worker_timeout : float, optional
+        Seconds without any worker after which the batch stops (default
+        :data:`WORKERS_GONE`), raising ``gone(worker_timeout)`` (default
+        :func:`workers_gone`).
 
     On any exception, or when the consumer closes the iterator early
     (``contextlib.closing``), the futures not yet yielded are cancelled.
@@ -308,6 +389,9 @@ def in_window(client: Any, items: Iterable[T], submit: Callable[[T], Any], *, pr
     order: deque[Any] = deque()
     held: set[Any] = set()
     finished = as_completed(loop=client.loop)
+    if gone is None:
+        def gone(seconds: float) -> BaseException:
+            return workers_gone(client, seconds)
     more = True
     try:
         while True:
@@ -327,11 +411,11 @@ def in_window(client: Any, items: Iterable[T], submit: Callable[[T], Any], *, pr
                 return
             if ordered:
                 while order[0] not in held:
-                    held.add(next(finished))
+                    held.add(_next_done(finished, client, worker_timeout, gone))
                 future = order.popleft()
                 held.discard(future)
             else:
-                future = next(finished)
+                future = _next_done(finished, client, worker_timeout, gone)
             yield running.pop(future), future
     except BaseException:
         with signals_ignored():

@@ -195,6 +195,10 @@ def apply(
              "the same paths; one big tiled TIFF or Zarr input is cut into bands of rows for all workers. Needs "
              "the dask extra: pip install '.\\[dask]' in a clone (workers: docs/clusters.md). E.g. --scheduler "
              "tcp://10.0.0.5:8786")] = None,
+    worker_timeout: Annotated[float | None, _option(
+        "--worker-timeout", panel=4, metavar="SECONDS", show_default=False,
+        help="With --scheduler: stop the batch when every Dask worker has been gone this long (default 60); "
+             "what was written is kept, --skip-existing finishes the rest. E.g. --worker-timeout 300")] = None,
     quiet: Annotated[bool, _option(
         "--quiet", "-q", panel=4,
         help="No progress bar, summary or warnings; errors are still printed. E.g. -q")] = False,
@@ -276,6 +280,7 @@ def apply(
         applied = batch.apply_batch(
             list(inputs or []), options=options, streams=_streams(), from_file=from_file, null=null, base=base,
             recursive=recursive, ignore_case=ignore_case, jobs=jobs, scheduler=scheduler, environ=os.environ,
+            worker_timeout=worker_timeout,
             dry=dry_run, fail_fast=fail_fast, compare=compare, on_notes=lambda notes: _warn(err_console, notes),
             watch=lambda tasks, on_cluster: _watch(tasks, err_console, done, verbose=verbose, cluster=on_cluster))
         for result in applied.results if output == "-" else ():
