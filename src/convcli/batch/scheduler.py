@@ -121,7 +121,7 @@ def _probe(distributed: Any, address: str, where: str, seconds: float) -> None:
     try:
         answer = asyncio.run(asyncio.wait_for(identity(), seconds))
     except (OSError, TimeoutError, asyncio.TimeoutError):
-        if _accepts(address, seconds):  # a listener that never speaks (a firewall's proxy, a hung process, not a Dask port)
+        if _accepts(address, seconds):  # a listener that never speaks (a hung process, not a Dask port)
             raise ClusterError(f"{where} did not answer in {seconds:g} s (the connection was accepted, nothing "
                                "came back); check that the address and port are the scheduler's (usually 8786) "
                                "and that it is not stuck; nothing was written") from None
@@ -312,8 +312,12 @@ def workers_gone(client: Any, seconds: float, what: str = "") -> ClusterError:
     >>> class Client:
     ...     class scheduler:
     ...         address = "tcp://h:8786"
-    >>> print(workers_gone(Client(), 60, "after 3 file(s) written (those are complete)"))
-    every Dask worker of the scheduler at tcp://h:8786 has been gone for 60 s, so the batch stopped after 3 file(s) written (those are complete); start workers (dask worker tcp://h:8786) and re-run with --skip-existing to finish the rest
+    >>> message = str(workers_gone(Client(), 60, "after 3 file(s) written"))
+    >>> message[:86]
+    'every Dask worker of the scheduler at tcp://h:8786 has been gone for 60 s, so the batch'
+    >>> message[86:]
+    ' stopped after 3 file(s) written; start workers (dask worker tcp://h:8786) and re-run with --skip-existing to \
+finish the rest'
     """
     address = client.scheduler.address
     return ClusterError(f"every Dask worker of the scheduler at {address} has been gone for {seconds:g} s, so the "
