@@ -313,9 +313,9 @@ def workers_gone(client: Any, seconds: float, what: str = "") -> ClusterError:
     ...     class scheduler:
     ...         address = "tcp://h:8786"
     >>> message = str(workers_gone(Client(), 60, "after 3 file(s) written"))
-    >>> message[:86]
+    >>> message[:87]
     'every Dask worker of the scheduler at tcp://h:8786 has been gone for 60 s, so the batch'
-    >>> message[86:]
+    >>> message[87:]
     ' stopped after 3 file(s) written; start workers (dask worker tcp://h:8786) and re-run with --skip-existing to \
 finish the rest'
     """
