@@ -224,7 +224,10 @@ def connect(scheduler: str | Any, *, timeout: float | None = None) -> Iterator[A
             # a scheduler already running here is no obstacle (and no "port in use" warning); and the workers
             # keep glibc's malloc as --jobs has it: the nannies' MALLOC_TRIM_THRESHOLD_ freezes the mmap
             # threshold at 128 KiB, and every strip buffer then costs fresh pages (+0.15 s per 12-MP file)
-            with dask_config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+            # the worker processes share this terminal's process group: Ctrl-C reaches them too, and each would
+            # print its KeyboardInterrupt traceback; they ignore it (dask_setup below), and this client stops them
+            with dask_config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None,
+                                  "distributed.worker.preload": [__name__]}):
                 cluster = distributed.LocalCluster(n_workers=machine_threads(), threads_per_worker=1,
                                                    processes=True, host="127.0.0.1", dashboard_address="127.0.0.1:0",
                                                    silence_logs=logging.ERROR)
@@ -260,6 +263,19 @@ def connect(scheduler: str | Any, *, timeout: float | None = None) -> Iterator[A
                 client.close(timeout=CONNECT_TIMEOUT if timeout is None else timeout)
                 if cluster is not None:
                     cluster.close()
+
+
+def dask_setup(worker: Any) -> None:
+    """Run in each worker process of ``--scheduler local`` (a Dask preload): Ctrl-C is left to convcli's client.
+
+    The client cancels the batch and closes the cluster; a worker that took
+    the terminal's SIGINT itself would only print tracebacks.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 def scheduler_gone(client: Any, *, grace: float = 2.0) -> bool:
