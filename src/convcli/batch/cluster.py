@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
 from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
@@ -47,7 +47,7 @@ from .bookkeeping import Bookkeeping, guarded, remove_temp_files, signals_ignore
 from .executor import run_batch
 from .naming import Task
 from .results import FileResult, file_result
-from .scheduler import LOCAL, RETRIES, WORKERS_GONE, connect, in_window, scheduler_gone, workers_gone
+from .scheduler import LOCAL, RETRIES, WORKERS_GONE, connect, in_window, result_of, scheduler_gone, workers_gone
 
 if TYPE_CHECKING:
     from ..recipe import Recipe
@@ -161,7 +161,9 @@ class DaskExecutor:
                                               wait_running=not self._own, worker_timeout=self.worker_timeout,
                                               gone=gone)) as done:
                 for task, future in done:
-                    books.record(_collected(future, task, swapped.pop(task.index), client, books))
+                    books.record(_collected(future, task, swapped.pop(task.index), client, books,
+                                            lambda f: result_of(f, client, worker_timeout=self.worker_timeout,
+                                                                gone=gone)))
         except (KeyboardInterrupt, Interrupted):
             with signals_ignored():
                 books.record_landed(work)  # written while their results were on their way
@@ -293,8 +295,8 @@ def _run_again(task: Task, recipe: Recipe) -> FileResult:
 
 
 def _collected(future: Any, task: Task, swaps: Sequence[tuple[str, str]], client: Any,
-               books: Bookkeeping) -> FileResult:
-    """The result of ``future``; a task that failed on the cluster is this file's failure, with the reason.
+               books: Bookkeeping, result: Callable[[Any], Any]) -> FileResult:
+    """The result of ``future`` (through ``result``); a task that failed on the cluster is this file's failure.
 
     Raises
     ------
@@ -306,7 +308,9 @@ def _collected(future: Any, task: Task, swaps: Sequence[tuple[str, str]], client
     from distributed import KilledWorker
 
     try:
-        return _as_typed(future.result(), task, swaps)
+        return _as_typed(result(future), task, swaps)
+    except ClusterError:  # every worker gone: the batch stops
+        raise
     except KilledWorker:
         error = (f"{task.source.label}: the Dask workers filtering it died, again and again (out of memory?); give "
                  "the workers more memory (dask worker --memory-limit) or filter it with --jobs 1")

@@ -30,8 +30,8 @@ from ..errors import ClusterError, UsageError
 from .bookkeeping import signals_ignored
 
 __all__ = ["CANCEL_WAIT", "CONNECT_TIMEOUT", "INSTALL_HINT", "LOCAL", "RETRIES", "WINDOW_PER_THREAD",
-           "WORKERS_GONE", "WORKER_TIMEOUT", "connect", "in_window", "scheduler_gone", "wait_for_running", "window",
-           "workers_gone"]
+           "WORKERS_GONE", "WORKER_TIMEOUT", "connect", "in_window", "result_of", "scheduler_gone",
+           "wait_for_running", "window", "workers_gone"]
 
 T = TypeVar("T")
 
@@ -341,30 +341,58 @@ finish the rest'
                         "re-run with --skip-existing to finish the rest")
 
 
-def _next_done(finished: Any, client: Any, seconds: float, gone: Callable[[float], BaseException]) -> Any:
-    """The next done future of ``finished``; ``gone(seconds)`` is raised once no worker has been seen ``seconds``.
+class _Absence:
+    """Whether the scheduler has had no worker for ``seconds``: ``gone(seconds)`` is raised then (:meth:`check`)."""
+
+    def __init__(self, client: Any, seconds: float, gone: Callable[[float], BaseException]) -> None:
+        self.client, self.seconds, self.gone = client, seconds, gone
+        self.since: float | None = None  # since when no worker was seen
+        self.checked = -1e9
+
+    def check(self) -> None:
+        now = time.monotonic()
+        if now - self.checked < min(0.5, self.seconds / 4):
+            return
+        self.checked = now
+        try:
+            alive = bool(self.client.nthreads())
+        except Exception:  # the scheduler itself is gone: its futures come back lost, reported by the caller
+            alive = True
+        if alive:
+            self.since = None
+        elif self.since is None:
+            self.since = now
+        elif now - self.since >= self.seconds:
+            raise self.gone(self.seconds)
+
+
+def _next_done(finished: Any, absence: _Absence) -> Any:
+    """The next done future of ``finished``, unless every worker has been gone too long.
 
     A task on a scheduler without workers waits for one forever: the only
     worker killed with its nanny would otherwise hang the batch.
     """
-    absent: float | None = None  # since when no worker was seen
-    checked = -1e9
     while not finished.has_ready():
-        now = time.monotonic()
-        if now - checked >= min(0.5, seconds / 4):
-            checked = now
-            try:
-                alive = bool(client.nthreads())
-            except Exception:  # the scheduler itself is gone: its futures come back lost, reported by the caller
-                alive = True
-            if alive:
-                absent = None
-            elif absent is None:
-                absent = now
-            elif now - absent >= seconds:
-                raise gone(seconds)
+        absence.check()
         time.sleep(0.02)
     return next(finished)
+
+
+def result_of(future: Any, client: Any, *, worker_timeout: float = WORKERS_GONE,
+              gone: Callable[[float], BaseException] | None = None) -> Any:
+    """``future.result()``, unless every worker has been gone ``worker_timeout`` s: ``gone(worker_timeout)``.
+
+    A result is kept on the worker that computed it: when that worker dies
+    the scheduler computes it again, which waits forever without workers.
+    """
+    absence = _Absence(client, worker_timeout, gone or (lambda seconds: workers_gone(client, seconds)))
+    while True:
+        try:
+            return future.result(timeout=0.25)
+        except TimeoutError:
+            if future.status == "error":  # the task's own TimeoutError
+                raise
+        absence.check()
 
 
 def in_window(client: Any, items: Iterable[T], submit: Callable[[T], Any], *, prefix: str, ordered: bool = False,
@@ -409,9 +437,7 @@ def in_window(client: Any, items: Iterable[T], submit: Callable[[T], Any], *, pr
     order: deque[Any] = deque()
     held: set[Any] = set()
     finished = as_completed(loop=client.loop)
-    if gone is None:
-        def gone(seconds: float) -> BaseException:
-            return workers_gone(client, seconds)
+    absence = _Absence(client, worker_timeout, gone or (lambda seconds: workers_gone(client, seconds)))
     more = True
     try:
         while True:
@@ -431,11 +457,11 @@ def in_window(client: Any, items: Iterable[T], submit: Callable[[T], Any], *, pr
                 return
             if ordered:
                 while order[0] not in held:
-                    held.add(_next_done(finished, client, worker_timeout, gone))
+                    held.add(_next_done(finished, absence))
                 future = order.popleft()
                 held.discard(future)
             else:
-                future = _next_done(finished, client, worker_timeout, gone)
+                future = _next_done(finished, absence)
             yield running.pop(future), future
     except BaseException:
         with signals_ignored():
