@@ -61,7 +61,7 @@ import numpy as np
 from ..errors import ClusterError, ConvcliError
 from .naming import Task
 from .results import FileResult, file_result, named
-from .scheduler import RETRIES, in_window, scheduler_gone
+from .scheduler import RETRIES, in_window, result_of, scheduler_gone
 
 if TYPE_CHECKING:
     from ..depth import Depth
@@ -174,7 +174,7 @@ def _outcome(future: Any, label: str, rows: tuple[int, int], client: Any) -> Any
 
     where = f"rows {rows[0]}-{rows[1] - 1}"
     try:
-        return future.result()
+        return result_of(future, client)  # every worker gone 60 s: a ClusterError, not a wait forever
     except ConvcliError:
         raise
     except KilledWorker:
