@@ -141,3 +141,13 @@ def test_ctrl_c_with_scheduler_local_prints_only_convcli_own_line(tmp_path):
     assert process.returncode == 130, text
     assert "Traceback" not in text and "KeyboardInterrupt" not in text, text
     assert text.startswith("Interrupted after ") and text.count("\n") == 1, text
+
+
+def test_the_worker_timeout_reaches_the_executor_and_is_noted_when_unused():
+    from convcli.batch import choose_executor
+
+    executor, notes = choose_executor(jobs=None, scheduler="tcp://h:8786", environ={}, worker_timeout=7.5)
+    assert (type(executor).__name__, executor.worker_timeout, notes) == ("DaskExecutor", 7.5, [])
+    assert choose_executor(jobs=None, scheduler="local", environ={})[0].worker_timeout == 60
+    _, notes = choose_executor(jobs=2, scheduler=None, environ={}, worker_timeout=7.5)
+    assert notes == ["--worker-timeout 7.5 applies to a Dask cluster; this batch runs on this machine"]
