@@ -115,3 +115,18 @@ def test_result_beyond_the_dtype_is_an_error_not_a_clip(tmp_path):
     # the named fix works: float keeps the values
     fixed = invoke(str(tmp_path / "in.tif"), "-k", "identity", "-o", str(tmp_path / "f.tif"), "--depth", "float")
     assert fixed.exit_code == 0 and tifffile.imread(tmp_path / "f.tif").dtype == np.float32
+
+
+def test_dry_run_and_report_name_the_kept_dtype(tmp_path):
+    import json
+
+    tifffile.imwrite(tmp_path / "in.tif", signed16())
+    planned = invoke(str(tmp_path / "in.tif"), "-k", "identity", "-o", str(tmp_path / "o.tif"), "--dry-run",
+                     "--json")
+    assert planned.exit_code == 0
+    files = json.loads(planned.stdout)["files"]
+    assert files[0]["depth"] == "int16" and files[0]["warnings"] == []
+    png = invoke(str(tmp_path / "in.tif"), "-k", "identity", "-o", str(tmp_path / "o.png"), "--dry-run", "--json")
+    assert any("negative values become 0" in w for w in json.loads(png.stdout)["files"][0]["warnings"])
+    written = invoke(str(tmp_path / "in.tif"), "-k", "identity", "-o", str(tmp_path / "o.tif"))
+    assert written.exit_code == 0 and "int16 TIFF" in written.stderr + written.stdout

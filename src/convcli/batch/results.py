@@ -55,7 +55,8 @@ class FileResult:
     warnings : list of str
     input_shape, output_shape : tuple of int or None
     depth : str or None
-        The output depth actually written (``8``, ``16``, ``float``).
+        The output depth actually written (``8``, ``16``, ``float``), or the integer dtype an output keeps
+        (``int8``, ``int16``, ``int32``, ``uint32``: :func:`_kept_integer`).
     format : str or None
     steps : list of Step
         The shapes through each operation and the methods ``auto`` chooses
@@ -201,7 +202,8 @@ def _kept_integer(recipe: Recipe, fmt: str, dtype: Any) -> Any:
 
     Kept when no ``--depth`` is given, the format holds it (TIFF, Zarr, ``.npy``) and neither ``--linear`` nor
     ``--range normalize`` asks for a rescaled result; the values are then rounded half to even in the input's own
-    units and never clipped (:func:`convcli.depth.kept_integer`).
+    units and never clipped (:func:`convcli.depth.kept_integer`).  (Not with a relative ``--offset``, a share of
+    a full scale.)
     """
     import numpy as np
 
@@ -209,7 +211,8 @@ def _kept_integer(recipe: Recipe, fmt: str, dtype: Any) -> Any:
     from ..imageio import find_sink
 
     dt = np.dtype(dtype).newbyteorder("=")
-    if dt not in KEPT_INTEGERS or recipe.depth is not None or recipe.linear or recipe.range_mode == "normalize":
+    if (dt not in KEPT_INTEGERS or recipe.depth is not None or recipe.linear or recipe.range_mode == "normalize"
+            or isinstance(recipe.offset, str)):  # a relative offset is a share of a full scale: 16-bit units
         return None
     return dt if find_sink(fmt).holds is None or fmt == "TIFF" else None
 
@@ -228,12 +231,14 @@ class _Float64Rows:
         return np.asarray(self.source.read(r0, r1), dtype=np.float64)
 
 
-def _wide_integer_notes(source: Any, depth: Depth, name: str, fmt: str) -> list[str]:
+def _wide_integer_notes(dtype: Any, depth: Depth, name: str, fmt: str) -> list[str]:
     """A note for integer samples an 8/16-bit output cannot keep (signed, or wider than 16 bits): never silent.
 
     (Images decoded whole may get the same advice from their actual range: :func:`convcli.imageio.read_image`.)
     """
-    dtype = source.dtype
+    import numpy as np
+
+    dtype = np.dtype(dtype)
     if depth == "float" or dtype.kind not in "iu" or (dtype.kind == "u" and dtype.itemsize <= 2):
         return []
     what = "negative values become 0" if dtype.kind == "i" else "values above 65535 become 65535"
@@ -425,10 +430,10 @@ def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None,
                        alpha=info.alpha, linear=recipe.linear)
     if recipe.linear:
         notes = [*_profile_notes(info.icc_profile, task.source.label), *notes]
-    notes = [*_wide_integer_notes(source, depth, task.source.label, task.fmt), *notes]
+    notes = [*_wide_integer_notes(source.dtype, depth, task.source.label, task.fmt), *notes]
     found = file_result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
-                    output_shape=tuple(stream.shape), depth=depth, format=task.fmt, steps=steps,
-                    linear=recipe.linear, bands=1)
+                    output_shape=tuple(stream.shape), depth=depth if kept is None else kept.name, format=task.fmt,
+                    steps=steps, linear=recipe.linear, bands=1)
     return found, stream, depth, out_alpha
 
 
@@ -513,6 +518,11 @@ def plan_task(task: Task, recipe: Recipe) -> FileResult:
         steps = plan_steps(shape, recipe.operations, dtype=dtype, channels=recipe.channels, alpha=info.alpha,
                            linear=recipe.linear)
         _, depth, notes = _target(recipe, task, tuple(shape), dtype, info.alpha)
+        assert task.fmt is not None
+        kept = _kept_integer(recipe, task.fmt, dtype)
+        shown = depth if kept is None else kept.name
+        notes = [*_wide_integer_notes(dtype, depth if kept is None else "float", task.source.label, task.fmt),
+                 *notes]
         if recipe.mask is not None:
             _mask_fits(recipe.mask, probe_image(recipe.mask, max_pixels=recipe.max_pixels)[0], tuple(shape))
         if recipe.linear and info.format != "NPY":
@@ -524,7 +534,7 @@ def plan_task(task: Task, recipe: Recipe) -> FileResult:
         return file_result(task, "failed", error=named(task.source.label, str(err)))
     out_shape = steps[-1].output if steps else shape
     return file_result(task, "planned", warnings=[*info.notes, *notes], input_shape=tuple(shape),
-                   output_shape=tuple(out_shape), depth=depth, format=task.fmt, steps=steps, linear=recipe.linear)
+                   output_shape=tuple(out_shape), depth=shown, format=task.fmt, steps=steps, linear=recipe.linear)
 
 
 def dry_run(tasks: Sequence[Task], recipe: Recipe) -> list[FileResult]:
