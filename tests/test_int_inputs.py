@@ -128,5 +128,5 @@ def test_dry_run_and_report_name_the_kept_dtype(tmp_path):
     assert files[0]["depth"] == "int16" and files[0]["warnings"] == []
     png = invoke(str(tmp_path / "in.tif"), "-k", "identity", "-o", str(tmp_path / "o.png"), "--dry-run", "--json")
     assert any("negative values become 0" in w for w in json.loads(png.stdout)["files"][0]["warnings"])
-    written = invoke(str(tmp_path / "in.tif"), "-k", "identity", "-o", str(tmp_path / "o.tif"))
+    written = invoke(str(tmp_path / "in.tif"), "-k", "identity", "-o", str(tmp_path / "o.tif"), "-v")
     assert written.exit_code == 0 and "int16 TIFF" in written.stderr + written.stdout
