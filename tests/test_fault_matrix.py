@@ -343,14 +343,14 @@ def test_every_pillow_mode_is_read_and_written_at_its_precision(tmp_path):
     proc = run([*modes, "-k", "box", "--outdir", "out", "-j", "1"], tmp_path)
     assert proc.returncode == 0 and not error_lines(proc)
     warnings = [line for line in proc.stderr.decode().splitlines() if line.startswith("Warning: ")]
-    assert warnings == [f"Warning: wide.tif: 32-bit integer samples (mode I) range {wide.min()}..{wide.max()}, beyond "
-                        "0..65535; 16-bit outputs clip them: use --range normalize, or --depth float with .tif or "
-                        ".npy, to keep them"]
+    assert warnings == []  # int32 kept as int32 in a TIFF output: nothing clipped (issue 24)
     out = tmp_path / "out"
     got = {name: opened(out / name) for name in modes}
     assert {n: (mode, arr.shape) for n, (mode, arr) in got.items()} == {
         "palette.png": ("RGB", (40, 50, 3)), "cmyk.tif": ("RGB", (40, 50, 3)), "la.png": ("LA", (40, 50, 2)),
-        "deep.png": ("I;16", (40, 50)), "wide.tif": ("I;16", (40, 50)), "real.tif": ("F", (40, 50))}
+        "deep.png": ("I;16", (40, 50)), "wide.tif": ("I", (40, 50)), "real.tif": ("F", (40, 50))}
+    wide_ref = np.rint(ndimage.uniform_filter(wide.astype(np.float64), 3, mode="mirror"))
+    assert np.array_equal(got["wide.tif"][1], wide_ref.astype(np.int32))  # signed 32-bit values kept
     exact = np.clip(np.rint(ndimage.uniform_filter(deep.astype(np.float64), 3, mode="mirror")), 0, 65535)
     assert np.abs(got["deep.png"][1].astype(np.int64) - exact).max() <= 1  # 16 bits kept
     real_ref = ndimage.uniform_filter(real.astype(np.float64), 3, mode="mirror")

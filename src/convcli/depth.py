@@ -39,6 +39,7 @@ from .errors import ParameterError
 __all__ = [
     "DEPTHS",
     "FULL_SCALE",
+    "KEPT_INTEGERS",
     "RANGES",
     "Depth",
     "Offset",
@@ -47,6 +48,7 @@ __all__ = [
     "depth_name",
     "depth_of",
     "finite_range",
+    "kept_integer",
     "natural_depth",
     "nominal_max",
     "parse_offset",
@@ -66,6 +68,10 @@ DEPTHS: tuple[Depth, ...] = ("8", "16", "float")
 RANGES: tuple[str, ...] = ("clip", "abs", "normalize")
 #: the value a full-scale sample has at each depth
 FULL_SCALE: dict[str, float] = {"8": 255.0, "16": 65535.0, "float": 1.0}
+
+#: integer sample types kept as they are (values, sign and dtype) where the format holds them, not taken in
+#: 16-bit units: TIFF, Zarr and ``.npy`` outputs (:func:`kept_integer`)
+KEPT_INTEGERS: tuple[np.dtype, ...] = tuple(np.dtype(t) for t in (np.int8, np.int16, np.int32, np.uint32))
 
 _NAMES: dict[str, str] = {"8": "8-bit", "16": "16-bit", "float": "float"}
 _DTYPES: dict[str, np.dtype] = {"8": np.dtype(np.uint8), "16": np.dtype(np.uint16), "float": np.dtype(np.float32)}
@@ -327,6 +333,30 @@ def _finish_band(x: np.ndarray, has_alpha: bool, scale: float, gain: float, offs
         lo, factor = stretch
         colour -= dtype(lo)
         colour *= dtype(factor)
+
+
+def kept_integer(samples: np.ndarray, dtype: DTypeLike, name: str) -> np.ndarray:
+    """A float result in the source's own units as ``dtype`` samples (:data:`KEPT_INTEGERS`): rounded half to
+    even, NaN becomes 0; a value outside ``dtype``'s range is an error naming ``name``, the range and the fix.
+
+    Examples
+    --------
+    >>> kept_integer(np.array([-2.5, 0.5, 1.5, 300.0]), np.int16, "x.tif")
+    array([ -2,   0,   2, 300], dtype=int16)
+    >>> kept_integer(np.array([40000.0]), np.int16, "x.tif")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    convcli.errors.ParameterError: x.tif: the result ranges 40000..40000, beyond int16's -32768..32767; ...
+    """
+    dt = np.dtype(dtype)
+    x = np.rint(np.asarray(samples, dtype=np.float64))
+    x[np.isnan(x)] = 0
+    info = np.iinfo(dt)
+    if x.size and (float(x.min()) < info.min or float(x.max()) > info.max):
+        raise ParameterError(f"{name}: the result ranges {float(x.min()):g}..{float(x.max()):g}, beyond {dt}'s "
+                             f"{info.min}..{info.max}; nothing was clipped or written: use --depth float to keep "
+                             "the values, or --range normalize to fit them")
+    return x.astype(dt)
 
 
 def finite_range(values: np.ndarray) -> tuple[float, float] | None:

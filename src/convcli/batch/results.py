@@ -55,7 +55,8 @@ class FileResult:
     warnings : list of str
     input_shape, output_shape : tuple of int or None
     depth : str or None
-        The output depth actually written (``8``, ``16``, ``float``).
+        The output depth actually written (``8``, ``16``, ``float``), or the integer dtype an output keeps
+        (``int8``, ``int16``, ``int32``, ``uint32``: :func:`_kept_integer`).
     format : str or None
     steps : list of Step
         The shapes through each operation and the methods ``auto`` chooses
@@ -196,17 +197,53 @@ def _profile_notes(profile: bytes | None, name: str) -> list[str]:
     return [] if note is None else [note]
 
 
-def _wide_integer_notes(source: Any, depth: Depth, name: str) -> list[str]:
-    """A note for integer samples an 8/16-bit output cannot keep (signed, or wider than 16 bits), read lazily.
+def _kept_integer(recipe: Recipe, fmt: str, dtype: Any) -> Any:
+    """The integer dtype an output keeps (the input's: int8, int16, int32 or uint32), else None.
 
-    (Images decoded whole get the same advice from their actual range: :func:`convcli.imageio.read_image`.)
+    Kept when no ``--depth`` is given, the format holds it (TIFF, Zarr, ``.npy``) and neither ``--linear`` nor
+    ``--range normalize`` asks for a rescaled result; the values are then rounded half to even in the input's own
+    units and never clipped (:func:`convcli.depth.kept_integer`).  (Not with a relative ``--offset``, a share of
+    a full scale.)
     """
-    dtype = source.dtype
-    if not source.lazy or depth == "float" or dtype.kind not in "iu" or (dtype.kind == "u" and dtype.itemsize <= 2):
+    import numpy as np
+
+    from ..depth import KEPT_INTEGERS
+    from ..imageio import find_sink
+
+    dt = np.dtype(dtype).newbyteorder("=")
+    if (dt not in KEPT_INTEGERS or recipe.depth is not None or recipe.linear or recipe.range_mode == "normalize"
+            or isinstance(recipe.offset, str)):  # a relative offset is a share of a full scale: 16-bit units
+        return None
+    return dt if find_sink(fmt).holds is None or fmt == "TIFF" else None
+
+
+class _Float64Rows:
+    """A source read as float64 samples in its own units (nominal full scale 1.0, so nothing is rescaled)."""
+
+    def __init__(self, source: Any) -> None:
+        import numpy as np
+
+        self.source, self.info, self.shape, self.dtype = source, source.info, source.shape, np.dtype(np.float64)
+
+    def read(self, r0: int, r1: int) -> Any:
+        import numpy as np
+
+        return np.asarray(self.source.read(r0, r1), dtype=np.float64)
+
+
+def _wide_integer_notes(dtype: Any, depth: Depth, name: str, fmt: str) -> list[str]:
+    """A note for integer samples an 8/16-bit output cannot keep (signed, or wider than 16 bits): never silent.
+
+    (Images decoded whole may get the same advice from their actual range: :func:`convcli.imageio.read_image`.)
+    """
+    import numpy as np
+
+    dtype = np.dtype(dtype)
+    if depth == "float" or dtype.kind not in "iu" or (dtype.kind == "u" and dtype.itemsize <= 2):
         return []
     what = "negative values become 0" if dtype.kind == "i" else "values above 65535 become 65535"
-    return [f"{name}: {dtype} samples are taken in 16-bit units (0..65535): {what} in a {depth}-bit output; use "
-            "--depth float (.tif, .zarr or .npy) to keep them, or --range normalize or abs"]
+    return [f"{name}: {dtype} samples are taken in 16-bit units (0..65535): {what} in a {depth}-bit {fmt} output; "
+            f"write .tif, .zarr or .npy to keep {dtype}, or use --depth float, or --range normalize or abs"]
 
 
 def _mask_fits(path: str, mask_shape: tuple[int, ...], shape: tuple[int, ...]) -> None:
@@ -365,8 +402,13 @@ def output_dtype(fmt: str, depth: Depth, computed: Any) -> Any:
 
 
 def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None,
-                   value_range: tuple[float, float] | None = None) -> tuple[FileResult, Any, Depth, bool]:
+                   value_range: tuple[float, float] | None = None,
+                   keep_integers: bool = False) -> tuple[FileResult, Any, Depth, bool]:
     """The ``written`` result to report, the stream, the output depth and whether it keeps alpha.
+
+    ``keep_integers``: an int8/int16/int32/uint32 input whose output keeps its dtype (:func:`_kept_integer`)
+    streams its float64 result in its own units (depth ``float``, unscaled); the caller rounds it with
+    :func:`convcli.depth.kept_integer`.
 
     No pixel is computed (unless ``--range normalize`` without ``value_range``: its pre-pass): the stream is
     built (so a chain that leaves nothing fails with the engine's own message) and the steps ``--dry-run``
@@ -377,15 +419,21 @@ def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None,
     info, input_shape = source.info, tuple(source.shape)
     channels, depth, notes = _target(recipe, task, input_shape, source.dtype, info.alpha)
     out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
-    stream = recipe_stream(source, recipe, depth=depth, out_alpha=out_alpha, mask=mask, value_range=value_range)
+    assert task.fmt is not None
+    kept = _kept_integer(recipe, task.fmt, source.dtype) if keep_integers else None
+    if kept is not None:
+        depth = "float"  # the values themselves: float64, unscaled
+        stream = recipe_stream(_Float64Rows(source), recipe, depth="float", out_alpha=out_alpha, mask=mask)
+    else:
+        stream = recipe_stream(source, recipe, depth=depth, out_alpha=out_alpha, mask=mask, value_range=value_range)
     steps = plan_steps(input_shape, recipe.operations, dtype=source.dtype, channels=recipe.channels,
                        alpha=info.alpha, linear=recipe.linear)
     if recipe.linear:
         notes = [*_profile_notes(info.icc_profile, task.source.label), *notes]
-    notes = [*_wide_integer_notes(source, depth, task.source.label), *notes]
+    notes = [*_wide_integer_notes(source.dtype, depth, task.source.label, task.fmt), *notes]
     found = file_result(task, "written", warnings=[*info.notes, *notes], input_shape=input_shape,
-                    output_shape=tuple(stream.shape), depth=depth, format=task.fmt, steps=steps,
-                    linear=recipe.linear, bands=1)
+                    output_shape=tuple(stream.shape), depth=depth if kept is None else kept.name, format=task.fmt,
+                    steps=steps, linear=recipe.linear, bands=1)
     return found, stream, depth, out_alpha
 
 
@@ -399,6 +447,7 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     never exists, and the same bytes come out as from the whole-image path.
     """
 
+    from ..depth import kept_integer
     from ..imageio import compression_for, encode_image, open_image, write_bands, write_image
 
     assert task.output is not None and task.fmt is not None
@@ -406,16 +455,22 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
                     frame=task.source.frame) as source:
         info = source.info
         mask = None if recipe.mask is None else read_mask(recipe.mask, tuple(source.shape), recipe)
-        found, stream, depth, _ = prepare_output(task, recipe, source, mask=mask)
-        dtype = output_dtype(task.fmt, depth, stream.dtype)
+        found, stream, depth, _ = prepare_output(task, recipe, source, mask=mask, keep_integers=True)
+        kept = _kept_integer(recipe, task.fmt, source.dtype)
+        dtype = kept if kept is not None else output_dtype(task.fmt, depth, stream.dtype)
+        name = task.source.label
+
+        def samples_of(x: Any) -> Any:
+            return kept_integer(x, kept, name) if kept is not None else x.astype(dtype, copy=False)
+
         compression = compression_for(task.fmt, recipe.compression)  # a level for PNG, a codec for TIFF/Zarr
         if task.output != "-" and task.fmt in STREAMED_FORMATS:  # written tile by tile as the strips come
-            bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)
+            bands = ((first, samples_of(band)) for first, band in stream)
             write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
                         quality=recipe.quality, overwrite=overwrite, tile=recipe.tile,
                         compression=compression)
             return found
-        samples = stream.collect().astype(dtype, copy=False)  # the formats encoded whole
+        samples = samples_of(stream.collect())  # the formats encoded whole
     del source, stream  # the decoded input goes before the encoder makes its own copy of the output
     if task.output == "-":
         found.payload = encode_image(samples, task.fmt, info=info, name="-", quality=recipe.quality,
@@ -463,6 +518,11 @@ def plan_task(task: Task, recipe: Recipe) -> FileResult:
         steps = plan_steps(shape, recipe.operations, dtype=dtype, channels=recipe.channels, alpha=info.alpha,
                            linear=recipe.linear)
         _, depth, notes = _target(recipe, task, tuple(shape), dtype, info.alpha)
+        assert task.fmt is not None
+        kept = _kept_integer(recipe, task.fmt, dtype)
+        shown = depth if kept is None else kept.name
+        notes = [*_wide_integer_notes(dtype, depth if kept is None else "float", task.source.label, task.fmt),
+                 *notes]
         if recipe.mask is not None:
             _mask_fits(recipe.mask, probe_image(recipe.mask, max_pixels=recipe.max_pixels)[0], tuple(shape))
         if recipe.linear and info.format != "NPY":
@@ -474,7 +534,7 @@ def plan_task(task: Task, recipe: Recipe) -> FileResult:
         return file_result(task, "failed", error=named(task.source.label, str(err)))
     out_shape = steps[-1].output if steps else shape
     return file_result(task, "planned", warnings=[*info.notes, *notes], input_shape=tuple(shape),
-                   output_shape=tuple(out_shape), depth=depth, format=task.fmt, steps=steps, linear=recipe.linear)
+                   output_shape=tuple(out_shape), depth=shown, format=task.fmt, steps=steps, linear=recipe.linear)
 
 
 def dry_run(tasks: Sequence[Task], recipe: Recipe) -> list[FileResult]:

@@ -48,9 +48,9 @@ def counts(results: Sequence[FileResult]) -> dict[str, int]:
 
 
 def _depth_text(depth: str | None) -> str:
-    from ..depth import check_depth, depth_name
+    from ..depth import DEPTHS, depth_name
 
-    return depth_name(check_depth(depth)) if depth else "?"
+    return "?" if not depth else depth_name(depth) if depth in DEPTHS else depth  # or a kept dtype: int16
 
 
 def _offset_value(offset: float | str, depth: str | None) -> float | None:

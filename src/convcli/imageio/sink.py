@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..depth import depth_of
+from ..depth import KEPT_INTEGERS, depth_of
 from ..errors import ImageWriteError
 from ._base import ImageInfo, checked_bands
 from .compression import checked_compression
@@ -152,11 +152,11 @@ def _settled(name: str, shape: tuple[int, ...], dtype: np.dtype | type | str, fm
         if len(shape) not in (2, 3) or min(shape) < 1:
             raise ValueError(f"{name}: shape must be (height, width) or (height, width, channels), all >= 1, "
                              f"got {shape}")
-    if sink.holds is not None:
+    if sink.holds is not None and not (sink.name == "TIFF" and dtype.newbyteorder("=") in KEPT_INTEGERS):
         depth = depth_of(dtype)
         if depth is None:
-            raise ImageWriteError(f"{name}: cannot write dtype {dtype} as an image; give uint8, uint16 or float32, "
-                                  "or write .npy")
+            raise ImageWriteError(f"{name}: cannot write dtype {dtype} as an image; give uint8, uint16 or float32 "
+                                  "(TIFF also int8, int16, int32, uint32), or write .npy")
         try:
             fit_depth(sink.name, depth, 1 if len(shape) == 2 else shape[2], strict=True)
         except ImageWriteError as err:

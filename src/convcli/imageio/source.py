@@ -40,7 +40,7 @@ import numpy as np
 from ..errors import ImageReadError
 from ._base import ArraySource, ImageSource
 from ._open import frame_name
-from .read import DEFAULT_MAX_PIXELS, range_notes, read_image, refuse_zarr_frame, tiff_input
+from .read import DEFAULT_MAX_PIXELS, read_image, refuse_zarr_frame, tiff_input
 from .tiff import open_tiff, turn_upright
 from .zarr_store import ZarrSource, is_zarr_store
 
@@ -102,13 +102,6 @@ def open_image(
     tiff = tiff_input(path, data)
     if tiff is not None:
         source = open_tiff(tiff, name, frame=frame, max_pixels=max_pixels)
-        fits = source is not None and (max_pixels is None or source.width * source.height <= max_pixels)
-        if source is not None and source.dtype == np.int32 and fits and source.orientation == 1:
-            with source:  # 32-bit integers that fit in memory: read whole, to note a range 16 bits clip
-                array = source.read()
-            shown = frame_name(name, frame)
-            source.info.notes.extend(range_notes(array, source.info.mode, shown))
-            return ArraySource(array, source.info)
         if source is not None and source.orientation == 1:
             return source
         if source is not None:  # turned by its orientation tag: read whole, if it fits the limit
