@@ -11,18 +11,17 @@ import itertools
 import subprocess
 import sys
 
+import dask
+import dask.array as da
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import convcli
+import convcli.dask as cdask
 
 from .reference import ref_correlate
-
-da = pytest.importorskip("dask.array")
-dask = pytest.importorskip("dask")
-cdask = pytest.importorskip("convcli.dask")
 
 BORDERS = ["constant", "edge", "reflect", "symmetric", "wrap"]
 
@@ -70,6 +69,8 @@ def cases(draw):
         "method": draw(st.sampled_from(["auto", "direct", "fft", "separable"])),
         "nan": draw(st.sampled_from(["propagate", "ignore"])),
     }
+    if options["pad"] == "same" and draw(st.booleans()):
+        options["anchor"] = (draw(st.integers(0, kh - 1)), draw(st.integers(0, kw - 1)))
     if options["method"] == "separable" and kernel == "random":
         options["method"] = "auto"
     if options["nan"] == "ignore":
@@ -119,6 +120,20 @@ def test_every_border_against_the_float64_reference(border):
                            stride=(2, 3), dilation=(2, 1), method="direct")
     expected = ref_correlate(image, kernel, border=border, border_value=1.5, stride=(2, 3), dilation=(2, 1))
     np.testing.assert_allclose(lazy.compute(), expected, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("method", ["auto", "fft"])
+@pytest.mark.parametrize("nan", ["propagate", "ignore"])
+@pytest.mark.parametrize("chunks", [(7, 200), (50, 13), (160, 190)])
+def test_large_kernels_through_fft_tiles(method, nan, chunks):
+    """Kernels large enough that auto picks the FFT: its tiles span several chunks."""
+    rng = np.random.default_rng(11)
+    image = rng.normal(size=(160, 190)).astype(np.float32)
+    image[rng.random(image.shape) < 0.01] = np.nan
+    kernel = np.abs(rng.normal(size=(31, 27))) + 0.1
+    options = {"border": "wrap", "method": method, "nan": nan, "stride": (1, 2)}
+    got = cdask.correlate(da.from_array(image, chunks=chunks), kernel, **options).compute()
+    assert np.array_equal(got, convcli.correlate(image, kernel, **options), equal_nan=True)
 
 
 def test_wrap_reads_rows_from_the_far_end_in_another_chunk():

@@ -11,8 +11,9 @@ reads rows from the far end) and computes exactly those rows of the whole
 result, with the whole image's geometry (output size, padding, FFT tiles,
 separable bands).  What a method learns from the whole image's values (the
 FFT's precision check, whether it holds NaN) comes from one dask reduction
-(minimum, maximum and the same strided sample), computed eagerly at graph
-building only when ``method="auto"`` needs it to choose.
+(minimum, maximum and the same strided sample): computed when the graph is
+built if ``method="auto"`` needs it to choose, a dependency of every band if
+the separable passes need it, else not at all.
 
 dask is imported here, and ``import convcli`` does not import this module.
 
@@ -102,6 +103,8 @@ def _filter(array: Any, kernel: object, *, flip: bool, threads: int | None, **op
     if probe.asked:  # method="auto" chooses from the whole image's values: reduce them now
         (stats,) = dask.compute(stats)
         plan = StripCorrelation((shape, dtype, probe), weights, stats=stats, **options)
+    elif not any(part.entry.name == "separable" for part in plan.run.parts):
+        stats = None  # only the separable passes ask, strip by strip, whether the whole image holds NaN
     out_h, out_w = plan.out_hw
     bands = max(1, len(arr3.chunks[0]))
     rows = max(plan.unit, ceil_div(ceil_div(out_h, bands), plan.unit) * plan.unit) if out_h else 1
