@@ -180,3 +180,19 @@ def test_import_convcli_does_not_import_dask():
     code = "import sys, convcli; convcli.correlate; print('dask' in sys.modules, 'convcli.dask' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
+
+
+def test_threaded_scheduler_and_picklable_tasks():
+    """The bands run in parallel threads and travel to workers (pickled) as they are."""
+    import pickle
+
+    rng = np.random.default_rng(5)
+    image = rng.normal(size=(90, 70, 2))
+    image[rng.random(image.shape) < 0.02] = np.nan
+    kernel = np.ones((5, 3))
+    options = {"border": "symmetric", "method": "separable", "nan": "propagate", "dilation": 2}
+    lazy = cdask.correlate(da.from_array(image, chunks=(11, 30, 1)), kernel, **options)
+    lazy = pickle.loads(pickle.dumps(lazy))
+    with dask.config.set(scheduler="threads", num_workers=2):
+        got = lazy.compute()
+    assert np.array_equal(got, convcli.correlate(image, kernel, **options), equal_nan=True)
