@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 import convcli
 import convcli.dask as cdask
 
-from .reference import ref_correlate
+from .reference import ref_correlate, ref_pool
 
 BORDERS = ["constant", "edge", "reflect", "symmetric", "wrap"]
 
@@ -196,3 +196,42 @@ def test_threaded_scheduler_and_picklable_tasks():
     with dask.config.set(scheduler="threads", num_workers=2):
         got = lazy.compute()
     assert np.array_equal(got, convcli.correlate(image, kernel, **options), equal_nan=True)
+
+
+@st.composite
+def pool_cases(draw):
+    h, w = draw(st.integers(1, 30)), draw(st.integers(1, 30))
+    channels = draw(st.sampled_from([None, 2]))
+    shape = (h, w) if channels is None else (h, w, channels)
+    dtype = draw(st.sampled_from([np.float32, np.float64, np.uint8, np.uint16]))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    image = (rng.normal(size=shape) * 1000).astype(dtype) if np.dtype(dtype).kind == "f" else \
+        rng.integers(0, 200, size=shape).astype(dtype)
+    if np.dtype(dtype).kind == "f" and draw(st.booleans()):
+        image[rng.random(shape) < 0.05] = np.nan
+    size = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    options = {
+        "stride": draw(st.sampled_from([None, 1, (2, 3)])),
+        "op": draw(st.sampled_from(["max", "mean", "min"])),
+        "pad": (draw(st.integers(0, size[0] // 2)), draw(st.integers(0, size[1] // 2))),
+        "ceil_mode": draw(st.booleans()),
+    }
+    chunks = (_chunks(draw, h), _chunks(draw, w)) + ((_chunks(draw, channels),) if channels else ())
+    return image, size, options, chunks
+
+
+@settings(max_examples=60, deadline=None)
+@given(pool_cases())
+def test_pool_equals_in_memory_for_any_chunking(case):
+    image, size, options, chunks = case
+    got, expected = _both(convcli.pool, cdask.pool, image, size, options, chunks)
+    if got is not None:
+        assert got.dtype == expected.dtype
+        assert np.array_equal(got, expected, equal_nan=True)
+
+
+def test_pool_against_the_reference():
+    rng = np.random.default_rng(9)
+    image = rng.normal(size=(19, 23))
+    got = cdask.pool(da.from_array(image, chunks=(4, 5)), 3, stride=2, op="mean", pad=1, ceil_mode=True).compute()
+    np.testing.assert_allclose(got, ref_pool(image, 3, stride=2, op="mean", pad=1, ceil_mode=True), rtol=1e-12)

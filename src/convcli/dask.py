@@ -1,4 +1,4 @@
-"""Filtering a ``dask.array.Array``: :func:`correlate` and :func:`convolve`, lazy and exact for any chunking.
+"""Filtering a ``dask.array.Array``: :func:`correlate`, :func:`convolve` and :func:`pool`, lazy, exact for any chunking.
 
 The result is a lazy dask array whose value equals, byte for byte, what
 :func:`convcli.correlate` (or :func:`convcli.convolve`) returns for the whole
@@ -35,11 +35,13 @@ from typing import Any
 
 import numpy as np
 
+from .engine._plan import check_image
 from .engine._rows import Stats, _summary, sample_step
 from .engine._window import StripCorrelation
-from .shapes import ceil_div
+from .pooling import check_pool_op, pool_input_rows, pool_rows
+from .shapes import ceil_div, pool_output_size, resolve_pool
 
-__all__ = ["convolve", "correlate"]
+__all__ = ["convolve", "correlate", "pool"]
 
 
 class _Probe:
@@ -161,3 +163,53 @@ def convolve(array: Any, kernel: object, *, border: str = "reflect", border_valu
     """
     return _filter(array, kernel, flip=True, border=border, border_value=border_value, pad=pad, stride=stride,
                    dilation=dilation, method=method, anchor=anchor, threads=threads, nan=nan, nan_fill=nan_fill)
+
+
+def _pool_band(band: np.ndarray, *, a: int, hw: tuple[int, int], window: tuple[int, int],
+               stride: tuple[int, int], pad: tuple[int, int], out_hw: tuple[int, int], op: str,
+               rows: tuple[int, int]) -> np.ndarray:
+    """Output rows ``rows`` of a pooling from the input rows they read (a dask task)."""
+    return pool_rows(band, a, hw, window, stride, pad, out_hw, op=op, rows=rows)
+
+
+def pool(array: Any, size: int | tuple[int, int], *, stride: int | tuple[int, int] | None = None,
+         op: str = "max", pad: int | tuple[int, int] = 0, ceil_mode: bool = False) -> Any:
+    """:func:`convcli.pool` of a dask array, as a lazy dask array (equal byte for byte, any chunking).
+
+    Bands of output rows, each computed from the input rows its windows read
+    (:func:`convcli.pooling.pool_rows`, the streamed chain's pooling).
+
+    Examples
+    --------
+    >>> import dask.array as da
+    >>> x = np.arange(36.0).reshape(6, 6)
+    >>> pool(da.from_array(x, chunks=4), 3, stride=2, op="mean", pad=1, ceil_mode=True).compute().shape
+    (4, 4)
+    """
+    import dask
+    import dask.array as da
+
+    if not isinstance(array, da.Array):
+        raise TypeError(f"convcli.dask takes a dask.array.Array, not {type(array).__name__}")
+    if array.ndim not in (2, 3):
+        raise ValueError(f"convcli.dask takes an H x W or H x W x C array, not {array.ndim}-D")
+    check_pool_op(op)
+    check_image(np.zeros((1,) * array.ndim, array.dtype))
+    flat = array.ndim == 2
+    arr3 = array[:, :, None] if flat else array
+    hw = (int(arr3.shape[0]), int(arr3.shape[1]))
+    window, step, padding = resolve_pool(size, stride=stride, pad=pad)
+    out_hw = pool_output_size(hw, window, stride=step, pad=padding, ceil_mode=ceil_mode)
+    dtype = np.dtype(np.float64 if arr3.dtype == np.float64 else np.float32)
+    rows = max(1, ceil_div(out_hw[0], max(1, len(arr3.chunks[0]))))
+    blocks = []
+    for i0 in range(0, out_hw[0], rows):
+        i1 = min(i0 + rows, out_hw[0])
+        a, b = pool_input_rows(window, step, padding, (i0, i1), hw[0])
+        band = arr3[a:b] if b > a else np.empty((0, hw[1], arr3.shape[2]), arr3.dtype)
+        task = dask.delayed(_pool_band, pure=True)(band, a=a, hw=hw, window=window, stride=step, pad=padding,
+                                                   out_hw=out_hw, op=op, rows=(i0, i1))
+        blocks.append(da.from_delayed(task, shape=(i1 - i0, out_hw[1], arr3.shape[2]), dtype=dtype))
+    out = da.concatenate(blocks, axis=0)
+    out = out.rechunk({1: max(1, ceil_div(out_hw[1], max(1, len(arr3.chunks[1]))))})
+    return out[:, :, 0] if flat else out
