@@ -89,6 +89,9 @@ class StripCorrelation:
         Compute in (and return) this float dtype instead of the engine's
         :func:`~convcli.engine.work_dtype` (float64 for 16-bit samples that are
         rounded to integers afterwards).
+    stats : (float, float, float), optional
+        The streamed image's :func:`~convcli.engine._rows.window_stats`, when
+        already known: no pass over its rows is made.
 
     Attributes
     ----------
@@ -116,7 +119,7 @@ class StripCorrelation:
                  pad: object = "same", stride: object = 1, dilation: object = 1, method: str = "auto",
                  anchor: object = None, threads: int | None = None, nan: str = "propagate",
                  nan_fill: float | None = None, mask: np.ndarray | RowSource | None = None,
-                 finite: bool = False, work: Any = None) -> None:
+                 finite: bool = False, work: Any = None, stats: Any = None) -> None:
         self.threads = thread_count(threads)
         arguments: dict[str, Any] = {"flip": flip, "border": border, "border_value": border_value, "pad": pad,
                                      "stride": stride, "dilation": dilation, "anchor": anchor}
@@ -129,6 +132,7 @@ class StripCorrelation:
         if isinstance(source, tuple):
             shape, dtype, read = source
             self.window = RowWindow(tuple(shape), np.dtype(dtype), read=read, finite=finite)  # type: ignore[arg-type]
+            self.window._stats = stats  # the whole image's, when known (convcli.dask reduces them)
             self.plan = _window_plan(self.window, np.asarray(kernel), **arguments)
             if mask is not None:
                 self.mask = _mask_window(mask, self.window.shape)
@@ -146,16 +150,20 @@ class StripCorrelation:
         self.channels = self.plan.channels
         self.method = self.run.entry.name
 
-    def _load(self, i0: int, i1: int) -> None:
-        """Load into the windows every image row that output rows [i0, i1) read, for every part of the run."""
+    def needed(self, i0: int, i1: int) -> tuple[int, int, list[int]]:
+        """The image rows output rows [i0, i1) read: a band ``[a, b)`` and single rows outside it (the border's)."""
         assert self.window is not None
         plan, window = self.plan, self.window
         spans = [_padded_rows(part.plan, part.entry.name, *part.span(i0, i1)) for part in self.run.parts]
         r0, r1 = min(a for a, _ in spans), max(b for _, b in spans)
         top, h = plan.pads[0], window.shape[0]
         a, b = max(r0, top) - top, min(r1, top + h) - top
-        wanted = sorted({int(s) for s in plan.rmap[r0:r1] if s >= 0 and not a <= s < b})
-        for target in (window, self.mask):
+        return a, b, sorted({int(s) for s in plan.rmap[r0:r1] if s >= 0 and not a <= s < b})
+
+    def _load(self, i0: int, i1: int) -> None:
+        """Load into the windows every image row that output rows [i0, i1) read, for every part of the run."""
+        a, b, wanted = self.needed(i0, i1)
+        for target in (self.window, self.mask):
             if target is not None:
                 rows = target.read(a, b) if b > a else np.empty((0, *target.shape[1:]), target.dtype)
                 target.load(a, rows, {s: target.read(s, s + 1)[0] for s in wanted})
