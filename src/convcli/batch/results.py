@@ -17,6 +17,7 @@ Examples
 
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -389,6 +390,19 @@ def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None,
     return found, stream, depth, out_alpha
 
 
+def _stdout_here() -> bool:
+    """Whether ``-`` is this process's stdout: yes, except on a Dask worker, whose result carries the bytes back
+    (``payload``) to the client."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return True
+    try:
+        distributed.get_worker()
+    except ValueError:
+        return True
+    return False
+
+
 def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     """Open the input as a source, stream it through the operations and into the output, strip by strip.
 
@@ -409,8 +423,8 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
         found, stream, depth, _ = prepare_output(task, recipe, source, mask=mask)
         dtype = output_dtype(task.fmt, depth, stream.dtype)
         compression = compression_for(task.fmt, recipe.compression)  # a level for PNG, a codec for TIFF/Zarr
-        if task.output != "-" and task.fmt in STREAMED_FORMATS:  # written tile by tile as the strips come
-            bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)
+        if task.fmt in STREAMED_FORMATS and (task.output != "-" or _stdout_here()):  # tile by tile as they come
+            bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)  # "-": via a temporary file
             write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
                         quality=recipe.quality, overwrite=overwrite, tile=recipe.tile,
                         compression=compression)
