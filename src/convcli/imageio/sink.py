@@ -186,7 +186,7 @@ def _spooled_to_stdout(sink: Sink, bands: Iterable[tuple[int, np.ndarray]], opti
     """
     fd, spooled = tempfile.mkstemp(prefix="convcli-", suffix=sink.extensions[0])
     try:
-        spool = open(spooled, "w+b")  # noqa: SIM115  (a handle with a str name, as tifffile wants)
+        spool = open(spooled, "w+b")  # a handle with a str name, as tifffile wants
     finally:
         os.close(fd)
         os.unlink(spooled)
