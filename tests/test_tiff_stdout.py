@@ -242,3 +242,21 @@ def test_other_formats_to_stdout_are_still_encoded_whole(spied, monkeypatch):
     assert stdout.buffer.getvalue() == b""
     write_bands("-", _bands(image, 16), shape=image.shape, dtype=image.dtype, fmt="PNG")
     assert stdout.buffer.getvalue()[:4] == b"\x89PNG"
+
+
+def test_a_tiff_to_stdout_through_a_dask_cluster_comes_back_to_this_process(tmp_path, monkeypatch):
+    """On a Dask worker ``-`` is not this process's stdout: the worker hands the bytes back (as before)."""
+    pytest.importorskip("distributed")
+    from typer.testing import CliRunner
+
+    from convcli.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    image = np.random.default_rng(6).integers(0, 65536, size=(300, 200), dtype=np.uint16)
+    tifffile.imwrite("in.tif", image, tile=(128, 128))
+    args = ["apply", "in.tif", "-k", "box", "-o", "-", "--format", "tif", "-q"]
+    local = CliRunner().invoke(app, [*args, "--jobs", "1"])
+    remote = CliRunner().invoke(app, [*args, "--scheduler", "local"])
+    assert (local.exit_code, remote.exit_code) == (0, 0), remote.stderr
+    assert remote.stdout_bytes == local.stdout_bytes
+    assert tifffile.imread(io.BytesIO(local.stdout_bytes)).shape == (300, 200)
