@@ -260,3 +260,19 @@ def test_a_tiff_to_stdout_through_a_dask_cluster_comes_back_to_this_process(tmp_
     assert (local.exit_code, remote.exit_code) == (0, 0), remote.stderr
     assert remote.stdout_bytes == local.stdout_bytes
     assert tifffile.imread(io.BytesIO(local.stdout_bytes)).shape == (300, 200)
+
+
+def test_a_reader_that_goes_away_ends_the_run_quietly_with_141(tmp_path, tmpdir_):
+    """``-o - --format tif | head -c 10``: as for the other formats, exit 141 and nothing on stderr."""
+    big = tmp_path / "big.tif"
+    _tall_tiff(big, 6000)
+    env = {**os.environ, "TMPDIR": str(tmpdir_)}
+    proc = subprocess.Popen([CONVCLI, "apply", str(big), "-k", "box", "-o", "-", "--format", "tif"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, preexec_fn=_default_sigint)
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(10)[:2] == b"II"
+    proc.stdout.close()  # the reader goes away
+    err = proc.stderr.read().decode()
+    proc.stderr.close()
+    assert (proc.wait(timeout=60), err) == (141, "")
+    assert list(tmpdir_.iterdir()) == []

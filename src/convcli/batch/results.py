@@ -17,13 +17,14 @@ Examples
 
 from __future__ import annotations
 
+import signal
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from ..errors import ConvcliError
+from ..errors import ConvcliError, Interrupted
 from .naming import Task
 
 if TYPE_CHECKING:
@@ -425,9 +426,12 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
         compression = compression_for(task.fmt, recipe.compression)  # a level for PNG, a codec for TIFF/Zarr
         if task.fmt in STREAMED_FORMATS and (task.output != "-" or _stdout_here()):  # tile by tile as they come
             bands = ((first, band.astype(dtype, copy=False)) for first, band in stream)  # "-": via a temporary file
-            write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
-                        quality=recipe.quality, overwrite=overwrite, tile=recipe.tile,
-                        compression=compression)
+            try:
+                write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
+                            quality=recipe.quality, overwrite=overwrite, tile=recipe.tile,
+                            compression=compression)
+            except BrokenPipeError:  # stdout's reader went away (`| head`): stop the run, exit 141, not a failure
+                raise Interrupted(signal.SIGPIPE) from None
             return found
         samples = stream.collect().astype(dtype, copy=False)  # the formats encoded whole
     del source, stream  # the decoded input goes before the encoder makes its own copy of the output
