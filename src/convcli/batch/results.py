@@ -64,7 +64,7 @@ class FileResult:
         (the same for a dry run and a real run).
     seconds : float
     payload : bytes or None
-        The encoded image for stdout.
+        The encoded image for stdout (a streamed TIFF goes to this process's stdout itself, except on a Dask worker).
     frame : int or None
         The frame of ``input`` (``--frames all``), else None.
     reason : str or None
