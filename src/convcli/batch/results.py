@@ -17,12 +17,14 @@ Examples
 
 from __future__ import annotations
 
+import signal
+import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
-from ..errors import ConvcliError
+from ..errors import ConvcliError, Interrupted
 from .naming import Task
 
 if TYPE_CHECKING:
@@ -63,7 +65,7 @@ class FileResult:
         (the same for a dry run and a real run).
     seconds : float
     payload : bytes or None
-        The encoded image for stdout.
+        The encoded image for stdout (a streamed TIFF goes to this process's stdout itself, except on a Dask worker).
     frame : int or None
         The frame of ``input`` (``--frames all``), else None.
     reason : str or None
@@ -437,6 +439,19 @@ def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None,
     return found, stream, depth, out_alpha
 
 
+def _stdout_here() -> bool:
+    """Whether ``-`` is this process's stdout: yes, except on a Dask worker, whose result carries the bytes back
+    (``payload``) to the client."""
+    distributed = sys.modules.get("distributed")
+    if distributed is None:
+        return True
+    try:
+        distributed.get_worker()
+    except ValueError:
+        return True
+    return False
+
+
 def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     """Open the input as a source, stream it through the operations and into the output, strip by strip.
 
@@ -464,11 +479,14 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
             return kept_integer(x, kept, name) if kept is not None else x.astype(dtype, copy=False)
 
         compression = compression_for(task.fmt, recipe.compression)  # a level for PNG, a codec for TIFF/Zarr
-        if task.output != "-" and task.fmt in STREAMED_FORMATS:  # written tile by tile as the strips come
-            bands = ((first, samples_of(band)) for first, band in stream)
-            write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
-                        quality=recipe.quality, overwrite=overwrite, tile=recipe.tile,
-                        compression=compression)
+        if task.fmt in STREAMED_FORMATS and (task.output != "-" or _stdout_here()):  # tile by tile as they come
+            bands = ((first, samples_of(band)) for first, band in stream)  # "-": via a temporary file
+            try:
+                write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
+                            quality=recipe.quality, overwrite=overwrite, tile=recipe.tile,
+                            compression=compression)
+            except BrokenPipeError:  # stdout's reader went away (`| head`): stop the run, exit 141, not a failure
+                raise Interrupted(signal.SIGPIPE) from None
             return found
         samples = samples_of(stream.collect())  # the formats encoded whole
     del source, stream  # the decoded input goes before the encoder makes its own copy of the output

@@ -260,7 +260,7 @@ def apply(
       convcli apply photo.png -k gaussian:sigma=8 -o big.png --dry-run
     """
     from .. import batch
-    from ..errors import Interrupted, UsageError, exit_code_for
+    from ..errors import EXIT_CODES, Interrupted, UsageError, exit_code_for
 
     started = time.perf_counter()
     done: list[FileResult] = []  # results so far, for the message when interrupted
@@ -294,7 +294,8 @@ def apply(
             report = apply_report.json_report(sorted(done, key=lambda r: r.index), dry_run=False,
                                               seconds=time.perf_counter() - started, interrupted=True)
             write_stdout((report + "\n").encode())
-        typer.echo(apply_report.interrupted_line(done), err=True)
+        if exit_code_for(err) != EXIT_CODES["stdout closed"]:  # `-o - | head` ends quietly, as in _app
+            typer.echo(apply_report.interrupted_line(done), err=True)
         raise typer.Exit(exit_code_for(err)) from None
 
 

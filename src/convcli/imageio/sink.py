@@ -6,7 +6,8 @@ refuses what it cannot hold and a compression it does not take
 checked bands to the sink's writer: TIFF (:mod:`.tiff_write`) and Zarr
 (:mod:`.zarr_store`) stream them; the others (:mod:`.encode`) take the whole
 image from them.  :func:`write_image` is one band through it, and
-:func:`encode_image` the same into bytes; the path ``-`` is stdout.
+:func:`encode_image` the same into bytes; the path ``-`` is stdout (a TIFF
+goes there through a temporary file, never assembled in memory).
 
 The output is written under a temporary name in its folder (a folder for
 Zarr), renamed over the target when complete (:mod:`.write`): a failed or
@@ -19,7 +20,9 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -34,6 +37,9 @@ from .formats import Sink, find_sink, fit_depth, format_for
 from .write import atomic_file, atomic_folder
 
 __all__ = ["encode_image", "write_bands", "write_image"]
+
+#: bytes copied at a time from a streamed sink's temporary file to stdout
+_COPY_CHUNK = 1 << 20
 
 
 def write_bands(
@@ -55,8 +61,11 @@ def write_bands(
     ----------
     path : str, path-like or binary file
         The output file (a folder for ``ZARR``); ``-`` for stdout, or an open
-        binary file (a ``BytesIO``) to write into: for those two the image
-        is encoded whole first, so an error writes nothing.
+        binary file (a ``BytesIO``) to write into.  Nothing is written to
+        either unless the image is complete: a streaming sink (TIFF) goes to
+        stdout through an anonymous temporary file in ``TMPDIR``, copied out
+        in chunks (memory as for a file output); the others, and a given
+        binary file, are encoded whole first.
     bands : iterable of (first_row, rows)
         Contiguous bands covering ``shape`` from row 0 down, each ``rows``
         an array of ``(n, W)`` or ``(n, W, C)`` samples of ``dtype``,
@@ -126,6 +135,9 @@ lzw or none (default deflate); a zlib level 0-9 is for PNG outputs
     checked = checked_bands(bands, shape, dtype, name)
     options: dict[str, Any] = {"fmt": sink.name, "shape": shape, "dtype": dtype, "name": name, "info": info,
                                "quality": quality, "tile": tile, "compression": codec}
+    if stream is None and name == "-" and sink.streams and not sink.folder:
+        _spooled_to_stdout(sink, checked, options)
+        return
     if stream is not None or name == "-":
         out = stream if stream is not None else sys.stdout.buffer
         out.write(_encoded(sink, checked, options))  # whole first: an error writes nothing
@@ -162,6 +174,28 @@ def _settled(name: str, shape: tuple[int, ...], dtype: np.dtype | type | str, fm
         except ImageWriteError as err:
             raise ImageWriteError(f"{name}: {err}") from None
     return sink, shape, dtype, checked_compression(sink.name, compression, name=name)
+
+
+def _spooled_to_stdout(sink: Sink, bands: Iterable[tuple[int, np.ndarray]], options: dict[str, Any]) -> None:
+    """A streaming sink to stdout: its bands into an anonymous temporary file in ``TMPDIR``, then copied out.
+
+    The file's name is removed as soon as it is open, so it is gone after
+    success, an error in the bands, Ctrl-C, even a kill; memory holds what a
+    file output holds (one band and a row of tiles) plus one chunk of the
+    copy.  Nothing reaches stdout before the image is complete.
+    """
+    fd, spooled = tempfile.mkstemp(prefix="convcli-", suffix=sink.extensions[0])
+    try:
+        spool = open(spooled, "w+b")  # a handle with a str name, as tifffile wants
+    finally:
+        os.close(fd)
+        os.unlink(spooled)
+    with spool:
+        sink.write(spool, bands, **options)
+        spool.seek(0)
+        out = sys.stdout.buffer
+        shutil.copyfileobj(spool, out, _COPY_CHUNK)
+        out.flush()
 
 
 def _encoded(sink: Sink, bands: Iterable[tuple[int, np.ndarray]], options: dict[str, Any]) -> bytes:
