@@ -438,9 +438,9 @@ def test_several_files_in_one_process_use_one_engine_thread_each(tmp_path, monke
 
     seen = []
 
-    def spy(task, recipe, *, overwrite=False):
+    def spy(task, recipe, *, overwrite=False, stdout=True):
         seen.append(thread_count())
-        return process_task(task, recipe, overwrite=overwrite)
+        return process_task(task, recipe, overwrite=overwrite, stdout=stdout)
 
     monkeypatch.setattr(bookkeeping, "process_task", spy)
     before = dict(os.environ)

@@ -302,3 +302,19 @@ def test_normalize_on_the_cluster_folds_the_range_of_every_band(dask_cluster, tm
     want = np.round((boxed - boxed.min()) / (boxed.max() - boxed.min()) * 65535)
     assert got.dtype == np.uint16 and np.abs(got.astype(np.int64) - want).max() <= 1
     assert got.min() == 0 and got.max() == 65535
+
+
+def test_a_signed_integer_image_that_keeps_its_dtype_gives_the_local_bytes(dask_cluster, tmp_path, bands):
+    """int16 with negatives: the output keeps int16 locally, so the cluster must too (one worker, not bands)."""
+    rng = np.random.default_rng(24)
+    image = rng.integers(-3000, 3000, (1500, 1200), dtype=np.int16)
+    tifffile.imwrite(tmp_path / "signed.tif", image, tile=(256, 256))
+    reference = local(tmp_path / "signed.tif", tmp_path / "local.tif", "-k", "box:size=3")
+    out = tmp_path / "out.tif"
+    result = invoke(str(tmp_path / "signed.tif"), "-k", "box:size=3", "-o", str(out), "--json", "--scheduler",
+                    dask_cluster.address)
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["files"][0]["bands"] == 1 and not bands
+    got = tifffile.imread(out)
+    assert got.dtype == np.int16 and got.min() < 0
+    same(out, reference)

@@ -137,7 +137,7 @@ def remove_temp_files(tasks: Sequence[Task]) -> None:
     remove_temp_files_of(t.output for t in tasks if t.output and t.output != "-")  # files, and Zarr folders
 
 
-def guarded(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
+def guarded(task: Task, recipe: Recipe, *, overwrite: bool, stdout: bool = True) -> FileResult:
     """:func:`~convcli.batch.process_task`, with an unexpected exception (a bug) reported as this file's failure.
 
     Examples
@@ -149,7 +149,7 @@ def guarded(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
     'skipped'
     """
     try:
-        return process_task(task, recipe, overwrite=overwrite)
+        return process_task(task, recipe, overwrite=overwrite, stdout=stdout)
     except Exception as err:  # a bug: report it on this file, keep the batch going
         return file_result(task, "failed",
                           error=f"{task.source.label}: unexpected {type(err).__name__}: {err} "

@@ -269,7 +269,7 @@ def _filter_on_worker(task: Task, recipe: Recipe, overwrite: bool) -> FileResult
     with thread_limit(1):
         if not overwrite and task.output not in (None, "-") and os.path.lexists(str(task.output)):
             return _run_again(task, recipe)
-        return guarded(task, recipe, overwrite=overwrite)
+        return guarded(task, recipe, overwrite=overwrite, stdout=False)  # a worker's stdout is not the user's
 
 
 def _run_again(task: Task, recipe: Recipe) -> FileResult:
@@ -281,13 +281,13 @@ def _run_again(task: Task, recipe: Recipe) -> FileResult:
     appeared meanwhile is not replaced: the usual "exists already" failure.
     """
     assert task.output is not None
-    found = guarded(replace(task, output="-"), recipe, overwrite=False)
+    found = guarded(replace(task, output="-"), recipe, overwrite=False, stdout=False)
     try:
         same = found.payload is not None and Path(task.output).read_bytes() == found.payload
     except OSError:
         same = False
     if not same:
-        return guarded(task, recipe, overwrite=False)
+        return guarded(task, recipe, overwrite=False, stdout=False)
     prefix = f"{task.output}: "
     found.output, found.payload = task.output, None
     found.warnings = [prefix + w[3:] if w.startswith("-: ") else w for w in found.warnings]

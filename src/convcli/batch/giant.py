@@ -113,11 +113,18 @@ def _candidate(task: Task) -> bool:
     return task.output not in (None, "-") and task.fmt in BANDED_FORMATS and task.source.data is None
 
 
-def _banded(source: Any) -> bool:
-    """Whether a band can be computed from its own rows: a lazy source (integer or float) without alpha."""
+def _banded(source: Any, task: Task, recipe: Recipe) -> bool:
+    """Whether a band can be computed from its own rows: a lazy source (integer or float) without alpha.
+
+    A signed or 32-bit integer input whose output keeps its dtype (:func:`~convcli.batch.results.
+    kept_integer_dtype`) is filtered by one worker, as any file, so that it gives the local run's bytes.
+    """
+    from .results import kept_integer_dtype
+
     shape = tuple(source.shape)
     has_alpha = bool(source.info.alpha) and len(shape) == 3 and shape[2] >= 2
-    return bool(getattr(source, "lazy", False)) and np.dtype(source.dtype).kind in "biuf" and not has_alpha
+    return (bool(getattr(source, "lazy", False)) and np.dtype(source.dtype).kind in "biuf" and not has_alpha
+            and kept_integer_dtype(recipe, str(task.fmt), source.dtype) is None)
 
 
 #: ``value_range`` for building a stream whose range does not matter (only its shape): skips the pre-pass
@@ -248,7 +255,7 @@ def filter_task(client: Any, task: Task, recipe: Recipe, *, overwrite: bool,
     start = time.perf_counter()
     try:
         with open_image(task.source.path, max_pixels=recipe.max_pixels, frame=task.source.frame) as source:
-            if not _banded(source):
+            if not _banded(source, task, recipe):
                 return None
             found, args = _plan(task, recipe, source)
             info = source.info

@@ -18,7 +18,6 @@ Examples
 from __future__ import annotations
 
 import signal
-import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -31,8 +30,20 @@ if TYPE_CHECKING:
     from ..depth import Depth
     from ..recipe import Recipe
 
-__all__ = ["FileResult", "Status", "dry_run", "file_result", "named", "output_dtype", "plan_task",
-           "prepare_output", "process_task", "read_mask", "recipe_stream"]
+__all__ = [
+    "FileResult",
+    "Status",
+    "dry_run",
+    "file_result",
+    "kept_integer_dtype",
+    "named",
+    "output_dtype",
+    "plan_task",
+    "prepare_output",
+    "process_task",
+    "read_mask",
+    "recipe_stream",
+]
 
 Status: TypeAlias = Literal["written", "skipped", "failed", "planned", "interrupted"]
 
@@ -58,7 +69,7 @@ class FileResult:
     input_shape, output_shape : tuple of int or None
     depth : str or None
         The output depth actually written (``8``, ``16``, ``float``), or the integer dtype an output keeps
-        (``int8``, ``int16``, ``int32``, ``uint32``: :func:`_kept_integer`).
+        (``int8``, ``int16``, ``int32``, ``uint32``: :func:`kept_integer_dtype`).
     format : str or None
     steps : list of Step
         The shapes through each operation and the methods ``auto`` chooses
@@ -199,7 +210,7 @@ def _profile_notes(profile: bytes | None, name: str) -> list[str]:
     return [] if note is None else [note]
 
 
-def _kept_integer(recipe: Recipe, fmt: str, dtype: Any) -> Any:
+def kept_integer_dtype(recipe: Recipe, fmt: str, dtype: Any) -> Any:
     """The integer dtype an output keeps (the input's: int8, int16, int32 or uint32), else None.
 
     Kept when no ``--depth`` is given, the format holds it (TIFF, Zarr, ``.npy``) and neither ``--linear`` nor
@@ -322,7 +333,7 @@ def read_mask(path: str, shape: tuple[int, ...], recipe: Recipe | None = None) -
     return MaskRows(source)
 
 
-def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> FileResult:
+def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False, stdout: bool = True) -> FileResult:
     """Read, filter and write one input; every :class:`ConvcliError` becomes a failed result.
 
     Parameters
@@ -333,6 +344,10 @@ def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> File
         The operations and output policy.
     overwrite : bool, optional
         Replace an existing output (``--force``).
+    stdout : bool, optional
+        Whether an output ``-`` may stream into this process's stdout (a TIFF
+        does, through a temporary file).  False where stdout is not the user's
+        (a Dask worker): every ``-`` output then comes back as ``payload``.
 
     Returns
     -------
@@ -359,7 +374,7 @@ def process_task(task: Task, recipe: Recipe, *, overwrite: bool = False) -> File
         return settled
     start = time.perf_counter()
     try:
-        found = _process(task, recipe, overwrite=overwrite)
+        found = _process(task, recipe, overwrite=overwrite, stdout=stdout)
     except ConvcliError as err:
         found = file_result(task, "failed", error=named(task.source.label, str(err)))
     except MemoryError:
@@ -404,11 +419,10 @@ def output_dtype(fmt: str, depth: Depth, computed: Any) -> Any:
 
 
 def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None,
-                   value_range: tuple[float, float] | None = None,
-                   keep_integers: bool = False) -> tuple[FileResult, Any, Depth, bool]:
+                   value_range: tuple[float, float] | None = None) -> tuple[FileResult, Any, Depth, bool]:
     """The ``written`` result to report, the stream, the output depth and whether it keeps alpha.
 
-    ``keep_integers``: an int8/int16/int32/uint32 input whose output keeps its dtype (:func:`_kept_integer`)
+    An int8/int16/int32/uint32 input whose output keeps its dtype (:func:`kept_integer_dtype`)
     streams its float64 result in its own units (depth ``float``, unscaled); the caller rounds it with
     :func:`convcli.depth.kept_integer`.
 
@@ -422,7 +436,7 @@ def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None,
     channels, depth, notes = _target(recipe, task, input_shape, source.dtype, info.alpha)
     out_alpha = info.alpha and recipe.channels != "sum" and channels in (2, 4)
     assert task.fmt is not None
-    kept = _kept_integer(recipe, task.fmt, source.dtype) if keep_integers else None
+    kept = kept_integer_dtype(recipe, task.fmt, source.dtype)
     if kept is not None:
         depth = "float"  # the values themselves: float64, unscaled
         stream = recipe_stream(_Float64Rows(source), recipe, depth="float", out_alpha=out_alpha, mask=mask)
@@ -439,20 +453,7 @@ def prepare_output(task: Task, recipe: Recipe, source: Any, *, mask: Any = None,
     return found, stream, depth, out_alpha
 
 
-def _stdout_here() -> bool:
-    """Whether ``-`` is this process's stdout: yes, except on a Dask worker, whose result carries the bytes back
-    (``payload``) to the client."""
-    distributed = sys.modules.get("distributed")
-    if distributed is None:
-        return True
-    try:
-        distributed.get_worker()
-    except ValueError:
-        return True
-    return False
-
-
-def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
+def _process(task: Task, recipe: Recipe, *, overwrite: bool, stdout: bool) -> FileResult:
     """Open the input as a source, stream it through the operations and into the output, strip by strip.
 
     A TIFF or Zarr input is read a band at a time and a TIFF or Zarr output
@@ -470,8 +471,8 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
                     frame=task.source.frame) as source:
         info = source.info
         mask = None if recipe.mask is None else read_mask(recipe.mask, tuple(source.shape), recipe)
-        found, stream, depth, _ = prepare_output(task, recipe, source, mask=mask, keep_integers=True)
-        kept = _kept_integer(recipe, task.fmt, source.dtype)
+        found, stream, depth, _ = prepare_output(task, recipe, source, mask=mask)
+        kept = kept_integer_dtype(recipe, task.fmt, source.dtype)
         dtype = kept if kept is not None else output_dtype(task.fmt, depth, stream.dtype)
         name = task.source.label
 
@@ -479,7 +480,7 @@ def _process(task: Task, recipe: Recipe, *, overwrite: bool) -> FileResult:
             return kept_integer(x, kept, name) if kept is not None else x.astype(dtype, copy=False)
 
         compression = compression_for(task.fmt, recipe.compression)  # a level for PNG, a codec for TIFF/Zarr
-        if task.fmt in STREAMED_FORMATS and (task.output != "-" or _stdout_here()):  # tile by tile as they come
+        if task.fmt in STREAMED_FORMATS and (task.output != "-" or stdout):  # tile by tile as they come
             bands = ((first, samples_of(band)) for first, band in stream)  # "-": via a temporary file
             try:
                 write_bands(task.output, bands, shape=tuple(stream.shape), dtype=dtype, fmt=task.fmt, info=info,
@@ -537,7 +538,7 @@ def plan_task(task: Task, recipe: Recipe) -> FileResult:
                            linear=recipe.linear)
         _, depth, notes = _target(recipe, task, tuple(shape), dtype, info.alpha)
         assert task.fmt is not None
-        kept = _kept_integer(recipe, task.fmt, dtype)
+        kept = kept_integer_dtype(recipe, task.fmt, dtype)
         shown = depth if kept is None else kept.name
         notes = [*_wide_integer_notes(dtype, depth if kept is None else "float", task.source.label, task.fmt),
                  *notes]
